@@ -1,0 +1,24 @@
+import type { Context } from '../shared/context.js';
+import type { Handler, Routes } from '../shared/http.js';
+import { registry } from '../shared/metrics.js';
+import { analyzeRoutes } from './analyze/routes.js';
+import { ingestRoutes } from './ingest/routes.js';
+import { statsRoutes } from './stats/routes.js';
+
+/**
+ * The all-in-one target for local runs: every path of the three functions on one port (the API of the
+ * source services), plus GET /metrics. Each function's own root stays on its named path (/ingest, ...).
+ */
+export function apiRoutes(context: Context): Routes {
+  const all: Record<string, Routes[string]> = {};
+  for (const routes of [ingestRoutes(context), analyzeRoutes(context), statsRoutes(context)]) {
+    for (const [path, methods] of Object.entries(routes)) if (path !== '/') all[path] = methods;
+  }
+  const metrics: Handler = async (_req, res) => {
+    res.set('Content-Type', registry.contentType).send(await registry.metrics());
+  };
+  const index: Handler = (_req, res) => {
+    res.json({ service: 'iot-metrics-analytics', paths: Object.keys(all).concat('/metrics').sort() });
+  };
+  return { ...all, '/': { GET: index, POST: all['/ingest']!.POST! }, '/metrics': { GET: metrics } };
+}

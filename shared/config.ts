@@ -1,0 +1,139 @@
+import { z } from 'zod';
+
+/** Every setting of the service, read once from the environment and frozen. */
+export interface Config {
+  readonly port: number;
+  readonly redisUrl: string;
+  readonly keyPrefix: string;
+  readonly windowSize: number;
+  readonly zThreshold: number;
+  readonly minSamples: number;
+  readonly maxBatch: number;
+  readonly maxBodyBytes: number;
+  readonly seriesTtlSeconds: number;
+  readonly recentAnomalies: number;
+  readonly redisCommandTimeoutMs: number;
+}
+
+const int = (name: string, min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw === '') return fallback;
+      const value = Number(raw);
+      if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be an integer from ${min} to ${max} (got "${raw}")` });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+const positiveNumber = (name: string, fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw === '') return fallback;
+      const value = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(value) || value <= 0) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be a number greater than 0 (got "${raw}")` });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+const redisUrl = (name: string) =>
+  z
+    .string()
+    .optional()
+    .refine((raw) => raw === undefined || raw === '' || /^rediss?:\/\/[^\s]+$/.test(raw), {
+      message: `${name} must be a redis:// or rediss:// URL`,
+    });
+
+const Env = z.object({
+  PORT: int('PORT', 1, 65535, 0),
+  SERVER_PORT: int('SERVER_PORT', 1, 65535, 0),
+  REDIS_URL: redisUrl('REDIS_URL'),
+  REDIS_ADDR: z
+    .string()
+    .optional()
+    .refine((raw) => raw === undefined || raw === '' || /^[^\s:/]+:\d{1,5}$/.test(raw), {
+      message: 'REDIS_ADDR must be host:port',
+    }),
+  REDIS_HOST: z
+    .string()
+    .optional()
+    .refine((raw) => raw === undefined || /^[^\s:/]*$/.test(raw), { message: 'REDIS_HOST must be a host name' }),
+  REDIS_PORT: int('REDIS_PORT', 1, 65535, 6379),
+  REDIS_PASSWORD: z.string().optional(),
+  KEY_PREFIX: z
+    .string()
+    .optional()
+    .refine((raw) => raw === undefined || /^[A-Za-z0-9_.:-]{0,64}$/.test(raw), {
+      message: 'KEY_PREFIX must be at most 64 characters of [A-Za-z0-9_.:-]',
+    }),
+  WINDOW_SIZE: int('WINDOW_SIZE', 2, 10_000, 50),
+  Z_THRESHOLD: positiveNumber('Z_THRESHOLD', 2.0),
+  MIN_SAMPLES: int('MIN_SAMPLES', 1, 10_000, 10),
+  MAX_BATCH: int('MAX_BATCH', 1, 10_000, 1000),
+  MAX_BODY_BYTES: int('MAX_BODY_BYTES', 1024, 64 * 1024 * 1024, 1024 * 1024),
+  SERIES_TTL_SECONDS: int('SERIES_TTL_SECONDS', 60, 10 * 365 * 24 * 3600, 7 * 24 * 3600),
+  RECENT_ANOMALIES: int('RECENT_ANOMALIES', 1, 10_000, 1000),
+  REDIS_COMMAND_TIMEOUT_MS: int('REDIS_COMMAND_TIMEOUT_MS', 10, 60_000, 2000),
+});
+
+/** Raised for an invalid environment; its message is one line naming the variable and the rule. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads and validates the configuration from `env` (the source services' variable names are honoured as fallbacks). */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = String(issue?.path[0] ?? 'environment');
+    const message = issue?.message ?? 'is invalid';
+    throw new ConfigError(`Invalid configuration: ${message.startsWith(variable) ? message : `${variable}: ${message}`}`);
+  }
+  const e = parsed.data;
+  if (e.MIN_SAMPLES > e.WINDOW_SIZE) {
+    throw new ConfigError(
+      `Invalid configuration: MIN_SAMPLES must not exceed WINDOW_SIZE (got ${e.MIN_SAMPLES} > ${e.WINDOW_SIZE})`,
+    );
+  }
+  return Object.freeze({
+    port: e.PORT || e.SERVER_PORT || 8080,
+    redisUrl: resolveRedisUrl(e),
+    keyPrefix: e.KEY_PREFIX ?? 'iot:',
+    windowSize: e.WINDOW_SIZE,
+    zThreshold: e.Z_THRESHOLD,
+    minSamples: e.MIN_SAMPLES,
+    maxBatch: e.MAX_BATCH,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    seriesTtlSeconds: e.SERIES_TTL_SECONDS,
+    recentAnomalies: e.RECENT_ANOMALIES,
+    redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+  });
+}
+
+function resolveRedisUrl(e: z.infer<typeof Env>): string {
+  if (e.REDIS_URL) return e.REDIS_URL;
+  const address = e.REDIS_ADDR || `${e.REDIS_HOST || '127.0.0.1'}:${e.REDIS_PORT}`;
+  const auth = e.REDIS_PASSWORD ? `:${encodeURIComponent(e.REDIS_PASSWORD)}@` : '';
+  return `redis://${auth}${address}`;
+}
+
+/** The configuration of this process; an invalid environment ends the process with one line on stderr. */
+export function configFromEnvOrExit(): Config {
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+}

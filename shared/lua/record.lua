@@ -1,0 +1,228 @@
+--[[ record: apply a run of events of ONE device to its series, counters and anomaly list, atomically.
+  KEYS[1]  series index of the device (zset: metric -> last write, ms)
+  KEYS[2]  counters of the device (hash: events, anomalies, events:<metric>, anomalies:<metric>)
+  KEYS[3]  recent anomalies of the device (list of JSON, newest first)
+  KEYS[2+2i], KEYS[3+2i]  window list and state hash of metric i, for i = 1..M
+  ARGV[1] window size W   ARGV[2] z threshold   ARGV[3] min samples   ARGV[4] ttl (s)
+  ARGV[5] cap of the anomaly list   ARGV[6] now (ms)   ARGV[7] device id   ARGV[8] reply mode
+  ARGV[9] M, ARGV[10..9+M] metric names
+  then E, and per event: timestamp (ms), k, then k pairs (metric number 1..M, value as text)
+  Returns, per value in input order: reply mode "full" -> avg, z, anomaly (0/1);
+           mode "anomalies" -> only the anomalous values, as event number, metric number, avg, z.
+  avg and z are "%.17g" text; z is "inf" or "-inf" when the baseline has zero variance.
+
+  Math: the window holds the raw values; the hash keeps shifted sums s1 = sum(x - k), s2 = sum((x - k)^2)
+  for O(1) updates, with running bounds e1, e2 on their rounding error. Whenever a bound is no longer
+  small against the variance, the sums are rebuilt exactly from the window (corrected two-pass, as in
+  shared/analytics.ts), so results stay within ~1e-10 of an exact recomputation however long the stream.
+]]
+
+local W = tonumber(ARGV[1])
+local THRESHOLD = tonumber(ARGV[2])
+local MIN_SAMPLES = tonumber(ARGV[3])
+local TTL = tonumber(ARGV[4])
+local ANOMALY_CAP = tonumber(ARGV[5])
+local NOW = tonumber(ARGV[6])
+local DEVICE = ARGV[7]
+local FULL = ARGV[8] == 'full'
+local M = tonumber(ARGV[9])
+
+local U = 2 ^ -53     -- unit roundoff of a double
+local TAU = 1e-10     -- largest relative error tolerated before an exact rebuild
+local abs, sqrt, fmt = math.abs, math.sqrt, string.format
+
+local function num(x) return fmt('%.17g', x) end
+
+-- Split the events into one run of values per metric, keeping each value's position in the reply.
+local names, runs = {}, {}
+for i = 1, M do
+  names[i] = ARGV[9 + i]
+  runs[i] = { values = {}, texts = {}, events = {}, slots = {} }
+end
+local timestamps = {}
+local a = 10 + M
+local E = tonumber(ARGV[a]); a = a + 1
+local slot = 0
+for e = 1, E do
+  timestamps[e] = ARGV[a]
+  local k = tonumber(ARGV[a + 1]); a = a + 2
+  for _ = 1, k do
+    local run = runs[tonumber(ARGV[a])]
+    local text = ARGV[a + 1]; a = a + 2
+    slot = slot + 1
+    local j = #run.values + 1
+    run.values[j] = tonumber(text); run.texts[j] = text; run.events[j] = e; run.slots[j] = slot
+  end
+end
+
+local reply = {}
+local anomalies_total = 0
+local last_ts = timestamps[E]
+
+for i = 1, M do
+  local wkey, skey = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
+  local run = runs[i]
+  local new = run.values
+  local count = #new
+
+  local st = redis.call('HMGET', skey, 'n', 'k', 's1', 's2', 'e1', 'e2', 'w', 'count', 'anomalies')
+  local n = tonumber(st[1]) or 0
+  local k, s1, s2 = tonumber(st[2]) or 0, tonumber(st[3]) or 0, tonumber(st[4]) or 0
+  local e1, e2 = tonumber(st[5]) or 0, tonumber(st[6]) or 0
+  local seen, flagged = tonumber(st[8]) or 0, tonumber(st[9]) or 0
+
+  -- The list is the truth about the window; the hash is rebuilt from it if they disagree
+  -- (a changed WINDOW_SIZE, or one of the two keys expired before the other).
+  local len = redis.call('LLEN', wkey)
+  local stale = len ~= n or tonumber(st[7]) ~= W
+  if len > W then
+    redis.call('LTRIM', wkey, -W, -1)
+    len = W
+  end
+  n = len
+
+  -- Values currently in the window are old[1..len] followed by new[1..j-1], last n of them.
+  local old
+  local function window_before(j)
+    if not old then old = redis.call('LRANGE', wkey, 0, -1) end
+    local vals, last = {}, len + j - 1
+    for idx = last - n + 1, last do
+      vals[#vals + 1] = idx <= len and tonumber(old[idx]) or new[idx - len]
+    end
+    return vals
+  end
+
+  -- Exact rebuild: corrected two-pass mean and variance; the shift k becomes the mean.
+  local function rebuild(vals)
+    local cnt = #vals
+    s1, s2, e1, e2 = 0, 0, 0, 0
+    if cnt == 0 then k = 0; return 0, 0 end
+    local lo, hi, sum = vals[1], vals[1], 0
+    for t = 1, cnt do
+      local v = vals[t]
+      sum = sum + v
+      if v < lo then lo = v elseif v > hi then hi = v end
+    end
+    if lo == hi then k = lo; return lo, 0 end
+    local rough = sum / cnt
+    local c, q = 0, 0
+    for t = 1, cnt do
+      local d = vals[t] - rough
+      c = c + d; q = q + d * d
+    end
+    local mean = rough + c / cnt
+    local var = (q - c * c / cnt) / cnt
+    if var < 0 then var = 0 end
+    k = mean
+    for t = 1, cnt do
+      local d = vals[t] - k
+      local dd = d * d
+      s1 = s1 + d; s2 = s2 + dd
+      e1 = e1 + U * (abs(d) + abs(s1)); e2 = e2 + U * (3 * dd + s2)
+    end
+    return mean, var
+  end
+
+  -- Mean and variance from the running sums, or nil when their error bounds are not tight enough.
+  local function from_sums()
+    local m1 = s1 / n
+    local var = s2 / n - m1 * m1
+    local err = e2 / n + 2 * abs(m1) * e1 / n + 4 * U * (s2 / n + m1 * m1)
+    if err > TAU * var or (e1 > 0 and e1 / n > TAU * sqrt(var)) then return nil end
+    return k + m1, var
+  end
+
+  -- Oldest values leave the window in order: first from the stored list, then from this run.
+  local leaving = n + count - W
+  local old_leaving = {}
+  if leaving > 0 and len > 0 then
+    local from_old = leaving < len and leaving or len
+    old_leaving = redis.call('LRANGE', wkey, 0, from_old - 1)
+  end
+  local left = 0
+
+  if stale and n > 0 then rebuild(window_before(1)) end
+  if n == 0 then k = new[1]; s1, s2, e1, e2 = 0, 0, 0, 0 end
+
+  local run_anomalies = 0
+  for j = 1, count do
+    local x = new[j]
+    local z, flag = 0, 0
+    if n > 0 then
+      local mean, var = from_sums()
+      if not mean then mean, var = rebuild(window_before(j)) end
+      if var == 0 then
+        if x ~= mean then z = (x > mean) and math.huge or -math.huge end
+      else
+        z = (x - mean) / sqrt(var)
+      end
+      if n >= MIN_SAMPLES and abs(z) > THRESHOLD then flag = 1 end
+    end
+
+    if n == W then
+      left = left + 1
+      local y = left <= #old_leaving and tonumber(old_leaving[left]) or new[left - #old_leaving]
+      local d = y - k
+      s1 = s1 - d; s2 = s2 - d * d
+      e1 = e1 + U * (abs(d) + abs(s1)); e2 = e2 + U * (3 * d * d + abs(s2))
+      n = n - 1
+    end
+    local d = x - k
+    local dd = d * d
+    s1 = s1 + d; s2 = s2 + dd
+    e1 = e1 + U * (abs(d) + abs(s1)); e2 = e2 + U * (3 * dd + abs(s2))
+    n = n + 1
+
+    local avg = from_sums()
+    if not avg then avg = rebuild(window_before(j + 1)) end
+
+    local ztext = num(z)
+    if FULL then
+      local base = 3 * (run.slots[j] - 1)
+      reply[base + 1] = num(avg); reply[base + 2] = ztext; reply[base + 3] = flag
+    end
+    if flag == 1 then
+      run_anomalies = run_anomalies + 1
+      if not FULL then
+        local r = #reply
+        reply[r + 1] = run.events[j]; reply[r + 2] = i; reply[r + 3] = num(avg); reply[r + 4] = ztext
+      end
+      local zjson = (z == math.huge or z == -math.huge) and 'null' or ztext
+      redis.call('LPUSH', KEYS[3], '{"device_id":"' .. DEVICE .. '","metric":"' .. names[i] ..
+        '","value":' .. run.texts[j] .. ',"zscore":' .. zjson .. ',"avg":' .. num(avg) ..
+        ',"timestamp":' .. timestamps[run.events[j]] .. ',"detected_at":' .. NOW .. '}')
+    end
+    if j == count then
+      redis.call('HSET', skey, 'n', n, 'k', num(k), 's1', num(s1), 's2', num(s2), 'e1', num(e1), 'e2', num(e2),
+        'w', W, 'count', seen + count, 'anomalies', flagged + run_anomalies,
+        'last', run.texts[j], 'avg', num(avg), 'z', ztext, 'anomaly', flag,
+        'ts', timestamps[run.events[j]], 'updated', NOW)
+    end
+  end
+
+  -- Append the run and drop what left the window; unpack in slices to stay within Lua's stack.
+  for from = 1, count, 1000 do
+    redis.call('RPUSH', wkey, unpack(run.texts, from, math.min(from + 999, count)))
+  end
+  redis.call('LTRIM', wkey, -W, -1)
+  redis.call('EXPIRE', wkey, TTL)
+  redis.call('EXPIRE', skey, TTL)
+  redis.call('ZADD', KEYS[1], NOW, names[i])
+  redis.call('HINCRBY', KEYS[2], 'events:' .. names[i], count)
+  if run_anomalies > 0 then
+    redis.call('HINCRBY', KEYS[2], 'anomalies:' .. names[i], run_anomalies)
+    anomalies_total = anomalies_total + run_anomalies
+  end
+end
+
+redis.call('HINCRBY', KEYS[2], 'events', E)
+if anomalies_total > 0 then
+  redis.call('HINCRBY', KEYS[2], 'anomalies', anomalies_total)
+  redis.call('LTRIM', KEYS[3], 0, ANOMALY_CAP - 1)
+end
+redis.call('HSET', KEYS[2], 'last_seen', NOW, 'last_ts', last_ts)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', NOW - TTL * 1000)
+redis.call('EXPIRE', KEYS[1], TTL)
+redis.call('EXPIRE', KEYS[2], TTL)
+redis.call('EXPIRE', KEYS[3], TTL)
+return reply

@@ -1,0 +1,60 @@
+import type { z } from 'zod';
+import { HttpError } from './http-error.js';
+import { type FieldIssue, type Reading, batchEvents, isBatch, parseEvent, parseEvents } from './schemas.js';
+
+/** A parsed ingest body: one event, or a batch (an array or `{"metrics": [...]}`). */
+export type IngestBody = { kind: 'event'; reading: Reading } | { kind: 'batch'; readings: Reading[] };
+
+/** Validates a body sent to a single-event path; an array there is taken as a batch. */
+export function ingestBody(body: unknown, now: number, maxBatch: number): IngestBody {
+  if (isBatch(body)) return { kind: 'batch', readings: batchBody(body, now, maxBatch) };
+  const issues: FieldIssue[] = [];
+  const reading = parseEvent(body, now, issues);
+  if (!reading) throw invalid('invalid_event', issues);
+  return { kind: 'event', reading };
+}
+
+/** Validates a batch whole: any bad event makes it a 400 naming every bad index and field. */
+export function batchBody(body: unknown, now: number, maxBatch: number): Reading[] {
+  if (!isBatch(body)) {
+    throw new HttpError(400, 'invalid_batch', 'A batch must be a JSON array of events or {"metrics": [...]}');
+  }
+  const events = batchEvents(body);
+  if (events.length === 0) throw new HttpError(400, 'invalid_batch', 'The batch is empty');
+  if (events.length > maxBatch) {
+    throw new HttpError(400, 'invalid_batch', `The batch has ${events.length} events; at most ${maxBatch} are allowed`, {
+      max_batch: maxBatch,
+    });
+  }
+  const issues: FieldIssue[] = [];
+  const readings = parseEvents(events, now, issues);
+  if (!readings) throw invalid('invalid_batch', issues);
+  return readings;
+}
+
+function invalid(code: 'invalid_event' | 'invalid_batch', issues: FieldIssue[]): HttpError {
+  const shown = issues.slice(0, 100);
+  const where = shown
+    .slice(0, 5)
+    .map((i) => (i.index === undefined ? i.field : `[${i.index}].${i.field}`))
+    .join(', ');
+  const more = issues.length > 5 ? ` and ${issues.length - 5} more` : '';
+  const message =
+    issues.length === 1 && shown[0]
+      ? `${where}: ${shown[0].message}`
+      : `${issues.length} invalid fields: ${where}${more}`;
+  return new HttpError(400, code, message, shown);
+}
+
+/** Validates a query string with a zod schema; a failure is a 400 naming each parameter. */
+export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
+  const flat: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
+    flat[name] = Array.isArray(value) ? value[value.length - 1] : value;
+  }
+  const parsed = schema.safeParse(flat);
+  if (parsed.success) return parsed.data;
+  const details = parsed.error.issues.map((issue) => ({ field: issue.path.join('.') || '(query)', message: issue.message }));
+  const message = details.map((d) => `${d.field}: ${d.message}`).join('; ');
+  throw new HttpError(400, 'invalid_query', message, details);
+}
