@@ -60,6 +60,8 @@ export interface Totals {
 export interface Store {
   /** Applies one event; returns its per-metric results in the order sent. */
   recordOne(reading: Reading): Promise<MetricResult[]>;
+  /** Applies a batch and returns every value's result (per event, per metric in the order sent). */
+  recordDetailed(readings: readonly Reading[]): Promise<MetricResult[][]>;
   /** Applies a batch (one script call per device, all in one round trip); returns its anomalies. */
   recordBatch(readings: readonly Reading[]): Promise<BatchAnomaly[]>;
   series(device: string, metric?: string): Promise<SeriesView[]>;
@@ -220,25 +222,35 @@ export function createStore(config: Config): Store {
     };
   }
 
+async function recordDetailed(readings: readonly Reading[]): Promise<MetricResult[][]> {
+    const { now, groups, replies } = await apply(readings, 'full');
+    const results: MetricResult[][] = new Array(readings.length);
+    const found: AnomalyRecord[] = [];
+    groups.forEach((group, g) => {
+      const reply = replies[g]!;
+      let at = 0;
+      for (const index of group.events) {
+        const reading = readings[index]!;
+        results[index] = reading.metrics.map(([name, value]): MetricResult => {
+          const result = { value, avg: Number(reply[at]), zscore: parseZ(reply[at + 1]), anomaly: reply[at + 2] === 1 };
+          at += 3;
+          if (result.anomaly) found.push(anomalyRecord(reading, name, value, result.avg, result.zscore, now));
+          return result;
+        });
+      }
+    });
+    await publishAnomalies(found);
+    return results;
+  }
+
   return {
     redis,
 
     async recordOne(reading) {
-      const { now, replies } = await apply([reading], 'full');
-      const reply = replies[0]!;
-      const results = reading.metrics.map(([, value], i): MetricResult => ({
-        value,
-        avg: Number(reply[3 * i]),
-        zscore: parseZ(reply[3 * i + 1]),
-        anomaly: reply[3 * i + 2] === 1,
-      }));
-      await publishAnomalies(
-        results.flatMap((r, i) =>
-          r.anomaly ? [anomalyRecord(reading, reading.metrics[i]![0], r.value, r.avg, r.zscore, now)] : [],
-        ),
-      );
-      return results;
+      return (await recordDetailed([reading]))[0]!;
     },
+
+    recordDetailed,
 
     async recordBatch(readings) {
       const { now, groups, replies } = await apply(readings, 'anomalies');

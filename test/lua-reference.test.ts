@@ -1,0 +1,155 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { type DetectorParams, type Outcome, moments, replay, zScore } from '../shared/analytics.js';
+import { createContext } from '../shared/context.js';
+import type { Reading } from '../shared/schemas.js';
+import type { MetricResult, Store } from '../shared/store.js';
+import { type Rng, rng } from './support/random.js';
+import { testConfig } from './support/app.js';
+
+const stores: Store[] = [];
+afterAll(async () => Promise.all(stores.map((s) => s.close())));
+
+function storeFor(params: DetectorParams): Store {
+  const store = createContext(
+    testConfig({
+      WINDOW_SIZE: String(params.windowSize),
+      Z_THRESHOLD: String(params.zThreshold),
+      MIN_SAMPLES: String(params.minSamples),
+      MAX_BATCH: '10000',
+    }),
+  ).store;
+  stores.push(store);
+  return store;
+}
+
+/** Sends a stream of one series through the Lua script in calls of random size; returns every result. */
+async function throughLua(store: Store, values: readonly number[], r: Rng, maxChunk: number): Promise<MetricResult[]> {
+  const out: MetricResult[] = [];
+  for (let i = 0; i < values.length; ) {
+    const n = Math.min(values.length - i, r.int(1, maxChunk));
+    const readings: Reading[] = values.slice(i, i + n).map((v, j) => ({ deviceId: 'p', timestamp: i + j, metrics: [['v', v]] }));
+    for (const result of await store.recordDetailed(readings)) out.push(result[0]!);
+    i += n;
+  }
+  return out;
+}
+
+/** Agreement within 1e-9 relative: avg against the window's magnitude, z against max(1, |z|). */
+function compare(values: readonly number[], lua: MetricResult[], ref: Outcome[], params: DetectorParams) {
+  const problems: string[] = [];
+  for (let i = 0; i < values.length && problems.length < 5; i++) {
+    const a = lua[i]!;
+    const b = ref[i]!;
+    let scale = 0;
+    for (let j = Math.max(0, i - params.windowSize + 1); j <= i; j++) scale = Math.max(scale, Math.abs(values[j]!));
+    const where = `#${i} value ${values[i]}`;
+    if (!(Math.abs(a.avg - b.avg) <= 1e-9 * scale)) problems.push(`${where}: avg ${a.avg} vs ${b.avg}`);
+    if ((a.zscore === null) !== (b.zscore === null)) {
+      problems.push(`${where}: z ${a.zscore} vs ${b.zscore}`);
+      continue;
+    }
+    if (a.zscore !== null && b.zscore !== null) {
+      const tolerance = 1e-9 * Math.max(1, Math.abs(b.zscore));
+      if (!(Math.abs(a.zscore - b.zscore) <= tolerance)) problems.push(`${where}: z ${a.zscore} vs ${b.zscore}`);
+      const onThreshold = Math.abs(Math.abs(b.zscore) - params.zThreshold) <= tolerance;
+      if (a.anomaly !== b.anomaly && !onThreshold) problems.push(`${where}: anomaly ${a.anomaly} vs ${b.anomaly}`);
+    } else if (a.anomaly !== b.anomaly) problems.push(`${where}: anomaly ${a.anomaly} vs ${b.anomaly}`);
+  }
+  return problems;
+}
+
+/** Random streams made of segments: noise at some offset and scale, constant runs, spikes, tiny values, small integers. */
+function stream(r: Rng, length: number, windowSize: number): number[] {
+  // Always start with the transitions that break naive running sums: huge values leaving a window that
+  // turns constant, then unit noise on a large offset.
+  const values: number[] = [];
+  for (let i = 0; i < windowSize; i++) values.push((i % 2 ? 1e80 : -3e79) * (1 + r.next()));
+  for (let i = 0; i < 1.5 * windowSize; i++) values.push(0.1);
+  for (let i = 0; i < 1.5 * windowSize; i++) values.push(1e9 + r.gauss());
+  while (values.length < length) {
+    const kind = r.pick(['noise', 'noise', 'constant', 'spike', 'tiny', 'integers', 'huge'] as const);
+    // Runs long enough that windows turn homogeneous after a mix: the case that breaks running sums.
+    const run = r.int(1, Math.max(4, Math.floor(1.5 * windowSize)));
+    const offset = r.pick([0, 50, 1e9, -1e12, 5e-7, 1e15, -3.5]);
+    const spread = r.pick([1, 1e-3, 1e3, Math.abs(offset) * 1e-6 || 1]);
+    for (let i = 0; i < run && values.length < length; i++) {
+      switch (kind) {
+        case 'noise':
+          values.push(offset + spread * r.gauss());
+          break;
+        case 'constant':
+          values.push(i === 0 ? offset + spread * r.gauss() : values[values.length - 1]!);
+          break;
+        case 'spike':
+          values.push(offset + spread * (i % 7 === 0 ? 1e6 : r.gauss()));
+          break;
+        case 'tiny':
+          values.push(1e-90 * r.gauss());
+          break;
+        case 'integers':
+          values.push(r.int(0, 3));
+          break;
+        case 'huge':
+          values.push(r.pick([1, -1]) * 1e80 * (1 + r.next()));
+          break;
+      }
+    }
+  }
+  return values;
+}
+
+describe('the Lua script against the reference', () => {
+  const windows = [2, 3, 5, 10, 50, 200, 1000, 2500, 10_000];
+  for (const [n, windowSize] of windows.entries()) {
+    it(`agrees on every value of random streams, W = ${windowSize}`, async () => {
+      const r = rng(1000 + n);
+      const params = { windowSize, zThreshold: r.pick([1, 2, 3]), minSamples: Math.min(windowSize, r.pick([1, 2, 10])) };
+      const values = stream(r, Math.max(4000, 5 * windowSize), windowSize);
+      const lua = await throughLua(storeFor(params), values, r, 400);
+      expect(lua).toHaveLength(values.length);
+      expect(compare(values, lua, replay(values, params), params)).toEqual([]);
+    });
+  }
+
+  it('flags the zero-variance case, and never a constant stream', async () => {
+    const params = { windowSize: 20, zThreshold: 2, minSamples: 10 };
+    const values = [...Array(30).fill(5), 5.000001, ...Array(30).fill(5)];
+    const lua = await throughLua(storeFor(params), values, rng(7), 1);
+    expect(lua[30]).toMatchObject({ zscore: null, anomaly: true });
+    expect(lua.filter((o) => o.anomaly)).toHaveLength(1);
+    expect(lua.slice(0, 30).every((o) => o.zscore === 0)).toBe(true);
+  });
+
+  it('stays within 1e-9 of an exact recomputation over 10^6 events of one series', async () => {
+    const params = { windowSize: 50, zThreshold: 2, minSamples: 10 };
+    const r = rng(99);
+    const store = storeFor(params);
+    const window: number[] = [];
+    const problems: string[] = [];
+    let checked = 0;
+    for (let sent = 0; sent < 1_000_000; sent += 5_000) {
+      // A large offset with unit noise, spikes of 1e6 and constant runs: the hardest case for running sums.
+      const values = Array.from({ length: 5_000 }, (_, i) => {
+        const k = sent + i;
+        if (k % 997 === 0) return 1e9 + 1e6 * r.gauss();
+        if (k % 20_000 < 300) return 1e9;
+        return 1e9 + r.gauss();
+      });
+      const readings: Reading[] = values.map((v, i) => ({ deviceId: 'drift', timestamp: sent + i, metrics: [['v', v]] }));
+      const results = await store.recordDetailed(readings);
+      values.forEach((v, i) => {
+        const z = zScore(v, window);
+        const got = results[i]![0]!;
+        window.push(v);
+        if (window.length > params.windowSize) window.shift();
+        const avg = moments(window).mean;
+        const zOk = z === null ? got.zscore === null : got.zscore !== null && Math.abs(got.zscore - z) <= 1e-9 * Math.max(1, Math.abs(z));
+        const avgOk = Math.abs(got.avg - avg) <= 1e-9 * Math.abs(avg);
+        if ((!zOk || !avgOk) && problems.length < 5) problems.push(`#${sent + i}: z ${got.zscore} vs ${z}, avg ${got.avg} vs ${avg}`);
+        checked++;
+      });
+    }
+    expect(checked).toBe(1_000_000);
+    expect(problems).toEqual([]);
+  }, 300_000);
+});

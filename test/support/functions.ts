@@ -1,0 +1,30 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { type Running, freePort, stopProcess, waitFor } from './servers.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const frameworkMain = fileURLToPath(new URL('../../node_modules/@google-cloud/functions-framework/build/src/main.js', import.meta.url));
+
+/** Runs one function target of the built package as its own process, the way the framework's CLI does. */
+export async function startFunction(target: string, env: Record<string, string>): Promise<Running & { output(): string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [frameworkMain, `--target=${target}`, `--port=${port}`], {
+    cwd: root,
+    env: { ...process.env, NODE_ENV: 'production', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor(`${target} on ${port}`, async () => {
+      if (child.exitCode !== null) throw new Error(`${target} exited: ${output}`);
+      return (await fetch(`${url}/health`)).ok;
+    });
+  } catch (error) {
+    await stopProcess(child);
+    throw new Error(`${(error as Error).message}\n${output}`);
+  }
+  return { url, port, process: child, stop: () => stopProcess(child), output: () => output };
+}
