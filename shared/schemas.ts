@@ -148,12 +148,18 @@ export function parseTimestamp(value: unknown, now: number): number | string {
     // A date-time without an offset is taken as UTC, whatever the server's time zone.
     const text = match[1] || !value.includes(':') ? value : `${value}Z`;
     ms = Date.parse(text.replace(' ', 'T'));
-    if (Number.isNaN(ms) || ms < 0) return `is not a valid date-time (got ${describe(value)})`;
+    if (Number.isNaN(ms) || ms < 0 || !isCalendarDate(value)) return `is not a valid date-time (got ${describe(value)})`;
   } else {
     return `must be an ISO-8601 string or a Unix time number (got ${describe(value)})`;
   }
   if (ms > now + MAX_FUTURE_MS) return 'is more than 24 hours in the future';
   return ms;
+}
+
+/** Date.parse rolls 2024-02-30 over to March; a real calendar day is required. */
+function isCalendarDate(text: string): boolean {
+  const [y, m, d] = text.slice(0, 10).split('-').map(Number) as [number, number, number];
+  return new Date(Date.UTC(y, m - 1, d)).getUTCDate() === d;
 }
 
 /** A short, safe description of a JSON value for error messages (never echoes long input). */

@@ -82,7 +82,10 @@ export function createStore(config: Config): Store {
     // Concurrent calls of one tick leave in one write (per node on Cluster): a batch is one round trip.
     enableAutoPipelining: true,
     commandTimeout: config.redisCommandTimeoutMs,
+    // While Redis is unreachable, a command waits for one reconnection attempt (~100 ms), then fails
+    // into a 503 with Retry-After, instead of queueing for ioredis's default 20 attempts.
     maxRetriesPerRequest: 1,
+    retryStrategy: (times: number) => Math.min(times * 100, 1000),
   });
   let lastError = '';
   redis.on('error', (error: Error) => {
