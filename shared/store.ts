@@ -323,7 +323,9 @@ async function recordDetailed(readings: readonly Reading[]): Promise<MetricResul
         entry[kind] = Number(raw);
         perMetric.set(metric, entry);
       }
-      const per_metric = Object.fromEntries([...perMetric].sort(([a], [b]) => (a < b ? -1 : 1)));
+      // A metric whose events were all taken back (a failed script) has only zero fields left.
+      const kept = [...perMetric].filter(([, v]) => v.events !== 0 || v.anomalies !== 0);
+      const per_metric = Object.fromEntries(kept.sort(([a], [b]) => (a < b ? -1 : 1)));
       return { events: Number(hash.events ?? 0), anomalies: Number(hash.anomalies ?? 0), per_metric };
     },
 

@@ -1,0 +1,62 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../shared/config.js';
+
+describe('loadConfig', () => {
+  it('has the documented defaults', () => {
+    expect(loadConfig({})).toEqual({
+      port: 8080,
+      redisUrl: 'redis://127.0.0.1:6379',
+      keyPrefix: 'iot:',
+      windowSize: 50,
+      zThreshold: 2,
+      minSamples: 10,
+      maxBatch: 1000,
+      maxBodyBytes: 1048576,
+      seriesTtlSeconds: 604800,
+      recentAnomalies: 1000,
+      redisCommandTimeoutMs: 2000,
+    });
+  });
+
+  it('honours the source services variables as fallbacks, REDIS_URL first', () => {
+    expect(loadConfig({ REDIS_HOST: 'cache', REDIS_PORT: '6380', REDIS_PASSWORD: 'p@ss' }).redisUrl).toBe('redis://:p%40ss@cache:6380');
+    expect(loadConfig({ REDIS_ADDR: 'redis:6379' }).redisUrl).toBe('redis://redis:6379');
+    expect(loadConfig({ REDIS_ADDR: 'redis:6379', REDIS_URL: 'rediss://managed:6380' }).redisUrl).toBe('rediss://managed:6380');
+    expect(loadConfig({ SERVER_PORT: '9000' }).port).toBe(9000);
+    expect(loadConfig({ SERVER_PORT: '9000', PORT: '8081' }).port).toBe(8081);
+  });
+
+  it.each([
+    [{ WINDOW_SIZE: '1' }, 'WINDOW_SIZE must be an integer from 2 to 10000 (got "1")'],
+    [{ WINDOW_SIZE: '10001' }, 'WINDOW_SIZE must be an integer from 2 to 10000'],
+    [{ WINDOW_SIZE: '5.5' }, 'WINDOW_SIZE must be an integer'],
+    [{ Z_THRESHOLD: '0' }, 'Z_THRESHOLD must be a number greater than 0 (got "0")'],
+    [{ Z_THRESHOLD: 'high' }, 'Z_THRESHOLD must be a number greater than 0'],
+    [{ MIN_SAMPLES: '0' }, 'MIN_SAMPLES must be an integer from 1'],
+    [{ MIN_SAMPLES: '60' }, 'MIN_SAMPLES must not exceed WINDOW_SIZE (got 60 > 50)'],
+    [{ MAX_BATCH: '0' }, 'MAX_BATCH must be an integer from 1'],
+    [{ SERIES_TTL_SECONDS: '5' }, 'SERIES_TTL_SECONDS must be an integer from 60'],
+    [{ REDIS_URL: 'http://x' }, 'REDIS_URL must be a redis:// or rediss:// URL'],
+    [{ REDIS_ADDR: 'nope' }, 'REDIS_ADDR must be host:port'],
+    [{ PORT: '70000' }, 'PORT must be an integer from 1 to 65535'],
+    [{ KEY_PREFIX: 'has space' }, 'KEY_PREFIX must be at most 64 characters'],
+  ])('refuses %o with one line naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrowError(`Invalid configuration: ${message}`);
+  });
+});
+
+describe('a function started with a bad environment', () => {
+  it('exits with status 1 and one line on stderr', () => {
+    const main = fileURLToPath(new URL('../node_modules/@google-cloud/functions-framework/build/src/main.js', import.meta.url));
+    const run = spawnSync(process.execPath, [main, '--target=ingest'], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      env: { ...process.env, WINDOW_SIZE: 'fifty', PORT: '18080' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim()).toBe('Invalid configuration: WINDOW_SIZE must be an integer from 2 to 10000 (got "fifty")');
+  });
+});

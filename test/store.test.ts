@@ -1,0 +1,84 @@
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { moments } from '../shared/analytics.js';
+import { loadConfig } from '../shared/config.js';
+import { createContext } from '../shared/context.js';
+import { ingestRoutes } from '../functions/ingest/routes.js';
+import type { Reading } from '../shared/schemas.js';
+import type { Store } from '../shared/store.js';
+import { request, startApp, testConfig } from './support/app.js';
+
+const opened: Store[] = [];
+afterAll(() => Promise.all(opened.map((s) => s.close())));
+function open(env: Record<string, string>): Store {
+  const { store } = createContext(loadConfig(env));
+  opened.push(store);
+  return store;
+}
+const readings = (device: string, values: number[]): Reading[] =>
+  values.map((v, i) => ({ deviceId: device, timestamp: i, metrics: [['cpu', v]] }));
+
+describe('the store', () => {
+  it('trims and rebuilds a series when WINDOW_SIZE changes under it', async () => {
+    const base = testConfig();
+    const env = { REDIS_URL: base.redisUrl, KEY_PREFIX: base.keyPrefix, MIN_SAMPLES: '2' };
+    const wide = open({ ...env, WINDOW_SIZE: '50' });
+    const narrow = open({ ...env, WINDOW_SIZE: '10' });
+    const values = Array.from({ length: 40 }, (_, i) => i * i);
+    await wide.recordBatch(readings('resize', values));
+    const [result] = (await narrow.recordDetailed(readings('resize', [5])))[0]!;
+    const window = [...values.slice(-9), 5];
+    expect(result!.avg).toBeCloseTo(moments(window).mean, 9);
+    const [series] = await narrow.series('resize', 'cpu');
+    expect(series).toMatchObject({ samples: 10, count: 41 });
+  });
+
+  it('takes back the event totals of a device whose script failed, and answers 500 without detail', async () => {
+    const app = await startApp(ingestRoutes);
+    const { config, store } = app.context;
+    const raw = new Redis(config.redisUrl);
+    try {
+      // A key of the wrong type makes the script fail for this device only, at its first command.
+      await raw.set(`${config.keyPrefix}dev:{broken}:s:cpu`, 'not a hash');
+      const reply = await request(`${app.url}/batch`, { body: [{ device_id: 'fine', cpu: 1 }, { device_id: 'broken', cpu: 2, rps: 3 }] });
+      expect(reply.status).toBe(500);
+      expect(reply.body).toEqual({ error: 'internal', message: 'Internal error' });
+      expect(await store.totals()).toEqual({ events: 1, anomalies: 0, per_metric: { cpu: { events: 1, anomalies: 0 } } });
+      expect((await store.series('fine'))[0]).toMatchObject({ metric: 'cpu', count: 1 });
+      expect(await store.series('broken')).toEqual([]);
+    } finally {
+      raw.disconnect();
+      await app.close();
+    }
+  });
+});
+
+describe('request bodies', () => {
+  it('refuses a body over MAX_BODY_BYTES with 413, declared or chunked', async () => {
+    const app = await startApp(ingestRoutes, { MAX_BODY_BYTES: '2048' });
+    try {
+      const big = JSON.stringify(Array.from({ length: 200 }, (_, i) => ({ device_id: `d${i}`, cpu: i })));
+      const declared = await request(`${app.url}/batch`, { raw: big });
+      expect(declared.status).toBe(413);
+      expect(declared.body).toMatchObject({ error: 'payload_too_large', details: { limit_bytes: 2048 } });
+      const chunks = new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < 10; i++) controller.enqueue(new TextEncoder().encode(big.slice(i * 500, (i + 1) * 500)));
+          controller.close();
+        },
+      });
+      const chunked = await fetch(`${app.url}/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: chunks,
+        duplex: 'half',
+      } as RequestInit);
+      expect(chunked.status).toBe(413);
+      expect(await app.context.store.totals()).toMatchObject({ events: 0 });
+      const small = await request(`${app.url}/batch`, { raw: big.slice(0, 1000).replace(/,\{[^}]*$/, ']') });
+      expect(small.status).toBe(202);
+    } finally {
+      await app.close();
+    }
+  });
+});
