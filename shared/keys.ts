@@ -1,18 +1,18 @@
 /**
  * The Redis key layout (before KEY_PREFIX, which ioredis prepends). Every key of one device carries the
  * hash tag `{<device>}`, so one script call may touch all of them on Redis Cluster too; device ids cannot
- * contain braces. The three global keys are written by plain commands next to the script calls.
+ * contain braces.
  */
 export const keys = {
   seriesIndex: (device: string) => `dev:{${device}}:series`,
-  counters: (device: string) => `dev:{${device}}:counters`,
   deviceAnomalies: (device: string) => `dev:{${device}}:anomalies`,
   window: (device: string, metric: string) => `dev:{${device}}:w:${metric}`,
   state: (device: string, metric: string) => `dev:{${device}}:s:${metric}`,
-  /** zset: device → last write (ms); the index of known devices. */
-  devices: 'devices',
+  /** zset: device → last write (ms); the index of known devices. The three global keys share the hash
+   * tag {global}, so the tally script updates them together on Redis Cluster too. */
+  devices: '{global}:devices',
   /** hash: events, anomalies, events:<metric>, anomalies:<metric> over all devices. */
-  totals: 'totals',
+  totals: '{global}:totals',
   /** list of JSON anomalies over all devices, newest first, capped. */
-  anomalies: 'anomalies',
+  anomalies: '{global}:anomalies',
 } as const;

@@ -3,14 +3,16 @@ import { Redis, type Result } from 'ioredis';
 import type { Config } from './config.js';
 import { keys } from './keys.js';
 import type { Reading } from './schemas.js';
+import { STATE_FIELD, decodeState } from './series-state.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     record(numKeys: number, ...keysAndArgs: Array<string | number>): Result<Array<string | number>, Context>;
+    tally(...keysAndArgs: Array<string | number>): Result<null, Context>;
   }
 }
 
-const RECORD_LUA = readFileSync(new URL('./lua/record.lua', import.meta.url), 'utf8');
+const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 /** Recent anomalies kept per device (the global list is capped by RECENT_ANOMALIES). */
 const DEVICE_ANOMALY_CAP = 100;
 const PRUNE_EVERY_MS = 60_000;
@@ -78,7 +80,7 @@ export interface Store {
 export function createStore(config: Config): Store {
   const redis = new Redis(config.redisUrl, {
     keyPrefix: config.keyPrefix,
-    scripts: { record: { lua: RECORD_LUA } },
+    scripts: { record: { lua: lua('record') }, tally: { lua: lua('tally'), numberOfKeys: 3 } },
     // Concurrent calls of one tick leave in one write (per node on Cluster): a batch is one round trip.
     enableAutoPipelining: true,
     commandTimeout: config.redisCommandTimeoutMs,
@@ -128,10 +130,9 @@ export function createStore(config: Config): Store {
 
   function scriptArgs(group: Group, readings: readonly Reading[], now: number, mode: 'full' | 'anomalies') {
     const { device, metrics } = group;
-    const callKeys: string[] = [keys.seriesIndex(device), keys.counters(device), keys.deviceAnomalies(device)];
-    for (const metric of metrics) callKeys.push(keys.window(device, metric), keys.state(device, metric));
-    const position = new Map(metrics.map((m, i) => [m, i + 1]));
-    const args: Array<string | number> = [
+    const args: Array<string | number> = [2 + 2 * metrics.length, keys.seriesIndex(device), keys.deviceAnomalies(device)];
+    for (const metric of metrics) args.push(keys.window(device, metric), keys.state(device, metric));
+    args.push(
       config.windowSize,
       config.zThreshold,
       config.minSamples,
@@ -141,76 +142,72 @@ export function createStore(config: Config): Store {
       device,
       mode,
       metrics.length,
-      ...metrics,
-      group.events.length,
-    ];
+    );
+    for (const metric of metrics) args.push(metric);
+    args.push(group.events.length);
+    const position = new Map(metrics.map((m, i) => [m, i + 1]));
     for (const index of group.events) {
       const reading = readings[index]!;
       args.push(reading.timestamp, reading.metrics.length);
       for (const [name, value] of reading.metrics) args.push(position.get(name)!, String(value));
     }
-    return [callKeys.length, ...callKeys, ...args] as const;
+    return args as [number, ...Array<string | number>];
+  }
+
+  /** The global bookkeeping of a request (device index, totals, recent anomalies) as one tally call. */
+  function tally(now: number, devices: readonly string[], increments: Map<string, number>, anomalies: readonly AnomalyRecord[] = []) {
+    const args: Array<string | number> = [keys.devices, keys.totals, keys.anomalies, now, config.recentAnomalies, devices.length, ...devices];
+    args.push(increments.size);
+    for (const [field, n] of increments) args.push(field, n);
+    for (const a of anomalies) args.push(JSON.stringify(a));
+    return redis.tally(...args);
+  }
+
+  function eventIncrements(readings: readonly Reading[], indexes: Iterable<number>, sign: 1 | -1): Map<string, number> {
+    const increments = new Map<string, number>([['events', 0]]);
+    for (const index of indexes) {
+      increments.set('events', increments.get('events')! + sign);
+      for (const [name] of readings[index]!.metrics) {
+        const field = `events:${name}`;
+        increments.set(field, (increments.get(field) ?? 0) + sign);
+      }
+    }
+    return increments;
   }
 
   /**
-   * Sends one script call per device, the device index and the event totals in one round trip.
-   * If a device's call fails, its share of the totals is taken back and the error is rethrown.
+   * Sends one script call per device and the tally of the request in one round trip. If a device's
+   * call fails, its share of the totals is taken back and the error is rethrown.
    */
   async function apply(readings: readonly Reading[], mode: 'full' | 'anomalies') {
     const now = Date.now();
     const groups = groupByDevice(readings);
-    const perMetric = new Map<string, number>();
-    for (const r of readings) for (const [name] of r.metrics) perMetric.set(name, (perMetric.get(name) ?? 0) + 1);
-
-    const calls = groups.map((group) => {
-      const [numKeys, ...rest] = scriptArgs(group, readings, now, mode);
-      return redis.record(numKeys, ...rest);
-    });
-    const deviceIndex = redis.zadd(keys.devices, ...groups.flatMap((g) => [now, g.device]));
-    const totals = [
-      redis.hincrby(keys.totals, 'events', readings.length),
-      ...[...perMetric].map(([name, n]) => redis.hincrby(keys.totals, `events:${name}`, n)),
-    ];
+    const calls = groups.map((group) => redis.record(...scriptArgs(group, readings, now, mode)));
+    const bookkeeping = tally(now, groups.map((g) => g.device), eventIncrements(readings, readings.keys(), 1));
     if (now - lastPrune > PRUNE_EVERY_MS) {
       lastPrune = now;
       void redis.zremrangebyscore(keys.devices, '-inf', now - ttlMs).catch(() => undefined);
     }
-    const settled = await Promise.allSettled([...calls, deviceIndex, ...totals]);
-    const failed = settled.findIndex((s) => s.status === 'rejected');
-    if (failed >= 0) {
-      await takeBackTotals(groups, settled.slice(0, groups.length), readings);
-      throw (settled[failed] as PromiseRejectedResult).reason;
+    const [settled, tallied] = await Promise.all([Promise.allSettled(calls), bookkeeping.then(() => true, (e: unknown) => e)]);
+    const failed = settled.filter((s) => s.status === 'rejected');
+    if (failed.length > 0) {
+      const lost = groups.flatMap((g, i) => (settled[i]!.status === 'rejected' ? g.events : []));
+      if (tallied === true) await tally(now, [], eventIncrements(readings, lost, -1)).catch(() => undefined);
+      throw (failed[0] as PromiseRejectedResult).reason;
     }
-    return { now, groups, replies: settled.slice(0, groups.length).map((s) => (s as PromiseFulfilledResult<Array<string | number>>).value) };
+    if (tallied !== true) {
+      // The events are applied: refusing them would invite a retry that applies them twice.
+      console.error(JSON.stringify({ severity: 'WARNING', message: 'tally failed; totals undercount', error: String(tallied) }));
+    }
+    return { now, groups, replies: settled.map((s) => (s as PromiseFulfilledResult<Array<string | number>>).value) };
   }
 
-  async function takeBackTotals(
-    groups: Group[],
-    results: PromiseSettledResult<unknown>[],
-    readings: readonly Reading[],
-  ): Promise<void> {
-    const back = new Map<string, number>();
-    results.forEach((result, g) => {
-      if (result.status === 'fulfilled') return;
-      for (const index of groups[g]!.events) {
-        back.set('events', (back.get('events') ?? 0) + 1);
-        for (const [name] of readings[index]!.metrics) back.set(`events:${name}`, (back.get(`events:${name}`) ?? 0) + 1);
-      }
-    });
-    await Promise.allSettled([...back].map(([field, n]) => redis.hincrby(keys.totals, field, -n)));
-  }
-
-  /** Second round trip, only when anomalies were found: global anomaly totals and the recent list. */
+  /** Second round trip, only when anomalies were found: anomaly totals and the recent list. */
   async function publishAnomalies(found: AnomalyRecord[]): Promise<void> {
     if (found.length === 0) return;
-    const perMetric = new Map<string, number>();
-    for (const a of found) perMetric.set(a.metric, (perMetric.get(a.metric) ?? 0) + 1);
-    await Promise.all([
-      redis.hincrby(keys.totals, 'anomalies', found.length),
-      ...[...perMetric].map(([name, n]) => redis.hincrby(keys.totals, `anomalies:${name}`, n)),
-      redis.lpush(keys.anomalies, ...found.map((a) => JSON.stringify(a))),
-      redis.ltrim(keys.anomalies, 0, config.recentAnomalies - 1),
-    ]);
+    const increments = new Map<string, number>([['anomalies', found.length]]);
+    for (const a of found) increments.set(`anomalies:${a.metric}`, (increments.get(`anomalies:${a.metric}`) ?? 0) + 1);
+    await tally(Date.now(), [], increments, found);
   }
 
   function anomalyRecord(reading: Reading, metric: string, value: number, avg: number, zscore: number | null, now: number): AnomalyRecord {
@@ -278,26 +275,22 @@ async function recordDetailed(readings: readonly Reading[]): Promise<MetricResul
       const metrics = metric
         ? [metric]
         : (await redis.zrangebyscore(keys.seriesIndex(device), live, '+inf')).sort();
-      const rows = await Promise.all(
-        metrics.map((m) =>
-          redis.hmget(keys.state(device, m), 'last', 'avg', 'z', 'anomaly', 'n', 'count', 'anomalies', 'ts', 'updated'),
-        ),
-      );
-      return rows.flatMap((row, i): SeriesView[] => {
-        const [last, avg, z, anomaly, n, count, anomalies, ts, updated] = row;
-        if (last == null) return [];
+      const rows = await Promise.all(metrics.map((m) => redis.hgetBuffer(keys.state(device, m), STATE_FIELD)));
+      return rows.flatMap((packed, i): SeriesView[] => {
+        const state = decodeState(packed);
+        if (!state) return [];
         return [
           {
             metric: metrics[i]!,
-            value: Number(last),
-            avg: Number(avg),
-            zscore: parseZ(z),
-            anomaly: anomaly === '1',
-            samples: Number(n),
-            count: Number(count),
-            anomalies: Number(anomalies),
-            timestamp: new Date(Number(ts)).toISOString(),
-            updated_at: new Date(Number(updated)).toISOString(),
+            value: state.last,
+            avg: state.avg,
+            zscore: Number.isFinite(state.z) ? state.z : null,
+            anomaly: state.anomaly === 1,
+            samples: state.n,
+            count: state.count,
+            anomalies: state.anomalies,
+            timestamp: new Date(state.ts).toISOString(),
+            updated_at: new Date(state.updated).toISOString(),
           },
         ];
       });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { moments } from '../shared/analytics.js';
+import { decodeState } from '../shared/series-state.js';
 import { startFunction } from './support/functions.js';
 import { request } from './support/app.js';
 
@@ -52,7 +53,7 @@ describe('two function processes sharing one Redis', () => {
     expect(flushedAt).toHaveLength(2);
     expect(flushedAt[0]).toBeLessThan(clients * perClient);
 
-    const state = await redis.hgetall(`${prefix}dev:{shared}:s:cpu`);
+    const state = decodeState(await redis.hgetBuffer(`${prefix}dev:{shared}:s:cpu`, 'state'))!;
     const window = (await redis.lrange(`${prefix}dev:{shared}:w:cpu`, 0, -1)).map(Number);
     expect(Number(state.count)).toBe(clients * perClient);
     expect(window).toHaveLength(50);
@@ -61,8 +62,8 @@ describe('two function processes sharing one Redis', () => {
     expect(Math.abs(Number(state.avg) - moments(window).mean)).toBeLessThanOrEqual(1e-9 * moments(window).mean);
     expect(Number(state.last)).toBe(window[49]);
 
-    const counters = await redis.hgetall(`${prefix}dev:{shared}:counters`);
-    expect(counters).toMatchObject({ events: String(clients * perClient), 'events:cpu': String(clients * perClient) });
+    const rps = decodeState(await redis.hgetBuffer(`${prefix}dev:{shared}:s:rps`, 'state'))!;
+    expect(Number(rps.count)).toBe(clients * perClient);
     const totals = await request(`${stats.url}/stats`);
     expect(totals.body).toMatchObject({
       events: clients * perClient,
@@ -70,7 +71,7 @@ describe('two function processes sharing one Redis', () => {
       series: 2,
       per_metric: { cpu: { events: clients * perClient }, rps: { events: clients * perClient, anomalies: 0 } },
     });
-    expect(totals.body.anomalies).toBe(Number(counters.anomalies ?? 0));
+    expect(totals.body.anomalies).toBe(Number(state.anomalies) + Number(rps.anomalies));
   });
 
   it('applies a batch spanning many devices in one request, exactly once each', async () => {

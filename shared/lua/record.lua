@@ -1,8 +1,7 @@
---[[ record: apply a run of events of ONE device to its series, counters and anomaly list, atomically.
-  KEYS[1]  series index of the device (zset: metric -> last write, ms)
-  KEYS[2]  counters of the device (hash: events, anomalies, events:<metric>, anomalies:<metric>)
-  KEYS[3]  recent anomalies of the device (list of JSON, newest first)
-  KEYS[2+2i], KEYS[3+2i]  window list and state hash of metric i, for i = 1..M
+--[[ record: apply a run of events of ONE device to its series and anomaly list, atomically.
+  KEYS[1]  series index of the device (zset: metric -> time its keys' expiry was last refreshed, ms)
+  KEYS[2]  recent anomalies of the device (list of JSON, newest first)
+  KEYS[1+2i], KEYS[2+2i]  window list and state hash of metric i, for i = 1..M
   ARGV[1] window size W   ARGV[2] z threshold   ARGV[3] min samples   ARGV[4] ttl (s)
   ARGV[5] cap of the anomaly list   ARGV[6] now (ms)   ARGV[7] device id   ARGV[8] reply mode
   ARGV[9] M, ARGV[10..9+M] metric names
@@ -15,6 +14,13 @@
   for O(1) updates, with running bounds e1, e2 on their rounding error. Whenever a bound is no longer
   small against the variance, the sums are rebuilt exactly from the window (corrected two-pass, as in
   shared/analytics.ts), so results stay within ~1e-10 of an exact recomputation however long the stream.
+
+  State hash: one field "state", 17 little-endian doubles (layout v1, decoded in shared/series-state.ts):
+  version, n, k, s1, s2, e1, e2, w, count, anomalies, refreshed, last, avg, z, anomaly, ts, updated.
+
+  Cost: every redis.call has a fixed price, so a metric takes HGET, RPUSH, LPOP (once the window is
+  full) and HSET of one packed field. Expiry is refreshed only when the last refresh is older than 1%
+  of the TTL.
 ]]
 
 local W = tonumber(ARGV[1])
@@ -32,6 +38,7 @@ local TAU = 1e-10     -- largest relative error tolerated before an exact rebuil
 local abs, sqrt, fmt = math.abs, math.sqrt, string.format
 
 local function num(x) return fmt('%.17g', x) end
+local LAYOUT = '<' .. string.rep('d', 17)
 
 -- Split the events into one run of values per metric, keeping each value's position in the reply.
 local names, runs = {}, {}
@@ -56,39 +63,49 @@ for e = 1, E do
 end
 
 local reply = {}
-local anomalies_total = 0
-local last_ts = timestamps[E]
+local found = {}           -- anomaly JSON records of this call, oldest first
+local refresh_device = false
+local REFRESH_MS = TTL * 10 -- 1% of the TTL, in ms
 
 for i = 1, M do
-  local wkey, skey = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
+  local wkey, skey = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
   local run = runs[i]
   local new = run.values
   local count = #new
 
-  local st = redis.call('HMGET', skey, 'n', 'k', 's1', 's2', 'e1', 'e2', 'w', 'count', 'anomalies')
-  local n = tonumber(st[1]) or 0
-  local k, s1, s2 = tonumber(st[2]) or 0, tonumber(st[3]) or 0, tonumber(st[4]) or 0
-  local e1, e2 = tonumber(st[5]) or 0, tonumber(st[6]) or 0
-  local seen, flagged = tonumber(st[8]) or 0, tonumber(st[9]) or 0
-
-  -- The list is the truth about the window; the hash is rebuilt from it if they disagree
-  -- (a changed WINDOW_SIZE, or one of the two keys expired before the other).
-  local len = redis.call('LLEN', wkey)
-  local stale = len ~= n or tonumber(st[7]) ~= W
-  if len > W then
-    redis.call('LTRIM', wkey, -W, -1)
-    len = W
+  local version, n, k, s1, s2, e1, e2, w, seen, flagged, refreshed = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, nil
+  local packed = redis.call('HGET', skey, 'state')
+  if packed then
+    version, n, k, s1, s2, e1, e2, w, seen, flagged, refreshed = struct.unpack(LAYOUT, packed)
+    if version ~= 1 then n, seen, flagged, refreshed = -1, 0, 0, nil end -- unknown layout: rebuild
   end
-  n = len
 
-  -- Values currently in the window are old[1..len] followed by new[1..j-1], last n of them.
-  local old
+  -- Append the run first: RPUSH answers the new length, LPOP the values that leave, oldest first.
+  local total
+  for from = 1, count, 1000 do
+    total = redis.call('RPUSH', wkey, unpack(run.texts, from, math.min(from + 999, count)))
+  end
+  local len = total - count
+  local leaving = total > W and redis.call('LPOP', wkey, total - W) or {}
+
+  -- The sequence old ++ new: leaving values, then what stays (fetched only for an exact rebuild).
+  local rest
+  local function at(idx)
+    if idx > len then return new[idx - len] end
+    if idx <= #leaving then return tonumber(leaving[idx]) end
+    if not rest then rest = redis.call('LRANGE', wkey, 0, -1) end
+    return tonumber(rest[idx - #leaving])
+  end
+
+  -- A window longer than W (WINDOW_SIZE was lowered) loses its oldest values before anything else.
+  local skip = len > W and len - W or 0
+  local stale = len ~= n or w ~= W
+  n = len - skip
+
+  -- Values in the window before value j: the n values ending at old ++ new[1..j-1].
   local function window_before(j)
-    if not old then old = redis.call('LRANGE', wkey, 0, -1) end
     local vals, last = {}, len + j - 1
-    for idx = last - n + 1, last do
-      vals[#vals + 1] = idx <= len and tonumber(old[idx]) or new[idx - len]
-    end
+    for idx = last - n + 1, last do vals[#vals + 1] = at(idx) end
     return vals
   end
 
@@ -132,22 +149,15 @@ for i = 1, M do
     return k + m1, var
   end
 
-  -- Oldest values leave the window in order: first from the stored list, then from this run.
-  local leaving = n + count - W
-  local old_leaving = {}
-  if leaving > 0 and len > 0 then
-    local from_old = leaving < len and leaving or len
-    old_leaving = redis.call('LRANGE', wkey, 0, from_old - 1)
-  end
-  local left = 0
-
   if stale and n > 0 then rebuild(window_before(1)) end
   if n == 0 then k = new[1]; s1, s2, e1, e2 = 0, 0, 0, 0 end
 
+  local left = skip
   local run_anomalies = 0
+  local avg, z, flag
   for j = 1, count do
     local x = new[j]
-    local z, flag = 0, 0
+    z, flag = 0, 0
     if n > 0 then
       local mean, var = from_sums()
       if not mean then mean, var = rebuild(window_before(j)) end
@@ -161,8 +171,7 @@ for i = 1, M do
 
     if n == W then
       left = left + 1
-      local y = left <= #old_leaving and tonumber(old_leaving[left]) or new[left - #old_leaving]
-      local d = y - k
+      local d = at(left) - k
       s1 = s1 - d; s2 = s2 - d * d
       e1 = e1 + U * (abs(d) + abs(s1)); e2 = e2 + U * (3 * d * d + abs(s2))
       n = n - 1
@@ -173,7 +182,7 @@ for i = 1, M do
     e1 = e1 + U * (abs(d) + abs(s1)); e2 = e2 + U * (3 * dd + abs(s2))
     n = n + 1
 
-    local avg = from_sums()
+    avg = from_sums()
     if not avg then avg = rebuild(window_before(j + 1)) end
 
     local ztext = num(z)
@@ -188,41 +197,34 @@ for i = 1, M do
         reply[r + 1] = run.events[j]; reply[r + 2] = i; reply[r + 3] = num(avg); reply[r + 4] = ztext
       end
       local zjson = (z == math.huge or z == -math.huge) and 'null' or ztext
-      redis.call('LPUSH', KEYS[3], '{"device_id":"' .. DEVICE .. '","metric":"' .. names[i] ..
-        '","value":' .. run.texts[j] .. ',"zscore":' .. zjson .. ',"avg":' .. num(avg) ..
-        ',"timestamp":' .. timestamps[run.events[j]] .. ',"detected_at":' .. NOW .. '}')
-    end
-    if j == count then
-      redis.call('HSET', skey, 'n', n, 'k', num(k), 's1', num(s1), 's2', num(s2), 'e1', num(e1), 'e2', num(e2),
-        'w', W, 'count', seen + count, 'anomalies', flagged + run_anomalies,
-        'last', run.texts[j], 'avg', num(avg), 'z', ztext, 'anomaly', flag,
-        'ts', timestamps[run.events[j]], 'updated', NOW)
+      found[#found + 1] = '{"device_id":"' .. DEVICE .. '","metric":"' .. names[i] .. '","value":' .. run.texts[j] ..
+        ',"zscore":' .. zjson .. ',"avg":' .. num(avg) .. ',"timestamp":' .. timestamps[run.events[j]] ..
+        ',"detected_at":' .. NOW .. '}'
     end
   end
 
-  -- Append the run and drop what left the window; unpack in slices to stay within Lua's stack.
-  for from = 1, count, 1000 do
-    redis.call('RPUSH', wkey, unpack(run.texts, from, math.min(from + 999, count)))
-  end
-  redis.call('LTRIM', wkey, -W, -1)
-  redis.call('EXPIRE', wkey, TTL)
-  redis.call('EXPIRE', skey, TTL)
-  redis.call('ZADD', KEYS[1], NOW, names[i])
-  redis.call('HINCRBY', KEYS[2], 'events:' .. names[i], count)
-  if run_anomalies > 0 then
-    redis.call('HINCRBY', KEYS[2], 'anomalies:' .. names[i], run_anomalies)
-    anomalies_total = anomalies_total + run_anomalies
+  local last = count
+  -- Expiry: refreshed when older than 1% of the TTL; the index score is that refresh time, so an index
+  -- entry and its keys always expire together (score + TTL).
+  local refresh = not refreshed or NOW - refreshed > REFRESH_MS
+  if refresh then refreshed = NOW end
+  redis.call('HSET', skey, 'state', struct.pack(LAYOUT, 1, n, k, s1, s2, e1, e2, W, seen + count,
+    flagged + run_anomalies, refreshed, new[last], avg, z, flag, tonumber(timestamps[run.events[last]]), NOW))
+  if refresh then
+    redis.call('EXPIRE', wkey, TTL)
+    redis.call('EXPIRE', skey, TTL)
+    redis.call('ZADD', KEYS[1], NOW, names[i])
+    refresh_device = true
   end
 end
 
-redis.call('HINCRBY', KEYS[2], 'events', E)
-if anomalies_total > 0 then
-  redis.call('HINCRBY', KEYS[2], 'anomalies', anomalies_total)
-  redis.call('LTRIM', KEYS[3], 0, ANOMALY_CAP - 1)
+if #found > 0 then
+  redis.call('LPUSH', KEYS[2], unpack(found))
+  redis.call('LTRIM', KEYS[2], 0, ANOMALY_CAP - 1)
+  redis.call('EXPIRE', KEYS[2], TTL)
 end
-redis.call('HSET', KEYS[2], 'last_seen', NOW, 'last_ts', last_ts)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', NOW - TTL * 1000)
-redis.call('EXPIRE', KEYS[1], TTL)
-redis.call('EXPIRE', KEYS[2], TTL)
-redis.call('EXPIRE', KEYS[3], TTL)
+if refresh_device then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', NOW - TTL * 1000)
+  redis.call('EXPIRE', KEYS[1], TTL)
+end
 return reply

@@ -5,10 +5,23 @@ import { type Running, freePort, stopProcess, waitFor } from './servers.js';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const frameworkMain = fileURLToPath(new URL('../../node_modules/@google-cloud/functions-framework/build/src/main.js', import.meta.url));
 
+export interface FunctionOptions {
+  /** A module to load instead of the package's entry point. */
+  source?: string;
+  /** Flags for node itself, such as --cpu-prof. */
+  nodeArgs?: string[];
+}
+
 /** Runs one function target of the built package as its own process, the way the framework's CLI does. */
-export async function startFunction(target: string, env: Record<string, string>): Promise<Running & { output(): string }> {
+export async function startFunction(
+  target: string,
+  env: Record<string, string>,
+  options: FunctionOptions = {},
+): Promise<Running & { output(): string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [frameworkMain, `--target=${target}`, `--port=${port}`], {
+  const args = [...(options.nodeArgs ?? []), frameworkMain, `--target=${target}`, `--port=${port}`];
+  if (options.source) args.push(`--source=${options.source}`);
+  const child = spawn(process.execPath, args, {
     cwd: root,
     env: { ...process.env, NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -21,7 +34,7 @@ export async function startFunction(target: string, env: Record<string, string>)
     await waitFor(`${target} on ${port}`, async () => {
       if (child.exitCode !== null) throw new Error(`${target} exited: ${output}`);
       return (await fetch(`${url}/health`)).ok;
-    });
+    }, child);
   } catch (error) {
     await stopProcess(child);
     throw new Error(`${(error as Error).message}\n${output}`);
