@@ -32,6 +32,8 @@ interface Row {
   p999?: number;
   redis_us_per_event?: number;
   lua_us_per_event?: number;
+  /** CPU time of the function processes per request: steadier than throughput on a shared machine. */
+  function_cpu_us_per_request?: number;
   failures: number;
 }
 const rows: Row[] = [];
@@ -61,25 +63,36 @@ async function redisCounters(): Promise<{ cpu: number; lua: number }> {
   return { cpu: field('used_cpu_user') + field('used_cpu_sys'), lua };
 }
 
+/** User + system CPU time of a process so far, in µs (from /proc, 100 ticks a second). */
+function cpuUs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
 /** Runs `load` and records a row; `perRequest` events per request turn requests/s into events/s. */
-async function measure(name: string, perRequest: number, load: () => Promise<Throughput>, unit = perRequest > 1 ? 'events/s' : 'req/s') {
+async function measure(name: string, perRequest: number, load: () => Promise<Throughput>, unit = perRequest > 1 ? 'events/s' : 'req/s', pids: number[] = []) {
   const before = await redisCounters();
+  const cpuBefore = pids.reduce((sum, pid) => sum + cpuUs(pid), 0);
   const result = await load();
+  const cpuAfter = pids.reduce((sum, pid) => sum + cpuUs(pid), 0);
   const after = await redisCounters();
   const events = result.requests * perRequest;
   const value = result.rps * Math.max(perRequest, 1);
   const row: Row = { case: name, value: Math.round(value), unit, ratio: round(value / ceiling, 2), p50: result.p50, p99: result.p99, failures: result.failures };
+  if (pids.length > 0 && result.requests > 0) row.function_cpu_us_per_request = Math.round((cpuAfter - cpuBefore) / result.requests);
   if (perRequest > 0 && events > 0) {
     row.redis_us_per_event = round(((after.cpu - before.cpu) * 1e6) / events, 2);
     row.lua_us_per_event = round((after.lua - before.lua) / events, 2);
   }
   rows.push(row);
-  log(`  ${name.padEnd(44)} ${fmt(value).padStart(9)} ${unit.padEnd(8)} ${String(row.ratio).padStart(5)}×  p50 ${result.p50} ms  p99 ${result.p99} ms${row.redis_us_per_event === undefined ? '' : `  redis ${row.redis_us_per_event} µs/event`}${result.failures ? `  FAILURES ${result.failures}` : ''}`);
+  const cpu = row.function_cpu_us_per_request === undefined ? '' : `  fn CPU ${row.function_cpu_us_per_request} µs/req`;
+  const redisCpu = row.redis_us_per_event === undefined ? '' : `  redis ${row.redis_us_per_event} µs/event`;
+  log(`  ${name.padEnd(50)} ${fmt(value).padStart(9)} ${unit.padEnd(8)} ${String(row.ratio).padStart(5)}×  p50 ${result.p50} ms  p99 ${result.p99} ms${cpu}${redisCpu}${result.failures ? `  FAILURES ${result.failures}` : ''}`);
   return row;
 }
 
@@ -136,7 +149,7 @@ try {
   log('1. ceiling');
   const hello = await start('hello', {}, { source: 'bench/hello-function.js' });
   await closedLoop(hello.url, single, warmup);
-  const ceilingRow = await measure('hello-world function (same framework)', 0, () => closedLoop(hello.url, single, seconds), 'req/s');
+  const ceilingRow = await measure('hello-world function (same framework)', 0, () => closedLoop(hello.url, single, seconds), 'req/s', [hello.process.pid!]);
   ceiling = ceilingRow.value;
   ceilingRow.ratio = 1;
   await hello.stop();
@@ -145,18 +158,19 @@ try {
   const ingest = await start('ingest', env('main'));
   const stopRss = sampleRss('ingest under load', ingest.process.pid!);
   await closedLoop(ingest.url, single, warmup);
-  await measure('single-event ingest (2-4 metrics, 1000 devices)', 1, () => closedLoop(ingest.url, single, seconds), 'req/s');
-  await measure('batch ingest, 100 events/request', 100, () => closedLoop(ingest.url, batch100, seconds, 8));
-  await measure('batch ingest, 1000 events/request', 1000, () => closedLoop(ingest.url, batch1000, seconds, 4));
-  await measure('batch ingest, 1000 events/request from 10 devices', 1000, () => closedLoop(ingest.url, gateway, seconds, 4));
+  const pid = [ingest.process.pid!];
+  await measure('single-event ingest (2-4 metrics, 1000 devices)', 1, () => closedLoop(ingest.url, single, seconds), 'req/s', pid);
+  await measure('batch ingest, 100 events/request', 100, () => closedLoop(ingest.url, batch100, seconds, 8), 'events/s', pid);
+  await measure('batch ingest, 1000 events/request', 1000, () => closedLoop(ingest.url, batch1000, seconds, 4), 'events/s', pid);
+  await measure('batch ingest, 1000 events/request from 10 devices', 1000, () => closedLoop(ingest.url, gateway, seconds, 4), 'events/s', pid);
   stopRss();
 
   const analyze = await start('analyze', env('main'));
   const stats = await start('stats', env('main'));
   const analyzeRequests: BodyRequest[] = Array.from({ length: 100 }, (_, i) => ({ method: 'GET', path: `/analyze?device=device-${i * 7}` }));
-  await measure('GET /analyze?device=…', 0, () => closedLoop(analyze.url, analyzeRequests, seconds), 'req/s');
-  await measure('GET /anomalies?limit=50', 0, () => closedLoop(analyze.url, [{ method: 'GET', path: '/anomalies?limit=50' }], seconds), 'req/s');
-  await measure('GET /stats (1000 devices)', 0, () => closedLoop(stats.url, [{ method: 'GET', path: '/stats' }], seconds), 'req/s');
+  await measure('GET /analyze?device=…', 0, () => closedLoop(analyze.url, analyzeRequests, seconds), 'req/s', [analyze.process.pid!]);
+  await measure('GET /anomalies?limit=50', 0, () => closedLoop(analyze.url, [{ method: 'GET', path: '/anomalies?limit=50' }], seconds), 'req/s', [analyze.process.pid!]);
+  await measure('GET /stats (1000 devices)', 0, () => closedLoop(stats.url, [{ method: 'GET', path: '/stats' }], seconds), 'req/s', [stats.process.pid!]);
   await analyze.stop();
   await stats.stop();
 
@@ -241,9 +255,9 @@ function updateSummary(result: { date: string; machine: { cores: number; model?:
   const table = [
     `Last full run: ${result.date.slice(0, 16).replace('T', ' ')} UTC, ${result.machine.cores} cores (${result.machine.model}), node ${result.machine.node}; raw figures in \`${file}\`.`,
     '',
-    '| case | value | unit | × ceiling | p50 ms | p99 ms | p99.9 ms | Redis CPU µs/event | Lua µs/event | failures |',
-    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...result.rows.map((r) => `| ${r.case} | ${fmt(r.value)} | ${r.unit} | ${r.ratio} | ${cell(r.p50)} | ${cell(r.p99)} | ${cell(r.p999)} | ${cell(r.redis_us_per_event)} | ${cell(r.lua_us_per_event)} | ${r.failures} |`),
+    '| case | value | unit | × ceiling | p50 ms | p99 ms | p99.9 ms | function CPU µs/request | Redis CPU µs/event | Lua µs/event | failures |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...result.rows.map((r) => `| ${r.case} | ${fmt(r.value)} | ${r.unit} | ${r.ratio} | ${cell(r.p50)} | ${cell(r.p99)} | ${cell(r.p999)} | ${cell(r.function_cpu_us_per_request)} | ${cell(r.redis_us_per_event)} | ${cell(r.lua_us_per_event)} | ${r.failures} |`),
     '',
     '| target | measured | |',
     '|---|---|---|',

@@ -154,13 +154,41 @@ export function createStore(config: Config): Store {
     return args as [number, ...Array<string | number>];
   }
 
-  /** The global bookkeeping of a request (device index, totals, recent anomalies) as one tally call. */
-  function tally(now: number, devices: readonly string[], increments: Map<string, number>, anomalies: readonly AnomalyRecord[] = []) {
-    const args: Array<string | number> = [keys.devices, keys.totals, keys.anomalies, now, config.recentAnomalies, devices.length, ...devices];
+  /** Sends one tally call: device index, totals and recent anomalies, over all devices. */
+  function sendTally(devices: Iterable<string>, increments: Map<string, number>, anomalies: readonly AnomalyRecord[]) {
+    const list = [...devices];
+    const args: Array<string | number> = [keys.devices, keys.totals, keys.anomalies, Date.now(), config.recentAnomalies, list.length, ...list];
     args.push(increments.size);
     for (const [field, n] of increments) args.push(field, n);
     for (const a of anomalies) args.push(JSON.stringify(a));
     return redis.tally(...args);
+  }
+
+  interface PendingTally {
+    devices: Set<string>;
+    increments: Map<string, number>;
+    anomalies: AnomalyRecord[];
+    done: Promise<unknown>;
+  }
+  let pending: PendingTally | undefined;
+
+  /**
+   * The bookkeeping of a request, merged with that of the other requests of this turn of the event loop
+   * into one tally call (one Redis command per turn instead of one per request). Resolves once stored.
+   */
+  function tally(devices: Iterable<string>, increments: Map<string, number>, anomalies: readonly AnomalyRecord[] = []) {
+    if (!pending) {
+      const batch: PendingTally = { devices: new Set(), increments: new Map(), anomalies: [], done: Promise.resolve() };
+      batch.done = new Promise((resolve) => setImmediate(resolve)).then(() => {
+        pending = undefined;
+        return sendTally(batch.devices, batch.increments, batch.anomalies);
+      });
+      pending = batch;
+    }
+    for (const device of devices) pending.devices.add(device);
+    for (const [field, n] of increments) pending.increments.set(field, (pending.increments.get(field) ?? 0) + n);
+    pending.anomalies.push(...anomalies);
+    return pending.done;
   }
 
   function eventIncrements(readings: readonly Reading[], indexes: Iterable<number>, sign: 1 | -1): Map<string, number> {
@@ -183,31 +211,37 @@ export function createStore(config: Config): Store {
     const now = Date.now();
     const groups = groupByDevice(readings);
     const calls = groups.map((group) => redis.record(...scriptArgs(group, readings, now, mode)));
-    const bookkeeping = tally(now, groups.map((g) => g.device), eventIncrements(readings, readings.keys(), 1));
+    const bookkeeping = tally(groups.map((g) => g.device), eventIncrements(readings, readings.keys(), 1));
     if (now - lastPrune > PRUNE_EVERY_MS) {
       lastPrune = now;
       void redis.zremrangebyscore(keys.devices, '-inf', now - ttlMs).catch(() => undefined);
     }
-    const [settled, tallied] = await Promise.all([Promise.allSettled(calls), bookkeeping.then(() => true, (e: unknown) => e)]);
-    const failed = settled.filter((s) => s.status === 'rejected');
-    if (failed.length > 0) {
+    try {
+      // The common case in one await; on failure, find out which devices' calls were lost.
+      const replies = await Promise.all(calls);
+      await bookkeeping.catch(tallyFailed);
+      return { now, groups, replies };
+    } catch (error) {
+      const settled = await Promise.allSettled(calls);
       const lost = groups.flatMap((g, i) => (settled[i]!.status === 'rejected' ? g.events : []));
-      if (tallied === true) await tally(now, [], eventIncrements(readings, lost, -1)).catch(() => undefined);
-      throw (failed[0] as PromiseRejectedResult).reason;
+      if (await bookkeeping.then(() => true, () => false)) {
+        await tally([], eventIncrements(readings, lost, -1)).catch(() => undefined);
+      }
+      throw error;
     }
-    if (tallied !== true) {
-      // The events are applied: refusing them would invite a retry that applies them twice.
-      console.error(JSON.stringify({ severity: 'WARNING', message: 'tally failed; totals undercount', error: String(tallied) }));
-    }
-    return { now, groups, replies: settled.map((s) => (s as PromiseFulfilledResult<Array<string | number>>).value) };
   }
+
+  // The events are applied: refusing them would invite a retry that applies them twice.
+  function tallyFailed(error: unknown): void {
+    console.error(JSON.stringify({ severity: 'WARNING', message: 'tally failed; totals undercount', error: String(error) }));
+  }
+
 
   /** Second round trip, only when anomalies were found: anomaly totals and the recent list. */
   async function publishAnomalies(found: AnomalyRecord[]): Promise<void> {
-    if (found.length === 0) return;
     const increments = new Map<string, number>([['anomalies', found.length]]);
     for (const a of found) increments.set(`anomalies:${a.metric}`, (increments.get(`anomalies:${a.metric}`) ?? 0) + 1);
-    await tally(Date.now(), [], increments, found);
+    await tally([], increments, found);
   }
 
   function anomalyRecord(reading: Reading, metric: string, value: number, avg: number, zscore: number | null, now: number): AnomalyRecord {
@@ -222,7 +256,7 @@ export function createStore(config: Config): Store {
     };
   }
 
-async function recordDetailed(readings: readonly Reading[]): Promise<MetricResult[][]> {
+  async function recordDetailed(readings: readonly Reading[]): Promise<MetricResult[][]> {
     const { now, groups, replies } = await apply(readings, 'full');
     const results: MetricResult[][] = new Array(readings.length);
     const found: AnomalyRecord[] = [];
@@ -239,7 +273,7 @@ async function recordDetailed(readings: readonly Reading[]): Promise<MetricResul
         });
       }
     });
-    await publishAnomalies(found);
+    if (found.length > 0) await publishAnomalies(found);
     return results;
   }
 
@@ -266,7 +300,7 @@ async function recordDetailed(readings: readonly Reading[]): Promise<MetricResul
         }
       });
       found.sort((a, b) => a.index - b.index);
-      await publishAnomalies(found.map(({ index: _index, ...record }) => record));
+      if (found.length > 0) await publishAnomalies(found.map(({ index: _index, ...record }) => record));
       return found;
     },
 
