@@ -40,6 +40,8 @@ export interface OpenLoopResult {
   offered: number;
   sent: number;
   failures: number;
+  /** Failures by status code or socket error code. */
+  reasons: Record<string, number>;
   p50: number;
   p99: number;
   p999: number;
@@ -56,6 +58,11 @@ export async function openLoop(url: string, requests: BodyRequest[], rate: numbe
   const total = Math.round(rate * seconds);
   let sent = 0;
   let failures = 0;
+  const reasons: Record<string, number> = {};
+  const fail = (reason: string) => {
+    failures++;
+    reasons[reason] = (reasons[reason] ?? 0) + 1;
+  };
   const pending: Array<Promise<void>> = [];
   const start = performance.now();
 
@@ -66,14 +73,14 @@ export async function openLoop(url: string, requests: BodyRequest[], rate: numbe
         (res) => {
           res.resume();
           res.on('end', () => {
-            if (res.statusCode! >= 300) failures++;
+            if (res.statusCode! >= 300) fail(String(res.statusCode));
             histogram.recordValue(Math.max(1, Math.round((performance.now() - due) * 1000)));
             resolve();
           });
         },
       );
-      req.on('error', () => {
-        failures++;
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        fail(error.code ?? error.message);
         resolve();
       });
       req.end(r.body);
@@ -90,5 +97,5 @@ export async function openLoop(url: string, requests: BodyRequest[], rate: numbe
   await Promise.all(pending);
   agent.destroy();
   const ms = (q: number) => histogram.getValueAtPercentile(q) / 1000;
-  return { offered: rate, sent, failures, p50: ms(50), p99: ms(99), p999: ms(99.9) };
+  return { offered: rate, sent, failures, reasons, p50: ms(50), p99: ms(99), p999: ms(99.9) };
 }
