@@ -1,6 +1,7 @@
 import { http } from '@google-cloud/functions-framework';
 import { defaultContext } from '../shared/context.js';
 import { serve } from '../shared/http.js';
+import { observe, whenServed } from '../shared/observe.js';
 import { apiRoutes } from './api.js';
 import './analyze/index.js';
 import './ingest/index.js';
@@ -8,4 +9,6 @@ import './stats/index.js';
 
 // The package entry point: registers ingest, analyze and stats, and the all-in-one `api`;
 // FUNCTION_TARGET (or --target) picks the one to serve.
-http('api', serve('api', apiRoutes(defaultContext())));
+const context = defaultContext();
+http('api', serve('api', apiRoutes(context)));
+whenServed('api', () => observe('api', context, { seriesGauges: true }));

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
 
 /** Every setting of the service, read once from the environment and frozen. */
@@ -13,6 +14,10 @@ export interface Config {
   readonly seriesTtlSeconds: number;
   readonly recentAnomalies: number;
   readonly redisCommandTimeoutMs: number;
+  readonly pushgatewayUrl: string | undefined;
+  readonly pushIntervalMs: number;
+  readonly metricsDevices: readonly string[];
+  readonly instance: string;
 }
 
 const int = (name: string, min: number, max: number, fallback: number) =>
@@ -81,6 +86,23 @@ const Env = z.object({
   SERIES_TTL_SECONDS: int('SERIES_TTL_SECONDS', 60, 10 * 365 * 24 * 3600, 7 * 24 * 3600),
   RECENT_ANOMALIES: int('RECENT_ANOMALIES', 1, 10_000, 1000),
   REDIS_COMMAND_TIMEOUT_MS: int('REDIS_COMMAND_TIMEOUT_MS', 10, 60_000, 2000),
+  PUSHGATEWAY_URL: z
+    .string()
+    .optional()
+    .refine((raw) => raw === undefined || raw === '' || /^https?:\/\/[^\s]+$/.test(raw), {
+      message: 'PUSHGATEWAY_URL must be an http:// or https:// URL',
+    }),
+  PUSH_INTERVAL_MS: int('PUSH_INTERVAL_MS', 100, 3_600_000, 5000),
+  METRICS_DEVICES: z
+    .string()
+    .optional()
+    .refine((raw) => raw === undefined || raw.split(',').filter(Boolean).length <= 100, {
+      message: 'METRICS_DEVICES must list at most 100 device ids',
+    })
+    .refine((raw) => raw === undefined || raw.split(',').filter(Boolean).every((d) => /^[A-Za-z0-9_.:-]{1,128}$/.test(d.trim())), {
+      message: 'METRICS_DEVICES must be a comma-separated list of device ids',
+    }),
+  HOSTNAME: z.string().optional(),
 });
 
 /** Raised for an invalid environment; its message is one line naming the variable and the rule. */
@@ -115,6 +137,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     seriesTtlSeconds: e.SERIES_TTL_SECONDS,
     recentAnomalies: e.RECENT_ANOMALIES,
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+    pushgatewayUrl: e.PUSHGATEWAY_URL || undefined,
+    pushIntervalMs: e.PUSH_INTERVAL_MS,
+    metricsDevices: Object.freeze((e.METRICS_DEVICES ?? 'default').split(',').map((d) => d.trim()).filter(Boolean)),
+    instance: e.HOSTNAME || hostname(),
   });
 }
 

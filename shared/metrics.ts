@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The one registry of this process; every metric of the service is defined here. */
 export const registry = new Registry();
@@ -34,6 +34,33 @@ const anomaliesDetected = new Counter({
   registers: [registry],
 });
 
+const batchSize = new Histogram({
+  name: 'ingest_batch_size',
+  help: 'Events per accepted ingest request (1 for a single event).',
+  buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
+  registers: [registry],
+});
+
+const redisDuration = new Histogram({
+  name: 'redis_operation_duration_seconds',
+  help: 'Time of one store operation against Redis (a script call with its round trip, or a read), by operation.',
+  labelNames: ['operation'] as const,
+  buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+  registers: [registry],
+});
+
+const pushFailures = new Counter({
+  name: 'metrics_push_failures_total',
+  help: 'Pushes of this registry to the Pushgateway that failed or timed out.',
+  registers: [registry],
+});
+
+const pushLastSuccess = new Gauge({
+  name: 'metrics_push_last_success_timestamp_seconds',
+  help: 'When this process last pushed its metrics successfully (Unix time).',
+  registers: [registry],
+});
+
 /** Metric names come from devices: past this many distinct names, the label value is "other". */
 const MAX_METRIC_LABELS = 100;
 const metricLabels = new Set<string>();
@@ -53,4 +80,74 @@ export function countProcessed(metric: string, values: number, anomalies: number
   const label = metricLabel(metric);
   metricsProcessed.inc({ metric: label }, values);
   if (anomalies > 0) anomaliesDetected.inc({ metric: label }, anomalies);
+}
+
+export function observeBatch(events: number): void {
+  batchSize.observe(events);
+}
+
+/** Starts timing one store operation; call the result when it is done (no promise added to the hot path). */
+export function redisTimer(operation: string): () => void {
+  return redisDuration.startTimer({ operation });
+}
+
+export function recordPush(ok: boolean): void {
+  if (ok) pushLastSuccess.set(Date.now() / 1000);
+  else pushFailures.inc();
+}
+
+/** Where the Redis-backed gauges read from: the store, and an allow-list of devices (empty: no series gauges). */
+export interface GaugeSource {
+  readonly devices: readonly string[];
+  series(device: string): Promise<ReadonlyArray<{ metric: string; value: number; avg: number; zscore: number | null }>>;
+  ping(): Promise<boolean>;
+}
+
+/**
+ * Registers iot_redis_up and, for the devices of `from`, the series gauges iot_metric_value, _avg and
+ * _zscore. They are read from Redis whenever the registry is collected (a scrape of /metrics or a
+ * push), so every pod reports the state of truth rather than its own memory. Called once, by the
+ * target a process serves; a process that never calls it exports none of them (a default 0 would lie).
+ */
+export function exportFromRedis(from: GaugeSource): void {
+  new Gauge({
+    name: 'iot_redis_up',
+    help: '1 when this process can reach Redis (PING at collection time), else 0.',
+    registers: [registry],
+    async collect() {
+      this.set((await from.ping()) ? 1 : 0);
+    },
+  });
+  if (from.devices.length === 0) return;
+
+  let reading: Promise<void> | undefined;
+  const read = (): Promise<void> => {
+    reading ??= (async () => {
+      try {
+        const all = await Promise.all(from.devices.map(async (device) => ({ device, series: await from.series(device) })));
+        for (const g of Object.values(gauges)) g.reset();
+        for (const { device, series } of all) {
+          for (const s of series) {
+            const labels = { device, metric: s.metric };
+            gauges.value.set(labels, s.value);
+            gauges.avg.set(labels, s.avg);
+            gauges.zscore.set(labels, s.zscore ?? Number.POSITIVE_INFINITY);
+          }
+        }
+      } catch {
+        // Redis unreachable: the last values stay; iot_redis_up says why they are stale.
+      } finally {
+        reading = undefined;
+      }
+    })();
+    return reading;
+  };
+  // One read of Redis per collection, shared by the three gauges.
+  const gauge = (name: string, help: string) =>
+    new Gauge({ name, help, labelNames: ['device', 'metric'] as const, registers: [registry], collect: read });
+  const gauges = {
+    value: gauge('iot_metric_value', 'Last value of a series, read from Redis at collection time.'),
+    avg: gauge('iot_metric_avg', 'Rolling average of a series, read from Redis at collection time.'),
+    zscore: gauge('iot_metric_zscore', 'z-score of the last value of a series, read from Redis; +Inf when its baseline had zero variance.'),
+  };
 }

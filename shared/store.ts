@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Redis, type Result } from 'ioredis';
 import type { Config } from './config.js';
 import { keys } from './keys.js';
+import { redisTimer } from './metrics.js';
 import type { Reading } from './schemas.js';
 import { STATE_FIELD, decodeState } from './series-state.js';
 
@@ -216,9 +217,11 @@ export function createStore(config: Config): Store {
       lastPrune = now;
       void redis.zremrangebyscore(keys.devices, '-inf', now - ttlMs).catch(() => undefined);
     }
+    const done = redisTimer(mode === 'full' ? 'record' : 'record_batch');
     try {
       // The common case in one await; on failure, find out which devices' calls were lost.
       const replies = await Promise.all(calls);
+      done();
       await bookkeeping.catch(tallyFailed);
       return { now, groups, replies };
     } catch (error) {
@@ -305,11 +308,13 @@ export function createStore(config: Config): Store {
     },
 
     async series(device, metric) {
+      const done = redisTimer('series');
       const live = Date.now() - ttlMs;
       const metrics = metric
         ? [metric]
         : (await redis.zrangebyscore(keys.seriesIndex(device), live, '+inf')).sort();
       const rows = await Promise.all(metrics.map((m) => redis.hgetBuffer(keys.state(device, m), STATE_FIELD)));
+      done();
       return rows.flatMap((packed, i): SeriesView[] => {
         const state = decodeState(packed);
         if (!state) return [];
@@ -340,7 +345,9 @@ export function createStore(config: Config): Store {
     },
 
     async totals() {
+      const done = redisTimer('totals');
       const hash = await redis.hgetall(keys.totals);
+      done();
       // A Map, not an object: "constructor" is a valid metric name.
       const perMetric = new Map<string, { events: number; anomalies: number }>();
       for (const [field, raw] of Object.entries(hash)) {
@@ -367,6 +374,7 @@ export function createStore(config: Config): Store {
     },
 
     async counts() {
+      const done = redisTimer('counts');
       const live = Date.now() - ttlMs;
       const devices = await redis.zrangebyscore(keys.devices, live, '+inf');
       let series = 0;
@@ -375,6 +383,7 @@ export function createStore(config: Config): Store {
         const n = await Promise.all(chunk.map((d) => redis.zcount(keys.seriesIndex(d), live, '+inf')));
         series += n.reduce((a, b) => a + b, 0);
       }
+      done();
       return { devices: devices.length, series };
     },
 

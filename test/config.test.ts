@@ -5,7 +5,7 @@ import { loadConfig } from '../shared/config.js';
 
 describe('loadConfig', () => {
   it('has the documented defaults', () => {
-    expect(loadConfig({})).toEqual({
+    expect(loadConfig({ HOSTNAME: 'pod-1' })).toEqual({
       port: 8080,
       redisUrl: 'redis://127.0.0.1:6379',
       keyPrefix: 'iot:',
@@ -17,6 +17,10 @@ describe('loadConfig', () => {
       seriesTtlSeconds: 604800,
       recentAnomalies: 1000,
       redisCommandTimeoutMs: 2000,
+      pushgatewayUrl: undefined,
+      pushIntervalMs: 5000,
+      metricsDevices: ['default'],
+      instance: 'pod-1',
     });
   });
 
@@ -42,6 +46,9 @@ describe('loadConfig', () => {
     [{ REDIS_ADDR: 'nope' }, 'REDIS_ADDR must be host:port'],
     [{ PORT: '70000' }, 'PORT must be an integer from 1 to 65535'],
     [{ KEY_PREFIX: 'has space' }, 'KEY_PREFIX must be at most 64 characters'],
+    [{ PUSHGATEWAY_URL: 'localhost:9091' }, 'PUSHGATEWAY_URL must be an http:// or https:// URL'],
+    [{ PUSH_INTERVAL_MS: '10' }, 'PUSH_INTERVAL_MS must be an integer from 100'],
+    [{ METRICS_DEVICES: 'a,b c' }, 'METRICS_DEVICES must be a comma-separated list of device ids'],
   ])('refuses %o with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrowError(`Invalid configuration: ${message}`);
   });

@@ -3,7 +3,7 @@ import { readJson } from '../../shared/body.js';
 import type { Context } from '../../shared/context.js';
 import { healthRoutes } from '../../shared/health.js';
 import type { Handler, Routes } from '../../shared/http.js';
-import { countProcessed } from '../../shared/metrics.js';
+import { countProcessed, observeBatch } from '../../shared/metrics.js';
 import { batchBody, ingestBody } from '../../shared/requests.js';
 import type { Reading } from '../../shared/schemas.js';
 
@@ -13,6 +13,7 @@ export function ingestRoutes(context: Context): Routes {
   const recordBatch = async (readings: Reading[], res: Response) => {
     const anomalies = await store.recordBatch(readings);
     countBatch(readings, anomalies);
+    observeBatch(readings.length);
     res.status(202).json({ accepted: readings.length, anomalies });
   };
 
@@ -23,6 +24,7 @@ export function ingestRoutes(context: Context): Routes {
     const results = await store.recordOne(reading);
     const metrics = Object.fromEntries(reading.metrics.map(([name], i) => [name, results[i]!]));
     for (const [name] of reading.metrics) countProcessed(name, 1, metrics[name]!.anomaly ? 1 : 0);
+    observeBatch(1);
     res.status(202).json({ device_id: reading.deviceId, timestamp: new Date(reading.timestamp).toISOString(), metrics });
   };
 

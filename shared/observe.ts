@@ -1,0 +1,70 @@
+import { Pushgateway } from 'prom-client';
+import type { Context } from './context.js';
+import { exportFromRedis, recordPush, registry } from './metrics.js';
+
+/** The function this process serves, as functions-framework picks it: --target, else FUNCTION_TARGET. */
+export function servedTarget(argv: readonly string[] = process.argv, env = process.env): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg.startsWith('--target=')) return arg.slice('--target='.length);
+    if (arg === '--target') return argv[i + 1];
+  }
+  return env.FUNCTION_TARGET;
+}
+
+/**
+ * The package entry point loads every function, so each registration sets up its reporting only if
+ * it is the one this process serves.
+ */
+export function whenServed(target: string, setup: () => void): void {
+  if (servedTarget() === target) setup();
+}
+
+/**
+ * What a served function reports: Redis reachability and, with `seriesGauges`, the series gauges of
+ * METRICS_DEVICES (read from Redis); with PUSHGATEWAY_URL, a push of the whole registry every
+ * PUSH_INTERVAL_MS under job=<function>, instance=<host>. Returns a function that stops pushing.
+ */
+export function observe(fn: string, { config, store }: Context, options: { seriesGauges: boolean }): () => void {
+  exportFromRedis({
+    devices: options.seriesGauges ? config.metricsDevices : [],
+    series: (device) => store.series(device),
+    ping: () => store.ping(),
+  });
+  if (!config.pushgatewayUrl) return () => undefined;
+  return startPushing(fn, config.pushgatewayUrl, config.instance, config.pushIntervalMs);
+}
+
+/**
+ * Pushes on a timer that never holds the process open; a push never overlaps the previous one and
+ * times out within one interval. A failure is counted and logged when the state changes, never thrown.
+ * functions-framework exits at once on SIGTERM, so what was counted since the last push (at most one
+ * interval) is lost with the instance.
+ */
+function startPushing(fn: string, url: string, instance: string, intervalMs: number): () => void {
+  const gateway = new Pushgateway(url, { timeout: Math.min(intervalMs, 10_000) }, registry);
+  let inFlight = false;
+  let failing = false;
+  const push = async () => {
+    if (inFlight) return;
+    inFlight = true;
+    try {
+      await gateway.push({ jobName: fn, groupings: { instance } });
+      recordPush(true);
+      if (failing) console.error(JSON.stringify({ severity: 'INFO', message: 'metrics push recovered', pushgateway: url }));
+      failing = false;
+    } catch (error) {
+      recordPush(false);
+      if (!failing) {
+        console.error(JSON.stringify({ severity: 'WARNING', message: 'metrics push failed', pushgateway: url, error: String(error) }));
+      }
+      failing = true;
+    } finally {
+      inFlight = false;
+    }
+  };
+  void push();
+  const timer = setInterval(() => void push(), intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,166 @@
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parse } from 'yaml';
+import { request } from './support/app.js';
+import { startFunction } from './support/functions.js';
+import { type Sample, query, startPrometheus, startPushgateway } from './support/prometheus.js';
+import type { Running } from './support/servers.js';
+import { waitFor } from './support/servers.js';
+
+const repo = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.url));
+const dashboard = JSON.parse(readFileSync(repo('grafana/dashboards/iot-metrics.json'), 'utf8')) as {
+  panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+  templating: { list: Array<{ name: string; definition: string }> };
+};
+const rules = parse(readFileSync(repo('prometheus/rules.yml'), 'utf8')) as {
+  groups: Array<{ rules: Array<{ record?: string; alert?: string; expr: string }> }>;
+};
+const allRules = rules.groups.flatMap((g) => g.rules);
+
+/** Dashboard variables as Grafana would substitute them with "All" selected. */
+function substitute(expr: string): string {
+  return expr.replaceAll('$__rate_interval', '1m').replaceAll('$metric', '.*').replaceAll('$device', '.*');
+}
+
+/** The signal of an alert: its expression without the final comparison with a threshold. */
+function signal(expr: string): string {
+  const match = /^(.*\S)\s*(>|<|==|!=|>=|<=)\s*[\d.e+-]+$/s.exec(expr.trim());
+  if (!match) throw new Error(`alert expression is not "<series> <op> <threshold>": ${expr}`);
+  return match[1]!;
+}
+
+let pushgateway: Running;
+let prometheus: Running;
+const functions: Array<Running & { output(): string }> = [];
+const sent = { values: 0, anomalies: 0 };
+
+beforeAll(async () => {
+  pushgateway = await startPushgateway();
+  prometheus = await startPrometheus(pushgateway.url);
+  const env = (instance: string) => ({
+    REDIS_URL: inject('redisUrl'),
+    KEY_PREFIX: `t:${randomUUID().slice(0, 8)}:`,
+    PUSHGATEWAY_URL: pushgateway.url,
+    PUSH_INTERVAL_MS: '500',
+    METRICS_DEVICES: 'default,sensor-2',
+    HOSTNAME: instance,
+  });
+  const base = env('x');
+  const shared = (instance: string) => ({ ...env(instance), KEY_PREFIX: base.KEY_PREFIX });
+  functions.push(
+    await startFunction('ingest', shared('ingest-a')),
+    await startFunction('ingest', shared('ingest-b')),
+    await startFunction('stats', shared('stats-a')),
+    await startFunction('analyze', shared('analyze-a')),
+  );
+  const [a, b] = functions;
+
+  // A known stream: steady readings with spikes every sixth event after the warm-up, ending on a
+  // much larger one (|z| well above the alert's 4).
+  // Spread over a few seconds, so that Prometheus sees the counters rise (rate() needs it).
+  for (let i = 0; i < 60; i++) {
+    if (i % 10 === 0) await new Promise((r) => setTimeout(r, 1200));
+    const spike = i >= 12 && i % 6 === 5;
+    const last = i === 59;
+    for (const device of ['default', 'sensor-2']) {
+      const body = { device_id: device, cpu: last ? 990 : spike ? 99 : 40 + (i % 5), rps: last ? 9000 : spike ? 900 : 100 + (i % 7) };
+      const reply = await request(`${(i % 2 ? a : b)!.url}/ingest`, { body });
+      expect(reply.status).toBe(202);
+      sent.values += 2;
+      sent.anomalies += Object.values(reply.body.metrics as Record<string, { anomaly: boolean }>).filter((m) => m.anomaly).length;
+    }
+  }
+  // One request that fails validation, so that a 4xx series exists too.
+  expect((await request(`${a!.url}/ingest`, { body: { cpu: 'x' } })).status).toBe(400);
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.allSettled(functions.map((f) => f.stop()));
+  await prometheus?.stop();
+  await pushgateway?.stop();
+});
+
+async function scalar(expr: string): Promise<number> {
+  const [first] = await query(prometheus.url, expr);
+  return first ? Number(first.value[1]) : Number.NaN;
+}
+
+describe('metrics pushed through a real Pushgateway and scraped by a real Prometheus', () => {
+  it('count exactly the values and anomalies that were sent, summed over instances', async () => {
+    expect(sent.anomalies).toBeGreaterThan(0.05 * sent.values);
+    await waitFor('Prometheus to see every value', async () => (await scalar('sum(metrics_processed_total)')) === sent.values);
+    expect(await scalar('sum(anomaly_detected_total)')).toBe(sent.anomalies);
+    const instances = await query(prometheus.url, 'sum by (instance) (metrics_processed_total)');
+    expect(instances.map((s) => s.metric.instance).sort()).toEqual(['ingest-a', 'ingest-b']);
+    expect(await scalar('sum(http_requests_total{function="ingest", status="400"})')).toBe(1);
+  });
+
+  it('export the rolling average and z-score that the analyze function answers', async () => {
+    const analyze = functions[3]!;
+    await waitFor('series gauges', async () => (await query(prometheus.url, 'iot_metric_avg')).length === 4);
+    for (const device of ['default', 'sensor-2']) {
+      const { body } = await request(`${analyze.url}/analyze?device=${device}`);
+      for (const series of body.series as Array<{ metric: string; avg: number; zscore: number; value: number }>) {
+        const labels = `{device="${device}", metric="${series.metric}"}`;
+        expect(await scalar(`iot_metric_avg${labels}`)).toBeCloseTo(series.avg, 9);
+        expect(await scalar(`iot_metric_zscore${labels}`)).toBeCloseTo(series.zscore, 9);
+        expect(await scalar(`iot_metric_value${labels}`)).toBe(series.value);
+      }
+    }
+  });
+
+  it('give data for every expression of the dashboard and of the rules', async () => {
+    const expressions = [
+      ...dashboard.panels.flatMap((p) => p.targets.map((t) => ({ where: `panel "${p.title}"`, expr: substitute(t.expr) }))),
+      ...dashboard.templating.list.map((v) => ({ where: `variable ${v.name}`, expr: /label_values\((\w+),/.exec(v.definition)![1]! })),
+      ...allRules.map((r) => ({ where: r.record ?? r.alert!, expr: r.alert ? signal(r.expr) : r.expr })),
+      ...allRules.filter((r) => r.record).map((r) => ({ where: `recorded ${r.record}`, expr: r.record! })),
+    ];
+    expect(expressions.length).toBeGreaterThan(25);
+    let empty: string[] = [];
+    await waitFor('every expression to return data', async () => {
+      const results = await Promise.all(expressions.map(async (e) => ({ e, result: await query(prometheus.url, e.expr) })));
+      empty = results.filter(({ result }) => result.length === 0).map(({ e }) => `${e.where}: ${e.expr}`);
+      return empty.length === 0;
+    }).catch(() => undefined);
+    expect(empty).toEqual([]);
+  });
+
+  it('raise the anomaly alerts (pending or firing), and not the others', async () => {
+    let alerts: Array<{ labels: { alertname: string }; state: string }> = [];
+    await waitFor('anomaly alerts', async () => {
+      const body = (await (await fetch(`${prometheus.url}/api/v1/alerts`)).json()) as { data: { alerts: typeof alerts } };
+      alerts = body.data.alerts;
+      const names = new Set(alerts.map((a) => a.labels.alertname));
+      return names.has('IotHighAnomalyRate') && names.has('IotZScoreHigh');
+    }).catch(() => undefined);
+    const states = Object.fromEntries(alerts.map((a) => [a.labels.alertname, a.state]));
+    expect(states, JSON.stringify(alerts)).toHaveProperty('IotHighAnomalyRate');
+    expect(['pending', 'firing']).toContain(states.IotHighAnomalyRate);
+    expect(['pending', 'firing']).toContain(states.IotZScoreHigh);
+    expect(states.IotRedisUnavailable).toBeUndefined();
+    expect(states.IotHttpErrorRatio).toBeUndefined();
+  });
+
+  it('report Redis as reachable from every pushing instance', async () => {
+    const up: Sample[] = await query(prometheus.url, 'iot:redis_up:min');
+    expect(up.map((s) => [s.metric.job, s.metric.instance, s.value[1]]).sort()).toEqual([
+      ['analyze', 'analyze-a', '1'],
+      ['ingest', 'ingest-a', '1'],
+      ['ingest', 'ingest-b', '1'],
+      ['stats', 'stats-a', '1'],
+    ]);
+  });
+});
+
+describe('the Prometheus files', () => {
+  it('pass promtool check config and check rules', () => {
+    const config = execFileSync('promtool', ['check', 'config', repo('prometheus/prometheus.yml')], { encoding: 'utf8' });
+    expect(config).toContain('SUCCESS');
+    const checked = execFileSync('promtool', ['check', 'rules', repo('prometheus/rules.yml')], { encoding: 'utf8' });
+    expect(checked).toContain(`SUCCESS: ${allRules.length} rules found`);
+  });
+});
