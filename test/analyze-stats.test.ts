@@ -124,6 +124,16 @@ describe('each function on its own root, and health', () => {
     }
   });
 
+  it('serves the Prometheus text of the process on GET /metrics (all-in-one)', async () => {
+    const response = await fetch(`${api.url}/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    expect(text).toMatch(/^http_requests_total\{function="test-[^"]+",method="POST",route="\/ingest",status="202"\} \d+/m);
+    expect(text).toMatch(/^metrics_processed_total\{metric="cpu"\} \d+/m);
+    expect(text).toContain('# TYPE http_request_duration_seconds histogram');
+  });
+
   it.each(['/health', '/healthz', '/health/liveness', '/health/readiness'])('%s is 200 while Redis answers', async (path) => {
     expect(await request(`${api.url}${path}`)).toMatchObject({ status: 200, body: { status: 'ok' } });
   });
