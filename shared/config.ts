@@ -18,6 +18,10 @@ export interface Config {
   readonly pushIntervalMs: number;
   readonly metricsDevices: readonly string[];
   readonly instance: string;
+  readonly idempotencyTtlSeconds: number;
+  /** Events per second per device; 0 when rate limiting is off. */
+  readonly rateLimitPerDevice: number;
+  readonly rateLimitBurst: number;
 }
 
 const int = (name: string, min: number, max: number, fallback: number) =>
@@ -85,7 +89,7 @@ const Env = z.object({
   MAX_BODY_BYTES: int('MAX_BODY_BYTES', 1024, 64 * 1024 * 1024, 1024 * 1024),
   SERIES_TTL_SECONDS: int('SERIES_TTL_SECONDS', 60, 10 * 365 * 24 * 3600, 7 * 24 * 3600),
   RECENT_ANOMALIES: int('RECENT_ANOMALIES', 1, 10_000, 1000),
-  REDIS_COMMAND_TIMEOUT_MS: int('REDIS_COMMAND_TIMEOUT_MS', 10, 60_000, 2000),
+  REDIS_COMMAND_TIMEOUT_MS: int('REDIS_COMMAND_TIMEOUT_MS', 10, 60_000, 1000),
   PUSHGATEWAY_URL: z
     .string()
     .optional()
@@ -103,6 +107,9 @@ const Env = z.object({
       message: 'METRICS_DEVICES must be a comma-separated list of device ids',
     }),
   HOSTNAME: z.string().optional(),
+  IDEMPOTENCY_TTL_SECONDS: int('IDEMPOTENCY_TTL_SECONDS', 1, 30 * 24 * 3600, 24 * 3600),
+  RATE_LIMIT_PER_DEVICE: positiveNumber('RATE_LIMIT_PER_DEVICE', 0),
+  RATE_LIMIT_BURST: int('RATE_LIMIT_BURST', 1, 1_000_000, 0),
 });
 
 /** Raised for an invalid environment; its message is one line naming the variable and the rule. */
@@ -141,6 +148,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     pushIntervalMs: e.PUSH_INTERVAL_MS,
     metricsDevices: Object.freeze((e.METRICS_DEVICES ?? 'default').split(',').map((d) => d.trim()).filter(Boolean)),
     instance: e.HOSTNAME || hostname(),
+    idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
+    rateLimitPerDevice: e.RATE_LIMIT_PER_DEVICE,
+    // Ten seconds' worth unless set: room for a device's batch of buffered readings.
+    rateLimitBurst: e.RATE_LIMIT_BURST || Math.max(1, Math.ceil(10 * e.RATE_LIMIT_PER_DEVICE)),
   });
 }
 

@@ -6,6 +6,10 @@
 export const keys = {
   seriesIndex: (device: string) => `dev:{${device}}:series`,
   deviceAnomalies: (device: string) => `dev:{${device}}:anomalies`,
+  /** zset: event id → when it may be applied again (ms). */
+  eventIds: (device: string) => `dev:{${device}}:ids`,
+  /** hash: the device's rate-limit token bucket. */
+  rateBucket: (device: string) => `dev:{${device}}:rate`,
   window: (device: string, metric: string) => `dev:{${device}}:w:${metric}`,
   state: (device: string, metric: string) => `dev:{${device}}:s:${metric}`,
   /** zset: device → last write (ms); the index of known devices. The three global keys share the hash

@@ -6,6 +6,8 @@ export interface Reading {
   /** Event time, ms since the epoch. */
   readonly timestamp: number;
   readonly metrics: ReadonlyArray<readonly [name: string, value: number]>;
+  /** The sender's id of the event: a resend with the same id within IDEMPOTENCY_TTL_SECONDS is not applied again. */
+  readonly id?: string;
 }
 
 /** What was wrong with one field of one event (`index` is set for batches). */
@@ -88,6 +90,7 @@ export function parseEvent(raw: unknown, now: number, issues: FieldIssue[], inde
   const fields = raw as Record<string, unknown>;
   let deviceId = DEFAULT_DEVICE;
   let timestamp = now;
+  let id: string | undefined;
   const metrics: Array<[string, number]> = [];
 
   for (const key of Object.keys(fields)) {
@@ -103,7 +106,7 @@ export function parseEvent(raw: unknown, now: number, issues: FieldIssue[], inde
     } else if (key === 'id') {
       if (typeof value !== 'string' || value.length < 1 || value.length > 128) {
         at(key, `must be a string of 1-128 characters (got ${describe(value)})`);
-      }
+      } else id = value;
     } else if (!METRIC_NAME.test(key)) {
       at(key, 'is not a valid metric name: must match ^[a-z][a-z0-9_]{0,62}$');
     } else if (typeof value !== 'number' || !Number.isFinite(value)) {
@@ -123,7 +126,7 @@ export function parseEvent(raw: unknown, now: number, issues: FieldIssue[], inde
     at('(event)', `has ${metrics.length} metrics; at most ${MAX_METRICS_PER_EVENT} are allowed`);
     return undefined;
   }
-  return { deviceId, timestamp, metrics };
+  return id === undefined ? { deviceId, timestamp, metrics } : { deviceId, timestamp, metrics, id };
 }
 
 /** Validates every event of a batch; returns the readings only when all of them are valid. */

@@ -41,6 +41,22 @@ export interface BatchAnomaly extends AnomalyRecord {
   index: number;
 }
 
+/** What became of one event: applied (with its per-metric results), a duplicate of one applied before, or refused by the device's rate limit. */
+export type EventOutcome =
+  | { status: 'applied'; metrics: MetricResult[] }
+  | { status: 'duplicate' }
+  | { status: 'rate_limited'; retryAfterMs: number };
+
+export interface BatchOutcome {
+  /** Events applied now. */
+  applied: number;
+  anomalies: BatchAnomaly[];
+  /** Positions of events applied before (same device and id). */
+  duplicates: number[];
+  /** Positions of events refused by their device's rate limit, and when to retry. */
+  rateLimited: Array<{ index: number; retryAfterMs: number }>;
+}
+
 export interface SeriesView {
   metric: string;
   value: number;
@@ -61,12 +77,12 @@ export interface Totals {
 }
 
 export interface Store {
-  /** Applies one event; returns its per-metric results in the order sent. */
-  recordOne(reading: Reading): Promise<MetricResult[]>;
-  /** Applies a batch and returns every value's result (per event, per metric in the order sent). */
-  recordDetailed(readings: readonly Reading[]): Promise<MetricResult[][]>;
-  /** Applies a batch (one script call per device, all in one round trip); returns its anomalies. */
-  recordBatch(readings: readonly Reading[]): Promise<BatchAnomaly[]>;
+  /** Applies one event; its per-metric results come in the order sent. */
+  recordOne(reading: Reading): Promise<EventOutcome>;
+  /** Applies a batch and returns what became of every event. */
+  recordDetailed(readings: readonly Reading[]): Promise<EventOutcome[]>;
+  /** Applies a batch (one script call per device, all in one round trip); returns its anomalies and refusals. */
+  recordBatch(readings: readonly Reading[]): Promise<BatchOutcome>;
   series(device: string, metric?: string): Promise<SeriesView[]>;
   devices(limit: number): Promise<Array<{ device_id: string; last_seen: string }>>;
   totals(): Promise<Totals>;
@@ -84,11 +100,13 @@ export function createStore(config: Config): Store {
     scripts: { record: { lua: lua('record') }, tally: { lua: lua('tally'), numberOfKeys: 3 } },
     // Concurrent calls of one tick leave in one write (per node on Cluster): a batch is one round trip.
     enableAutoPipelining: true,
+    // A slow Redis fails the request (503) instead of holding it.
     commandTimeout: config.redisCommandTimeoutMs,
-    // While Redis is unreachable, a command waits for one reconnection attempt (~100 ms), then fails
-    // into a 503 with Retry-After, instead of queueing for ioredis's default 20 attempts.
     maxRetriesPerRequest: 1,
-    retryStrategy: (times: number) => Math.min(times * 100, 1000),
+    retryStrategy: (times: number) => Math.min(times * 100, 500),
+    // A command whose reply was lost with the connection may or may not have run: never send it again
+    // after the request has been answered 503.
+    autoResendUnfulfilledCommands: false,
   });
   let lastError = '';
   redis.on('error', (error: Error) => {
@@ -98,6 +116,9 @@ export function createStore(config: Config): Store {
   });
   redis.on('ready', () => {
     lastError = '';
+    // Queue commands only while first connecting; after that, a request made while Redis is away
+    // fails at once (503 with Retry-After) rather than waiting for a reconnection.
+    redis.options.enableOfflineQueue = false;
   });
 
   const ttlMs = config.seriesTtlSeconds * 1000;
@@ -131,7 +152,13 @@ export function createStore(config: Config): Store {
 
   function scriptArgs(group: Group, readings: readonly Reading[], now: number, mode: 'full' | 'anomalies') {
     const { device, metrics } = group;
-    const args: Array<string | number> = [2 + 2 * metrics.length, keys.seriesIndex(device), keys.deviceAnomalies(device)];
+    const args: Array<string | number> = [
+      4 + 2 * metrics.length,
+      keys.seriesIndex(device),
+      keys.deviceAnomalies(device),
+      keys.eventIds(device),
+      keys.rateBucket(device),
+    ];
     for (const metric of metrics) args.push(keys.window(device, metric), keys.state(device, metric));
     args.push(
       config.windowSize,
@@ -142,6 +169,9 @@ export function createStore(config: Config): Store {
       now,
       device,
       mode,
+      config.idempotencyTtlSeconds,
+      config.rateLimitPerDevice,
+      config.rateLimitBurst,
       metrics.length,
     );
     for (const metric of metrics) args.push(metric);
@@ -149,7 +179,7 @@ export function createStore(config: Config): Store {
     const position = new Map(metrics.map((m, i) => [m, i + 1]));
     for (const index of group.events) {
       const reading = readings[index]!;
-      args.push(reading.timestamp, reading.metrics.length);
+      args.push(reading.timestamp, reading.id ?? '', reading.metrics.length);
       for (const [name, value] of reading.metrics) args.push(position.get(name)!, String(value));
     }
     return args as [number, ...Array<string | number>];
@@ -218,12 +248,11 @@ export function createStore(config: Config): Store {
       void redis.zremrangebyscore(keys.devices, '-inf', now - ttlMs).catch(() => undefined);
     }
     const done = redisTimer(mode === 'full' ? 'record' : 'record_batch');
+    let replies: Array<Array<string | number>>;
     try {
       // The common case in one await; on failure, find out which devices' calls were lost.
-      const replies = await Promise.all(calls);
+      replies = await Promise.all(calls);
       done();
-      await bookkeeping.catch(tallyFailed);
-      return { now, groups, replies };
     } catch (error) {
       const settled = await Promise.allSettled(calls);
       const lost = groups.flatMap((g, i) => (settled[i]!.status === 'rejected' ? g.events : []));
@@ -232,7 +261,33 @@ export function createStore(config: Config): Store {
       }
       throw error;
     }
+    const results = groups.map((group, i) => decodeReply(group, replies[i]!));
+    // Events not applied (duplicates, rate-limited devices) were counted in advance: take them back.
+    const notApplied = groups.flatMap((g, i) => (results[i]!.limitedMs !== undefined ? g.events : [...results[i]!.duplicates]));
+    await Promise.all([
+      bookkeeping.catch(tallyFailed),
+      notApplied.length > 0 ? tally([], eventIncrements(readings, notApplied, -1)).catch(tallyFailed) : undefined,
+    ]);
+    return { now, groups, results };
   }
+
+  interface GroupResult {
+    /** The values applied, after the reply's header. */
+    data: Array<string | number>;
+    /** Positions in the request of the group's duplicate events. */
+    duplicates: Set<number>;
+    /** Set when the device's rate limit refused the whole group. */
+    limitedMs?: number;
+  }
+
+  /** The script's reply: {"limited", ms} or {"ok", D, D event numbers, data...}. */
+  function decodeReply(group: Group, reply: Array<string | number>): GroupResult {
+    if (reply[0] === 'limited') return { data: [], duplicates: new Set(), limitedMs: Number(reply[1]) };
+    const count = Number(reply[1]);
+    const duplicates = new Set(reply.slice(2, 2 + count).map((n) => group.events[Number(n) - 1]!));
+    return { data: reply.slice(2 + count), duplicates };
+  }
+
 
   // The events are applied: refusing them would invite a retry that applies them twice.
   function tallyFailed(error: unknown): void {
@@ -259,25 +314,30 @@ export function createStore(config: Config): Store {
     };
   }
 
-  async function recordDetailed(readings: readonly Reading[]): Promise<MetricResult[][]> {
-    const { now, groups, replies } = await apply(readings, 'full');
-    const results: MetricResult[][] = new Array(readings.length);
+  async function recordDetailed(readings: readonly Reading[]): Promise<EventOutcome[]> {
+    const { now, groups, results } = await apply(readings, 'full');
+    const outcomes: EventOutcome[] = new Array(readings.length);
     const found: AnomalyRecord[] = [];
     groups.forEach((group, g) => {
-      const reply = replies[g]!;
+      const { data, duplicates, limitedMs } = results[g]!;
       let at = 0;
       for (const index of group.events) {
-        const reading = readings[index]!;
-        results[index] = reading.metrics.map(([name, value]): MetricResult => {
-          const result = { value, avg: Number(reply[at]), zscore: parseZ(reply[at + 1]), anomaly: reply[at + 2] === 1 };
-          at += 3;
-          if (result.anomaly) found.push(anomalyRecord(reading, name, value, result.avg, result.zscore, now));
-          return result;
-        });
+        if (limitedMs !== undefined) outcomes[index] = { status: 'rate_limited', retryAfterMs: limitedMs };
+        else if (duplicates.has(index)) outcomes[index] = { status: 'duplicate' };
+        else {
+          const reading = readings[index]!;
+          const metrics = reading.metrics.map(([name, value]): MetricResult => {
+            const result = { value, avg: Number(data[at]), zscore: parseZ(data[at + 1]), anomaly: data[at + 2] === 1 };
+            at += 3;
+            if (result.anomaly) found.push(anomalyRecord(reading, name, value, result.avg, result.zscore, now));
+            return result;
+          });
+          outcomes[index] = { status: 'applied', metrics };
+        }
       }
     });
     if (found.length > 0) await publishAnomalies(found);
-    return results;
+    return outcomes;
   }
 
   return {
@@ -290,21 +350,29 @@ export function createStore(config: Config): Store {
     recordDetailed,
 
     async recordBatch(readings) {
-      const { now, groups, replies } = await apply(readings, 'anomalies');
-      const found: BatchAnomaly[] = [];
+      const { now, groups, results } = await apply(readings, 'anomalies');
+      const outcome: BatchOutcome = { applied: readings.length, anomalies: [], duplicates: [], rateLimited: [] };
       groups.forEach((group, g) => {
-        const reply = replies[g]!;
-        for (let i = 0; i < reply.length; i += 4) {
-          const index = group.events[Number(reply[i]) - 1]!;
+        const { data, duplicates, limitedMs } = results[g]!;
+        if (limitedMs !== undefined) {
+          for (const index of group.events) outcome.rateLimited.push({ index, retryAfterMs: limitedMs });
+          return;
+        }
+        outcome.duplicates.push(...duplicates);
+        for (let i = 0; i < data.length; i += 4) {
+          const index = group.events[Number(data[i]) - 1]!;
           const reading = readings[index]!;
-          const metric = group.metrics[Number(reply[i + 1]) - 1]!;
+          const metric = group.metrics[Number(data[i + 1]) - 1]!;
           const value = reading.metrics.find(([name]) => name === metric)![1];
-          found.push({ index, ...anomalyRecord(reading, metric, value, Number(reply[i + 2]), parseZ(reply[i + 3]), now) });
+          outcome.anomalies.push({ index, ...anomalyRecord(reading, metric, value, Number(data[i + 2]), parseZ(data[i + 3]), now) });
         }
       });
-      found.sort((a, b) => a.index - b.index);
-      if (found.length > 0) await publishAnomalies(found.map(({ index: _index, ...record }) => record));
-      return found;
+      outcome.applied -= outcome.duplicates.length + outcome.rateLimited.length;
+      outcome.anomalies.sort((a, b) => a.index - b.index);
+      outcome.duplicates.sort((a, b) => a - b);
+      outcome.rateLimited.sort((a, b) => a.index - b.index);
+      if (outcome.anomalies.length > 0) await publishAnomalies(outcome.anomalies.map(({ index: _index, ...record }) => record));
+      return outcome;
     },
 
     async series(device, metric) {

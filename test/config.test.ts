@@ -16,11 +16,14 @@ describe('loadConfig', () => {
       maxBodyBytes: 1048576,
       seriesTtlSeconds: 604800,
       recentAnomalies: 1000,
-      redisCommandTimeoutMs: 2000,
+      redisCommandTimeoutMs: 1000,
       pushgatewayUrl: undefined,
       pushIntervalMs: 5000,
       metricsDevices: ['default'],
       instance: 'pod-1',
+      idempotencyTtlSeconds: 86400,
+      rateLimitPerDevice: 0,
+      rateLimitBurst: 1,
     });
   });
 

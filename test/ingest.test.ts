@@ -60,7 +60,7 @@ describe('batches', () => {
     ] as const) {
       const reply = await request(`${app.url}${path}`, { body });
       expect(reply.status, path).toBe(202);
-      expect(reply.body, path).toEqual({ accepted: 5, anomalies: [] });
+      expect(reply.body, path).toEqual({ accepted: 5, anomalies: [], duplicates: [] });
     }
     const series = await app.context.store.series('b0', 'cpu');
     expect(series[0]).toMatchObject({ count: 9, samples: 9 });

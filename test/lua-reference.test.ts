@@ -28,7 +28,10 @@ async function throughLua(store: Store, values: readonly number[], r: Rng, maxCh
   for (let i = 0; i < values.length; ) {
     const n = Math.min(values.length - i, r.int(1, maxChunk));
     const readings: Reading[] = values.slice(i, i + n).map((v, j) => ({ deviceId: 'p', timestamp: i + j, metrics: [['v', v]] }));
-    for (const result of await store.recordDetailed(readings)) out.push(result[0]!);
+    for (const outcome of await store.recordDetailed(readings)) {
+      if (outcome.status !== 'applied') throw new Error(`not applied: ${outcome.status}`);
+      out.push(outcome.metrics[0]!);
+    }
     i += n;
   }
   return out;
@@ -139,7 +142,9 @@ describe('the Lua script against the reference', () => {
       const results = await store.recordDetailed(readings);
       values.forEach((v, i) => {
         const z = zScore(v, window);
-        const got = results[i]![0]!;
+        const outcome = results[i]!;
+        if (outcome.status !== 'applied') throw new Error('not applied');
+        const got = outcome.metrics[0]!;
         window.push(v);
         if (window.length > params.windowSize) window.shift();
         const avg = moments(window).mean;

@@ -1,14 +1,20 @@
---[[ record: apply a run of events of ONE device to its series and anomaly list, atomically.
+--[[ record: apply a run of events of ONE device to its series and anomaly list, atomically, after its
+  rate limit and its idempotency check.
   KEYS[1]  series index of the device (zset: metric -> time its keys' expiry was last refreshed, ms)
   KEYS[2]  recent anomalies of the device (list of JSON, newest first)
-  KEYS[1+2i], KEYS[2+2i]  window list and state hash of metric i, for i = 1..M
+  KEYS[3]  event ids seen (zset: id -> expiry, ms)      KEYS[4]  rate-limit bucket (hash: tokens, at)
+  KEYS[3+2i], KEYS[4+2i]  window list and state hash of metric i, for i = 1..M
   ARGV[1] window size W   ARGV[2] z threshold   ARGV[3] min samples   ARGV[4] ttl (s)
   ARGV[5] cap of the anomaly list   ARGV[6] now (ms)   ARGV[7] device id   ARGV[8] reply mode
-  ARGV[9] M, ARGV[10..9+M] metric names
-  then E, and per event: timestamp (ms), k, then k pairs (metric number 1..M, value as text)
-  Returns, per value in input order: reply mode "full" -> avg, z, anomaly (0/1);
-           mode "anomalies" -> only the anomalous values, as event number, metric number, avg, z.
+  ARGV[9] id ttl (s)   ARGV[10] rate limit (events/s, 0 = off)   ARGV[11] burst
+  ARGV[12] M, ARGV[13..12+M] metric names
+  then E, and per event: timestamp (ms), id ("" for none), k, then k pairs (metric number 1..M, value as text)
+  Returns {"limited", retry after (ms)} when the bucket cannot take the new events (nothing written), else
+  {"ok", D, the D duplicate event numbers, then per applied value in input order:
+     reply mode "full" -> avg, z, anomaly (0/1); mode "anomalies" -> only anomalous values: event number,
+     metric number, avg, z}.
   avg and z are "%.17g" text; z is "inf" or "-inf" when the baseline has zero variance.
+  An event whose id was applied within the id ttl (or earlier in this call) is a duplicate: not applied.
 
   Math: the window holds the raw values; the hash keeps shifted sums s1 = sum(x - k), s2 = sum((x - k)^2)
   for O(1) updates, with running bounds e1, e2 on their rounding error. Whenever a bound is no longer
@@ -31,7 +37,10 @@ local ANOMALY_CAP = tonumber(ARGV[5])
 local NOW = tonumber(ARGV[6])
 local DEVICE = ARGV[7]
 local FULL = ARGV[8] == 'full'
-local M = tonumber(ARGV[9])
+local ID_TTL_MS = tonumber(ARGV[9]) * 1000
+local RATE = tonumber(ARGV[10])
+local BURST = tonumber(ARGV[11])
+local M = tonumber(ARGV[12])
 
 local U = 2 ^ -53     -- unit roundoff of a double
 local TAU = 1e-10     -- largest relative error tolerated before an exact rebuild
@@ -40,35 +49,76 @@ local abs, sqrt, fmt = math.abs, math.sqrt, string.format
 local function num(x) return fmt('%.17g', x) end
 local LAYOUT = '<' .. string.rep('d', 17)
 
--- Split the events into one run of values per metric, keeping each value's position in the reply.
-local names, runs = {}, {}
-for i = 1, M do
-  names[i] = ARGV[9 + i]
-  runs[i] = { values = {}, texts = {}, events = {}, slots = {} }
-end
-local timestamps = {}
-local a = 10 + M
+-- Duplicates: ids applied within the id ttl, or repeated in this call.
+local names = {}
+for i = 1, M do names[i] = ARGV[12 + i] end
+local a = 13 + M
 local E = tonumber(ARGV[a]); a = a + 1
+local events, duplicates, fresh_ids, seen_here = {}, {}, {}, {}
+for e = 1, E do
+  local ev = { ts = ARGV[a], id = ARGV[a + 1], k = tonumber(ARGV[a + 2]), at = a + 3 }
+  a = a + 3 + 2 * ev.k
+  if ev.id ~= '' then
+    local expires = seen_here[ev.id] or tonumber(redis.call('ZSCORE', KEYS[3], ev.id))
+    if expires and expires > NOW then
+      ev.duplicate = true
+      duplicates[#duplicates + 1] = e
+    else
+      seen_here[ev.id] = NOW + ID_TTL_MS
+      fresh_ids[#fresh_ids + 1] = ev.id
+    end
+  end
+  events[e] = ev
+end
+local applied = E - #duplicates
+
+-- Token bucket: the call takes one token per applied event, or nothing at all.
+if RATE > 0 and applied > 0 then
+  local bucket = redis.call('HMGET', KEYS[4], 'tokens', 'at')
+  local tokens, at = tonumber(bucket[1]) or BURST, tonumber(bucket[2]) or NOW
+  tokens = math.min(BURST, tokens + math.max(0, NOW - at) * RATE / 1000)
+  if tokens < applied then
+    return { 'limited', math.ceil((applied - tokens) * 1000 / RATE) }
+  end
+  redis.call('HSET', KEYS[4], 'tokens', num(tokens - applied), 'at', NOW)
+  redis.call('PEXPIRE', KEYS[4], math.ceil(BURST * 1000 / RATE) + 1000)
+end
+if #fresh_ids > 0 then
+  local zadd = {}
+  for i, id in ipairs(fresh_ids) do zadd[2 * i - 1] = NOW + ID_TTL_MS; zadd[2 * i] = id end
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', NOW)
+  redis.call('ZADD', KEYS[3], unpack(zadd))
+  redis.call('PEXPIRE', KEYS[3], ID_TTL_MS)
+end
+
+-- Split the applied events into one run of values per metric, keeping each value's position in the reply.
+local runs = {}
+for i = 1, M do runs[i] = { values = {}, texts = {}, events = {}, slots = {} } end
+local timestamps = {}
 local slot = 0
 for e = 1, E do
-  timestamps[e] = ARGV[a]
-  local k = tonumber(ARGV[a + 1]); a = a + 2
-  for _ = 1, k do
-    local run = runs[tonumber(ARGV[a])]
-    local text = ARGV[a + 1]; a = a + 2
-    slot = slot + 1
-    local j = #run.values + 1
-    run.values[j] = tonumber(text); run.texts[j] = text; run.events[j] = e; run.slots[j] = slot
+  local ev = events[e]
+  timestamps[e] = ev.ts
+  if not ev.duplicate then
+    for p = 0, ev.k - 1 do
+      local run = runs[tonumber(ARGV[ev.at + 2 * p])]
+      local text = ARGV[ev.at + 2 * p + 1]
+      slot = slot + 1
+      local j = #run.values + 1
+      run.values[j] = tonumber(text); run.texts[j] = text; run.events[j] = e; run.slots[j] = slot
+    end
   end
 end
 
-local reply = {}
+local HEAD = 2 + #duplicates   -- 'ok', D, the duplicate event numbers
+local reply = { 'ok', #duplicates }
+for i, e in ipairs(duplicates) do reply[2 + i] = e end
 local found = {}           -- anomaly JSON records of this call, oldest first
 local refresh_device = false
 local REFRESH_MS = TTL * 10 -- 1% of the TTL, in ms
 
-for i = 1, M do
-  local wkey, skey = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
+local function apply_metric(i)
+  local wkey, skey = KEYS[3 + 2 * i], KEYS[4 + 2 * i]
   local run = runs[i]
   local new = run.values
   local count = #new
@@ -187,7 +237,7 @@ for i = 1, M do
 
     local ztext = num(z)
     if FULL then
-      local base = 3 * (run.slots[j] - 1)
+      local base = HEAD + 3 * (run.slots[j] - 1)
       reply[base + 1] = num(avg); reply[base + 2] = ztext; reply[base + 3] = flag
     end
     if flag == 1 then
@@ -216,6 +266,10 @@ for i = 1, M do
     redis.call('ZADD', KEYS[1], NOW, names[i])
     refresh_device = true
   end
+end
+
+for i = 1, M do
+  if #runs[i].values > 0 then apply_metric(i) end
 end
 
 if #found > 0 then

@@ -45,15 +45,21 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Starts a throw-away redis-server on a free loopback port, without persistence. */
-export async function startRedis(): Promise<Running> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'iot-redis-'));
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+export interface RedisOptions {
+  /** Reuse a port (to restart a server where its clients expect it). */
+  port?: number;
+  /** Keep data here with AOF, and leave the folder in place on stop (to restart on the same data). */
+  dataDir?: string;
+}
+
+/** Starts a redis-server on a loopback port: throw-away by default, or persistent in `dataDir`. */
+export async function startRedis(options: RedisOptions = {}): Promise<Running> {
+  const port = options.port ?? (await freePort());
+  const dir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'iot-redis-'));
+  const persistence = options.dataDir ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -68,7 +74,7 @@ export async function startRedis(): Promise<Running> {
     process: child,
     async stop() {
       await stopProcess(child);
-      rmSync(dir, { recursive: true, force: true });
+      if (!options.dataDir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
