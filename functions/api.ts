@@ -1,3 +1,4 @@
+import { bearer } from '../shared/auth.js';
 import type { Context } from '../shared/context.js';
 import type { Handler, Routes } from '../shared/http.js';
 import { registry } from '../shared/metrics.js';
@@ -20,5 +21,5 @@ export function apiRoutes(context: Context): Routes {
   const index: Handler = (_req, res) => {
     res.json({ service: 'iot-metrics-analytics', paths: Object.keys(all).concat('/metrics').sort() });
   };
-  return { ...all, '/': { GET: index, POST: all['/ingest']!.POST! }, '/metrics': { GET: metrics } };
+  return { ...all, '/': { GET: index, POST: all['/ingest']!.POST! }, '/metrics': { GET: bearer(context.config.readTokens)(metrics) } };
 }

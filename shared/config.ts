@@ -22,6 +22,10 @@ export interface Config {
   /** Events per second per device; 0 when rate limiting is off. */
   readonly rateLimitPerDevice: number;
   readonly rateLimitBurst: number;
+  /** Bearer tokens accepted by ingest; empty: no authentication. */
+  readonly ingestTokens: readonly string[];
+  /** Bearer tokens accepted by analyze, stats and /metrics; empty: no authentication. */
+  readonly readTokens: readonly string[];
 }
 
 const int = (name: string, min: number, max: number, fallback: number) =>
@@ -50,6 +54,19 @@ const positiveNumber = (name: string, fallback: number) =>
         return z.NEVER;
       }
       return value;
+    });
+
+const tokens = (name: string) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const list = (raw ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+      if (list.some((t) => t.length < 16 || /\s/.test(t))) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be a comma-separated list of tokens of at least 16 characters` });
+        return z.NEVER;
+      }
+      return list;
     });
 
 const redisUrl = (name: string) =>
@@ -110,6 +127,8 @@ const Env = z.object({
   IDEMPOTENCY_TTL_SECONDS: int('IDEMPOTENCY_TTL_SECONDS', 1, 30 * 24 * 3600, 24 * 3600),
   RATE_LIMIT_PER_DEVICE: positiveNumber('RATE_LIMIT_PER_DEVICE', 0),
   RATE_LIMIT_BURST: int('RATE_LIMIT_BURST', 1, 1_000_000, 0),
+  INGEST_TOKENS: tokens('INGEST_TOKENS'),
+  READ_TOKENS: tokens('READ_TOKENS'),
 });
 
 /** Raised for an invalid environment; its message is one line naming the variable and the rule. */
@@ -152,6 +171,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     rateLimitPerDevice: e.RATE_LIMIT_PER_DEVICE,
     // Ten seconds' worth unless set: room for a device's batch of buffered readings.
     rateLimitBurst: e.RATE_LIMIT_BURST || Math.max(1, Math.ceil(10 * e.RATE_LIMIT_PER_DEVICE)),
+    ingestTokens: Object.freeze(e.INGEST_TOKENS),
+    readTokens: Object.freeze(e.READ_TOKENS),
   });
 }
 

@@ -24,6 +24,8 @@ describe('loadConfig', () => {
       idempotencyTtlSeconds: 86400,
       rateLimitPerDevice: 0,
       rateLimitBurst: 1,
+      ingestTokens: [],
+      readTokens: [],
     });
   });
 
@@ -52,6 +54,7 @@ describe('loadConfig', () => {
     [{ PUSHGATEWAY_URL: 'localhost:9091' }, 'PUSHGATEWAY_URL must be an http:// or https:// URL'],
     [{ PUSH_INTERVAL_MS: '10' }, 'PUSH_INTERVAL_MS must be an integer from 100'],
     [{ METRICS_DEVICES: 'a,b c' }, 'METRICS_DEVICES must be a comma-separated list of device ids'],
+    [{ INGEST_TOKENS: 'short' }, 'INGEST_TOKENS must be a comma-separated list of tokens of at least 16 characters'],
   ])('refuses %o with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrowError(`Invalid configuration: ${message}`);
   });

@@ -73,6 +73,7 @@ describe('knative/ (rendered by kustomize)', () => {
       'PodMonitor/iot-functions',
       'PrometheusRule/iot-metrics-analytics',
       'Secret/redis',
+      'Secret/tokens',
       'Service/analyze',
       'Service/ingest',
       'Service/redis',
@@ -135,8 +136,10 @@ describe('knative/ (rendered by kustomize)', () => {
       expect(read(`functions/${name}/index.ts`)).toContain(`http('${name}'`);
       expect(env.NODE_ENV).toBe('production');
       // Every variable the deployment relies on is set (the defaults point at localhost), and all pass the schema.
-      for (const required of ['REDIS_URL', 'PUSHGATEWAY_URL']) expect(env, required).toHaveProperty(required);
+      const tokens = name === 'ingest' ? 'INGEST_TOKENS' : 'READ_TOKENS';
+      for (const required of ['REDIS_URL', 'PUSHGATEWAY_URL', tokens]) expect(env, required).toHaveProperty(required);
       const config = loadConfig(env);
+      expect(name === 'ingest' ? config.ingestTokens : config.readTokens).not.toEqual([]);
       expect(new URL(config.redisUrl).hostname).toBe(`redis.iot.svc.cluster.local`);
       expect(new URL(config.pushgatewayUrl!).port).toBe(String(SIDECAR_PORT));
     });
@@ -206,8 +209,10 @@ describe('func.yaml', () => {
     });
 
     it('agrees with the manifest: Secret, scale, resources, health endpoints', () => {
-      const redisRef = fn.env.find((e: Doc) => e.name === 'REDIS_URL').valueFrom.secretKeyRef;
-      expect(func.run.envs).toContainEqual({ name: 'REDIS_URL', value: `{{ secret:${redisRef.name}:${redisRef.key} }}` });
+      for (const e of fn.env.filter((e: Doc) => e.valueFrom?.secretKeyRef)) {
+        const ref = e.valueFrom.secretKeyRef;
+        expect(func.run.envs).toContainEqual({ name: e.name, value: `{{ secret:${ref.name}:${ref.key} }}` });
+      }
       const annotations = template.metadata.annotations;
       expect(func.deploy.options.scale).toEqual({
         min: Number(annotations['autoscaling.knative.dev/min-scale']),
@@ -313,7 +318,8 @@ describe('the README', () => {
       `minikube image build -t ${IMAGE} .`,
       'kubectl apply -k knative/',
       "kubectl get ksvc ingest -n iot -o jsonpath='{.status.url}'",
-      'curl -X POST "$INGEST/ingest"',
+      "TOKEN=$(kubectl get secret tokens -n iot -o jsonpath='{.data.ingest}' | base64 -d)",
+      'curl -X POST "$INGEST/ingest" -H "Authorization: Bearer $TOKEN"',
       'kubectl port-forward -n monitoring svc/monitoring-grafana 3000:80',
     ];
     expect(walkthrough.length).toBeGreaterThan(0);

@@ -1,3 +1,4 @@
+import { bearer } from '../../shared/auth.js';
 import type { Context } from '../../shared/context.js';
 import { healthRoutes } from '../../shared/health.js';
 import type { Handler, Routes } from '../../shared/http.js';
@@ -25,11 +26,12 @@ export function analyzeRoutes(context: Context): Routes {
     res.json({ devices: await store.devices(limit) });
   };
 
+  const guard = bearer(config.readTokens);
   return {
-    '/': { GET: analyze },
-    '/analyze': { GET: analyze },
-    '/anomalies': { GET: anomalies },
-    '/devices': { GET: devices },
+    '/': { GET: guard(analyze) },
+    '/analyze': { GET: guard(analyze) },
+    '/anomalies': { GET: guard(anomalies) },
+    '/devices': { GET: guard(devices) },
     ...healthRoutes(context),
   };
 }

@@ -1,4 +1,5 @@
 import type { Response } from '@google-cloud/functions-framework';
+import { bearer } from '../../shared/auth.js';
 import { readJson } from '../../shared/body.js';
 import type { Context } from '../../shared/context.js';
 import { healthRoutes } from '../../shared/health.js';
@@ -64,12 +65,13 @@ export function ingestRoutes(context: Context): Routes {
     return recordBatch(readings, res);
   };
 
+  const guard = bearer(config.ingestTokens);
   return {
-    '/': { POST: event },
-    '/ingest': { POST: event },
-    '/metrics-data': { POST: event },
-    '/batch': { POST: batch },
-    '/ingest/batch': { POST: batch },
+    '/': { POST: guard(event) },
+    '/ingest': { POST: guard(event) },
+    '/metrics-data': { POST: guard(event) },
+    '/batch': { POST: guard(batch) },
+    '/ingest/batch': { POST: guard(batch) },
     ...healthRoutes(context),
   };
 }

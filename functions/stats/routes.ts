@@ -1,3 +1,4 @@
+import { bearer } from '../../shared/auth.js';
 import type { Context } from '../../shared/context.js';
 import { healthRoutes } from '../../shared/health.js';
 import type { Handler, Routes } from '../../shared/http.js';
@@ -25,5 +26,6 @@ export function statsRoutes(context: Context): Routes {
     });
   };
 
-  return { '/': { GET: stats }, '/stats': { GET: stats }, ...healthRoutes(context) };
+  const guard = bearer(config.readTokens);
+  return { '/': { GET: guard(stats) }, '/stats': { GET: guard(stats) }, ...healthRoutes(context) };
 }
