@@ -1,5 +1,6 @@
 import { subscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
+import { visit } from 'jsonc-parser';
 import getRawBody from 'raw-body';
 import { HttpError } from './http-error.js';
 
@@ -48,11 +49,50 @@ export async function readJson(request: IncomingMessage, limit: number): Promise
     throw bodyError(error, limit);
   }
   if (text.trim() === '') throw new HttpError(400, 'empty_body', 'The request has no body: send a JSON event or batch');
+  let body: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    body = JSON.parse(text);
   } catch (error) {
     throw new HttpError(400, 'malformed_json', `The body is not valid JSON: ${(error as Error).message}`);
   }
+  checkStructure(text);
+  return body;
+}
+
+const MAX_DEPTH = 32;
+
+/**
+ * JSON.parse keeps the last of duplicate keys without a word, so a second pass over the (valid) text
+ * refuses them, and refuses nesting deeper than any event needs.
+ */
+function checkStructure(text: string): void {
+  const objects: Array<Set<string>> = [];
+  let depth = 0;
+  const deeper = () => {
+    if (++depth > MAX_DEPTH) throw new HttpError(400, 'malformed_json', `The body is nested deeper than ${MAX_DEPTH} levels`);
+  };
+  visit(text, {
+    onObjectBegin: () => {
+      deeper();
+      objects.push(new Set());
+    },
+    onObjectEnd: () => {
+      depth--;
+      objects.pop();
+    },
+    onArrayBegin: deeper,
+    onArrayEnd: () => {
+      depth--;
+    },
+    onObjectProperty: (name) => {
+      const keys = objects[objects.length - 1]!;
+      if (keys.has(name)) {
+        const shown = name.length > 64 ? `${name.slice(0, 64)}…` : name;
+        throw new HttpError(400, 'malformed_json', `The body repeats the key "${shown}" in one object`, { field: shown });
+      }
+      keys.add(name);
+    },
+  });
 }
 
 function bodyError(error: unknown, limit: number): HttpError {

@@ -79,7 +79,9 @@ export function batchEvents(body: unknown[] | { metrics: unknown[] }): unknown[]
  * zod object: it runs for every value on the hot path and names each bad field exactly.
  */
 export function parseEvent(raw: unknown, now: number, issues: FieldIssue[], index?: number): Reading | undefined {
-  const at = (field: string, message: string) => {
+  const at = (key: string, message: string) => {
+    // A key can be as long as the body: never echo more than a glimpse of it.
+    const field = key.length > 64 ? `${key.slice(0, 64)}…` : key;
     issues.push(index === undefined ? { field, message } : { index, field, message });
   };
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {

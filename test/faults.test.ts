@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -103,5 +104,57 @@ describe('a slow Redis', () => {
     }
     await sleep(200);
     expect((await request(`${ingest.url}/ingest`, { body: { device_id: 'slow', cpu: 2 } })).status).toBe(202);
+  });
+});
+
+describe('a 50 MB body', () => {
+  const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${ingest.process.pid}/status`, 'utf8'))![1]) / 1024;
+
+  /** Sends up to 50 MB in 1 MB chunks until the server answers; returns its status and body. */
+  function send(headers: Record<string, string>): Promise<{ status: number; body: string; sentMb: number }> {
+    return new Promise((resolve, reject) => {
+      const url = new URL(`${ingest.url}/ingest/batch`);
+      const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers });
+      let sentMb = 0;
+      let answered = false;
+      req.on('response', (res) => {
+        answered = true;
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        // Whichever comes first: the connection may be torn down while the upload is still going.
+        const done = () => {
+          resolve({ status: res.statusCode!, body, sentMb });
+          req.destroy();
+        };
+        res.once('end', done);
+        res.once('close', done);
+      });
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        // The server closes the connection after its 413; writes after that fail, as they should.
+        if (!answered && !['EPIPE', 'ECONNRESET'].includes(error.code ?? '')) reject(error);
+      });
+      const chunk = Buffer.alloc(1024 * 1024, 0x20);
+      const write = () => {
+        while (!answered && sentMb < 50) {
+          sentMb++;
+          if (!req.write(chunk)) return void req.once('drain', write);
+        }
+        req.end();
+      };
+      req.write('[');
+      write();
+    });
+  }
+
+  it.each([
+    ['with its length declared', { 'content-type': 'application/json', 'content-length': String(50 * 1024 * 1024 + 1) }],
+    ['chunked', { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }],
+  ])('is refused with 413 %s, without being buffered', async (_how, headers) => {
+    const before = rss();
+    const reply = await send(headers);
+    expect(reply.status).toBe(413);
+    expect(JSON.parse(reply.body)).toMatchObject({ error: 'payload_too_large', details: { limit_bytes: 1048576 } });
+    expect(rss() - before).toBeLessThan(30);
+    expect(ingest.process.exitCode).toBeNull();
   });
 });

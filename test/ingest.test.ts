@@ -90,6 +90,7 @@ describe('batches', () => {
       { index: 4, field: '(event)', message: 'must be a JSON object (got number 7)' },
     ]);
     expect(await snapshot(app.context.config)).toEqual(before);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });
 
@@ -133,6 +134,15 @@ const cases: Array<{ name: string; path?: string; method?: string; raw?: string;
   { name: 'empty batch', path: '/batch', body: [], status: 400, error: 'invalid_batch' },
   { name: 'batch over MAX_BATCH', path: '/batch', body: Array(6).fill({ cpu: 1 }), status: 400, error: 'invalid_batch' },
   { name: 'batch that is an object', path: '/batch', body: { cpu: 1 }, status: 400, error: 'invalid_batch' },
+  { name: 'duplicate keys', raw: '{"cpu": 1, "cpu": 2}', status: 400, error: 'malformed_json' },
+  { name: 'duplicate keys in a batch event', path: '/batch', raw: '[{"cpu": 1}, {"rps": 1, "device_id": "a", "rps": 2}]', status: 400, error: 'malformed_json' },
+  { name: 'deep nesting (100,000 levels)', raw: '['.repeat(100_000) + ']'.repeat(100_000), status: 400, error: 'malformed_json' },
+  { name: 'nesting deeper than 32 levels', raw: `{"cpu": ${'['.repeat(40)}1${']'.repeat(40)}}`, status: 400, error: 'malformed_json' },
+  { name: 'a 500,000-character device_id', body: { device_id: 'd'.repeat(500_000), cpu: 1 }, status: 400, error: 'invalid_event', field: 'device_id' },
+  { name: 'a 100,000-character metric name', body: { ['m'.repeat(100_000)]: 1 }, status: 400, error: 'invalid_event', field: `${'m'.repeat(64)}…` },
+  { name: 'a 100,000-character timestamp', body: { timestamp: '2'.repeat(100_000), cpu: 1 }, status: 400, error: 'invalid_event', field: 'timestamp' },
+  { name: 'constructor.prototype', raw: '{"cpu":1,"constructor":{"prototype":{"polluted":true}}}', status: 400, error: 'invalid_event', field: 'constructor' },
+  { name: '-Infinity spelling', raw: '{"cpu": -Infinity}', status: 400, error: 'malformed_json' },
   { name: 'GET on an ingest path', path: '/ingest', method: 'GET', status: 405, error: 'method_not_allowed' },
   { name: 'unknown path', path: '/nope', status: 404, error: 'not_found', body: { cpu: 1 } },
 ];
@@ -151,11 +161,14 @@ describe('bad input', () => {
     expect(reply.body.error).toBe(c.error);
     expect(typeof reply.body.message).toBe('string');
     expect(JSON.stringify(reply.body)).not.toMatch(/\n\s+at |node_modules|\.ts:\d/);
+    // Never echo long input back.
+    expect(JSON.stringify(reply.body).length).toBeLessThan(2000);
     if (c.field) {
       expect(reply.body.details.map((d: { field: string }) => d.field)).toContain(c.field);
       expect(reply.body.message).toContain(c.field.slice(0, 20));
     }
     if (c.status === 405) expect(reply.headers.get('allow')).toBe('POST');
     expect(await snapshot(app.context.config)).toEqual(before);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });
