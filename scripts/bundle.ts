@@ -22,6 +22,8 @@ export async function bundle(name: string, outRoot = repo('functions')): Promise
     format: 'esm',
     target: 'node20',
     external: ['@google-cloud/functions-framework'],
+    // Prefer a package's ES module build: jsonc-parser's UMD build requires its files dynamically.
+    mainFields: ['module', 'main'],
     // CommonJS dependencies (ioredis) call require(); give the ES module bundle one.
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
     sourcemap: true,
