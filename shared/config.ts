@@ -5,6 +5,8 @@ import { z } from 'zod';
 export interface Config {
   readonly port: number;
   readonly redisUrl: string;
+  /** Redis Cluster seed nodes; when any, the cluster client is used and redisUrl only lends its password. */
+  readonly redisClusterNodes: ReadonlyArray<{ host: string; port: number }>;
   readonly keyPrefix: string;
   readonly windowSize: number;
   readonly zThreshold: number;
@@ -93,6 +95,12 @@ const Env = z.object({
     .refine((raw) => raw === undefined || /^[^\s:/]*$/.test(raw), { message: 'REDIS_HOST must be a host name' }),
   REDIS_PORT: int('REDIS_PORT', 1, 65535, 6379),
   REDIS_PASSWORD: z.string().optional(),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .optional()
+    .refine((raw) => raw === undefined || raw === '' || raw.split(',').every((n) => /^[^\s:/]+:\d{1,5}$/.test(n.trim())), {
+      message: 'REDIS_CLUSTER_NODES must be a comma-separated list of host:port',
+    }),
   KEY_PREFIX: z
     .string()
     .optional()
@@ -154,6 +162,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return Object.freeze({
     port: e.PORT || e.SERVER_PORT || 8080,
     redisUrl: resolveRedisUrl(e),
+    redisClusterNodes: Object.freeze(
+      (e.REDIS_CLUSTER_NODES ?? '')
+        .split(',')
+        .map((n) => n.trim())
+        .filter(Boolean)
+        .map((n) => ({ host: n.slice(0, n.lastIndexOf(':')), port: Number(n.slice(n.lastIndexOf(':') + 1)) })),
+    ),
     keyPrefix: e.KEY_PREFIX ?? 'iot:',
     windowSize: e.WINDOW_SIZE,
     zThreshold: e.Z_THRESHOLD,

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Redis, type Result } from 'ioredis';
+import { Cluster, Redis, type Result } from 'ioredis';
 import type { Config } from './config.js';
 import { keys } from './keys.js';
 import { redisTimer } from './metrics.js';
@@ -89,25 +89,13 @@ export interface Store {
   recentAnomalies(limit: number, device?: string): Promise<AnomalyRecord[]>;
   counts(): Promise<{ devices: number; series: number }>;
   ping(): Promise<boolean>;
-  readonly redis: Redis;
+  readonly redis: Redis | Cluster;
   close(): Promise<void>;
 }
 
 /** Connects to Redis and returns the typed operations of the service; the only module that knows ioredis. */
 export function createStore(config: Config): Store {
-  const redis = new Redis(config.redisUrl, {
-    keyPrefix: config.keyPrefix,
-    scripts: { record: { lua: lua('record') }, tally: { lua: lua('tally'), numberOfKeys: 3 } },
-    // Concurrent calls of one tick leave in one write (per node on Cluster): a batch is one round trip.
-    enableAutoPipelining: true,
-    // A slow Redis fails the request (503) instead of holding it.
-    commandTimeout: config.redisCommandTimeoutMs,
-    maxRetriesPerRequest: 1,
-    retryStrategy: (times: number) => Math.min(times * 100, 500),
-    // A command whose reply was lost with the connection may or may not have run: never send it again
-    // after the request has been answered 503.
-    autoResendUnfulfilledCommands: false,
-  });
+  const redis = connect(config);
   let lastError = '';
   redis.on('error', (error: Error) => {
     if (error.message === lastError) return;
@@ -467,6 +455,48 @@ export function createStore(config: Config): Store {
       await redis.quit().catch(() => redis.disconnect());
     },
   };
+}
+
+/**
+ * One client for standalone Redis or Redis Cluster; every script runs unchanged on both, since all
+ * the keys of one call share a hash tag.
+ */
+function connect(config: Config): Redis | Cluster {
+  const scripts = { record: { lua: lua('record') }, tally: { lua: lua('tally'), numberOfKeys: 3 } };
+  const connection = {
+    keyPrefix: config.keyPrefix,
+    // A slow Redis fails the request (503) instead of holding it.
+    commandTimeout: config.redisCommandTimeoutMs,
+    maxRetriesPerRequest: 1,
+    // A command whose reply was lost with the connection may or may not have run: never send it again
+    // after the request has been answered 503.
+    autoResendUnfulfilledCommands: false,
+  };
+  const retry = (times: number) => Math.min(times * 100, 500);
+  if (config.redisClusterNodes.length > 0) {
+    const { username, password } = new URL(config.redisUrl);
+    return new Cluster([...config.redisClusterNodes], {
+      scripts,
+      // Concurrent calls of one tick leave in one write per node. ioredis groups them by their first
+      // argument, which for `record` (a variable number of keys) is the key count, not a key: those
+      // calls go one by one, each to the node of its device.
+      enableAutoPipelining: true,
+      autoPipeliningIgnoredCommands: ['record'],
+      clusterRetryStrategy: retry,
+      redisOptions: {
+        ...connection,
+        ...(username ? { username: decodeURIComponent(username) } : {}),
+        ...(password ? { password: decodeURIComponent(password) } : {}),
+      },
+    });
+  }
+  return new Redis(config.redisUrl, {
+    ...connection,
+    scripts,
+    // Concurrent calls of one tick leave in one write: a batch is one round trip.
+    enableAutoPipelining: true,
+    retryStrategy: retry,
+  });
 }
 
 /** The script's z text → a JSON-safe number; ±∞ (zero-variance baseline) becomes null. */

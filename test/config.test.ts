@@ -8,6 +8,7 @@ describe('loadConfig', () => {
     expect(loadConfig({ HOSTNAME: 'pod-1' })).toEqual({
       port: 8080,
       redisUrl: 'redis://127.0.0.1:6379',
+      redisClusterNodes: [],
       keyPrefix: 'iot:',
       windowSize: 50,
       zThreshold: 2,
@@ -34,6 +35,10 @@ describe('loadConfig', () => {
     expect(loadConfig({ REDIS_ADDR: 'redis:6379' }).redisUrl).toBe('redis://redis:6379');
     expect(loadConfig({ REDIS_ADDR: 'redis:6379', REDIS_URL: 'rediss://managed:6380' }).redisUrl).toBe('rediss://managed:6380');
     expect(loadConfig({ SERVER_PORT: '9000' }).port).toBe(9000);
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000, b:7001' }).redisClusterNodes).toEqual([
+      { host: 'a', port: 7000 },
+      { host: 'b', port: 7001 },
+    ]);
     expect(loadConfig({ SERVER_PORT: '9000', PORT: '8081' }).port).toBe(8081);
   });
 
@@ -49,6 +54,7 @@ describe('loadConfig', () => {
     [{ SERIES_TTL_SECONDS: '5' }, 'SERIES_TTL_SECONDS must be an integer from 60'],
     [{ REDIS_URL: 'http://x' }, 'REDIS_URL must be a redis:// or rediss:// URL'],
     [{ REDIS_ADDR: 'nope' }, 'REDIS_ADDR must be host:port'],
+    [{ REDIS_CLUSTER_NODES: 'a:7000,b' }, 'REDIS_CLUSTER_NODES must be a comma-separated list of host:port'],
     [{ PORT: '70000' }, 'PORT must be an integer from 1 to 65535'],
     [{ KEY_PREFIX: 'has space' }, 'KEY_PREFIX must be at most 64 characters'],
     [{ PUSHGATEWAY_URL: 'localhost:9091' }, 'PUSHGATEWAY_URL must be an http:// or https:// URL'],

@@ -1,0 +1,65 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiRoutes } from '../functions/api.js';
+import { moments, replay } from '../shared/analytics.js';
+import { type TestApp, request, startApp } from './support/app.js';
+import { type RedisCluster, startRedisCluster } from './support/cluster.js';
+
+let cluster: RedisCluster;
+let app: TestApp;
+beforeAll(async () => {
+  cluster = await startRedisCluster();
+  app = await startApp(apiRoutes, { REDIS_CLUSTER_NODES: cluster.nodes, WINDOW_SIZE: '20', MIN_SAMPLES: '5' });
+}, 60_000);
+afterAll(async () => {
+  await app?.close();
+  await cluster?.stop();
+});
+
+describe('on a three-master Redis Cluster', () => {
+  it('ingests the seed payloads and answers analyze, anomalies, stats and health', async () => {
+    expect((await request(`${app.url}/ingest`, { body: { timestamp: '2024-01-15T10:30:00Z', cpu: 75.5, rps: 1250 } })).status).toBe(202);
+    expect((await request(`${app.url}/metrics-data`, { body: { timestamp: 1234567890, cpu: 45.5, rps: 105.3, memory: 50.2, latency: 25.1 } })).status).toBe(202);
+    const analyze = await request(`${app.url}/analyze`);
+    expect(analyze.body.series.map((s: { metric: string }) => s.metric)).toEqual(['cpu', 'latency', 'memory', 'rps']);
+    expect(analyze.body.series[0]).toMatchObject({ value: 45.5, avg: 60.5, samples: 2 });
+    expect((await request(`${app.url}/health`)).status).toBe(200);
+  });
+
+  it('runs the record script unchanged: results equal the reference, anomalies are listed', async () => {
+    const values = Array.from({ length: 120 }, (_, i) => (i % 37 === 36 ? 500 : 50 + ((i * 7) % 11)));
+    const expected = replay(values, { windowSize: 20, zThreshold: 2, minSamples: 5 });
+    for (const [i, cpu] of values.entries()) {
+      const reply = await request(`${app.url}/ingest`, { body: { device_id: 'cluster-ref', cpu } });
+      const got = reply.body.metrics.cpu;
+      expect(got.avg).toBeCloseTo(expected[i]!.avg, 9);
+      expect(got.anomaly).toBe(expected[i]!.anomaly);
+    }
+    const anomalies = await request(`${app.url}/anomalies?device=cluster-ref`);
+    expect(anomalies.body.recent).toHaveLength(expected.filter((o) => o.anomaly).length);
+  });
+
+  it('applies a batch spanning 500 devices across every master, exactly once each', async () => {
+    const events = Array.from({ length: 1000 }, (_, i) => ({ device_id: `fleet-${i % 500}`, id: `b-${i}`, cpu: i, memory: i % 9 }));
+    const reply = await request(`${app.url}/ingest/batch`, { body: events });
+    expect(reply.status).toBe(202);
+    expect(reply.body).toMatchObject({ accepted: 1000, duplicates: [] });
+    const again = await request(`${app.url}/ingest/batch`, { body: events.slice(0, 10) });
+    expect(again.body.duplicates).toHaveLength(10);
+    for (const d of [0, 123, 499]) {
+      const series = await request(`${app.url}/analyze?device=fleet-${d}&metric=cpu`);
+      expect(series.body.series[0]).toMatchObject({ value: d + 500, samples: 2, count: 2 });
+      expect(series.body.series[0].avg).toBeCloseTo(moments([d, d + 500]).mean, 12);
+    }
+    const stats = await request(`${app.url}/stats`);
+    // default (4 series), cluster-ref (1), 500 fleet devices (2 each); the ten resent events do not count.
+    expect(stats.body).toMatchObject({ devices: 502, series: 1005, events: 2 + 120 + 1000 });
+    const { config } = app.context;
+    for (const port of cluster.ports) {
+      const node = new Redis({ port, host: '127.0.0.1' });
+      const keys = await node.keys(`${config.keyPrefix}dev:*`);
+      node.disconnect();
+      expect(keys.length, `node ${port} holds device keys`).toBeGreaterThan(100);
+    }
+  });
+});
