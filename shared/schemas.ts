@@ -22,7 +22,6 @@ export const MAX_METRICS_PER_EVENT = 32;
 /** Values beyond this would overflow the squared deviations of a window. */
 export const MAX_ABS_VALUE = 1e100;
 const MAX_FUTURE_MS = 24 * 3600 * 1000;
-const RESERVED = new Set(['timestamp', 'device_id', 'id']);
 
 export const DEVICE_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 export const METRIC_NAME = /^[a-z][a-z0-9_]{0,62}$/;

@@ -33,7 +33,7 @@ export function renderChart(s: ChartSeries): string {
   const x = (i: number) => M.left + (n <= 1 ? 0 : (i / (n - 1)) * (W - M.left - M.right));
   const y = (v: number) => M.top + (1 - (v - lo) / (hi - lo)) * (H - M.top - M.bottom);
   const line = (vs: readonly number[]) => vs.map((v, i) => (Number.isFinite(v) ? `${fixed(x(i))},${fixed(y(v))}` : '')).filter(Boolean).join(' ');
-  const bandIdx = s.lower.map((v, i) => i).filter((i) => Number.isFinite(s.lower[i]!) && Number.isFinite(s.upper[i]!));
+  const bandIdx = s.lower.map((_, i) => i).filter((i) => Number.isFinite(s.lower[i]!) && Number.isFinite(s.upper[i]!));
   const band = bandIdx.length
     ? `M${bandIdx.map((i) => `${fixed(x(i))},${fixed(y(s.upper[i]!))}`).join(' L')} L${[...bandIdx].reverse().map((i) => `${fixed(x(i))},${fixed(y(s.lower[i]!))}`).join(' L')} Z`
     : '';

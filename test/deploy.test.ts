@@ -287,7 +287,7 @@ describe('docker-compose.yml', () => {
       expect(read(name === 'api' ? 'functions/index.ts' : `functions/${name}/index.ts`)).toContain(`http('${name}'`);
     }
     expect(compose.services.api.ports).toEqual(['8080:8080']);
-    expect([8081, 8082, 8083].map((p, i) => compose.services[['ingest', 'analyze', 'stats'][i]!].ports[0])).toEqual(['8081:8080', '8082:8080', '8083:8080']);
+    expect(['ingest', 'analyze', 'stats'].map((name) => compose.services[name].ports[0])).toEqual(['8081:8080', '8082:8080', '8083:8080']);
   });
 
   it('has no colliding host ports, and every mounted file exists', () => {
