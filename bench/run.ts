@@ -5,8 +5,8 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { type FunctionOptions, startFunction } from '../test/support/functions.js';
-import { startRedis } from '../test/support/servers.js';
+import { type FunctionOptions, startFunction } from '../support/functions.js';
+import { startRedis } from '../support/servers.js';
 import { type BodyRequest, type Throughput, closedLoop, openLoop } from './load.js';
 import { splitProfile } from './profile.js';
 import { batches, singleEvents } from './workload.js';

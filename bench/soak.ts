@@ -5,8 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import { startFunction } from '../test/support/functions.js';
-import { startRedis } from '../test/support/servers.js';
+import { startFunction } from '../support/functions.js';
+import { startRedis } from '../support/servers.js';
 import { singleEvents } from './workload.js';
 
 const quick = process.argv.includes('--quick');

@@ -1,5 +1,5 @@
 import type { BodyRequest } from './load.js';
-import { type Rng, rng } from '../test/support/random.js';
+import { type Rng, rng } from '../support/random.js';
 
 const METRICS = [
   ['cpu', 50, 10],

@@ -1,7 +1,7 @@
-import { bearer } from '../shared/auth.js';
+import { bearer } from '../shared/http/auth.js';
 import type { Context } from '../shared/context.js';
-import type { Handler, Routes } from '../shared/http.js';
-import { registry } from '../shared/metrics.js';
+import type { Handler, Routes } from '../shared/http/pipeline.js';
+import { registry } from '../shared/telemetry/metrics.js';
 import { analyzeRoutes } from './analyze/routes.js';
 import { ingestRoutes } from './ingest/routes.js';
 import { statsRoutes } from './stats/routes.js';

@@ -29,7 +29,7 @@ export async function bundle(name: string, outRoot = repo('functions')): Promise
     sourcemap: true,
     logLevel: 'warning',
   });
-  cpSync(repo('shared/lua'), join(outdir, 'lua'), { recursive: true });
+  cpSync(repo('shared/store/lua'), join(outdir, 'lua'), { recursive: true });
   return outdir;
 }
 

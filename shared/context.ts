@@ -1,5 +1,5 @@
 import { type Config, configFromEnvOrExit } from './config.js';
-import { type Store, createStore } from './store.js';
+import { type Store, createStore } from './store/store.js';
 
 /** What a function needs to serve: its configuration and the store. */
 export interface Context {

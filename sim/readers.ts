@@ -1,4 +1,4 @@
-import { parseTimestamp } from '../shared/schemas.js';
+import { parseTimestamp } from '../shared/schemas/event.js';
 import type { AnomalyKind, LabelledEvent } from './signals.js';
 
 export class InputError extends Error {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { moments } from '../shared/analytics.js';
-import { type Running, startRedis } from '../test/support/servers.js';
-import { startFunction } from '../test/support/functions.js';
+import { moments } from '../shared/detector/reference.js';
+import { type Running, startRedis } from '../support/servers.js';
+import { startFunction } from '../support/functions.js';
 import type { ChartSeries } from './chart.js';
 import { type Confusion, type Scores, add, confusion, score } from './scoring.js';
 import { type LabelledEvent, toApiEvent } from './signals.js';

@@ -1,4 +1,4 @@
-import type { Rng } from '../test/support/random.js';
+import type { Rng } from '../support/random.js';
 
 /** What was injected into one value, or null for a normal reading ('labelled' for files labelled elsewhere). */
 export type AnomalyKind = 'spike' | 'dip' | 'level_shift' | 'stuck' | 'source' | 'labelled';

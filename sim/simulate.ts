@@ -6,7 +6,7 @@
 // device, --interval seconds of simulated time apart, to --out. Either way --out keeps the labelled stream.
 import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { rng } from '../test/support/random.js';
+import { rng } from '../support/random.js';
 import { type LabelledEvent, PRESETS, type Preset, createDevice, toApiEvent } from './signals.js';
 
 const { values: o } = parseArgs({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isAnomaly, moments, replay, zScore } from '../shared/analytics.js';
+import { isAnomaly, moments, replay, zScore } from '../shared/detector/reference.js';
 
 const params = { windowSize: 3, zThreshold: 1, minSamples: 2 };
 

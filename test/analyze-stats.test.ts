@@ -1,11 +1,11 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { moments, zScore } from '../shared/analytics.js';
+import { moments, zScore } from '../shared/detector/reference.js';
 import { apiRoutes } from '../functions/api.js';
 import { analyzeRoutes } from '../functions/analyze/routes.js';
 import { statsRoutes } from '../functions/stats/routes.js';
 import { type TestApp, request, startApp } from './support/app.js';
-import { freePort } from './support/servers.js';
+import { freePort } from '../support/servers.js';
 
 const cpu = [10, 12, 11, 13, 12, 11, 10, 12, 11, 13, 50];
 let api: TestApp;

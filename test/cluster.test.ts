@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiRoutes } from '../functions/api.js';
-import { moments, replay } from '../shared/analytics.js';
+import { moments, replay } from '../shared/detector/reference.js';
 import { type TestApp, request, startApp } from './support/app.js';
-import { type RedisCluster, startRedisCluster } from './support/cluster.js';
+import { type RedisCluster, startRedisCluster } from '../support/cluster.js';
 
 let cluster: RedisCluster;
 let app: TestApp;

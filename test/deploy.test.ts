@@ -18,7 +18,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../shared/config.js';
 import { FUNCTIONS, bundle } from '../scripts/bundle.js';
 import { render } from '../scripts/generate-manifests.js';
-import { freePort, stopProcess, waitFor } from './support/servers.js';
+import { freePort, stopProcess, waitFor } from '../support/servers.js';
 
 const repo = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.url));
 const read = (path: string) => readFileSync(repo(path), 'utf8');
@@ -184,7 +184,7 @@ describe('knative/ (rendered by kustomize)', () => {
 });
 
 describe('func.yaml', () => {
-  const schema = JSON.parse(readFileSync(repo('../shared/reference/func_yaml-schema.json'), 'utf8'));
+  const schema = JSON.parse(readFileSync(repo('test/fixtures/func_yaml-schema.json'), 'utf8'));
   const ajv = new Ajv.default({ allErrors: true, strict: false });
   addFormats.default(ajv);
   const validate = ajv.compile(schema);

@@ -6,8 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from './support/app.js';
-import { startFunction } from './support/functions.js';
-import { type Running, startRedis } from './support/servers.js';
+import { startFunction } from '../support/functions.js';
+import { type Running, startRedis } from '../support/servers.js';
 
 // This file has a Redis of its own: it stops, restarts and pauses it.
 const dataDir = mkdtempSync(join(tmpdir(), 'iot-faults-'));

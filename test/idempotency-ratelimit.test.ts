@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ingestRoutes } from '../functions/ingest/routes.js';
-import { decodeState } from '../shared/series-state.js';
-import { rng } from './support/random.js';
+import { decodeState } from '../shared/store/series-state.js';
+import { rng } from '../support/random.js';
 import { type TestApp, request, snapshot, startApp } from './support/app.js';
-import { startFunction } from './support/functions.js';
+import { startFunction } from '../support/functions.js';
 
 describe('idempotent retries', () => {
   const prefix = `t:${randomUUID().slice(0, 8)}:`;

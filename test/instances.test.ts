@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { moments } from '../shared/analytics.js';
-import { decodeState } from '../shared/series-state.js';
-import { startFunction } from './support/functions.js';
+import { moments } from '../shared/detector/reference.js';
+import { decodeState } from '../shared/store/series-state.js';
+import { startFunction } from '../support/functions.js';
 import { request } from './support/app.js';
 
 const prefix = `t:${randomUUID().slice(0, 8)}:`;

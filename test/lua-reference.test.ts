@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { type DetectorParams, type Outcome, moments, replay, zScore } from '../shared/analytics.js';
+import { type DetectorParams, type Outcome, moments, replay, zScore } from '../shared/detector/reference.js';
 import { createContext } from '../shared/context.js';
-import type { Reading } from '../shared/schemas.js';
-import type { MetricResult, Store } from '../shared/store.js';
-import { type Rng, rng } from './support/random.js';
+import type { Reading } from '../shared/schemas/event.js';
+import type { MetricResult, Store } from '../shared/store/store.js';
+import { type Rng, rng } from '../support/random.js';
 import { testConfig } from './support/app.js';
 
 const stores: Store[] = [];

@@ -5,10 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { request } from './support/app.js';
-import { startFunction } from './support/functions.js';
-import { type Sample, query, startPrometheus, startPushgateway } from './support/prometheus.js';
-import type { Running } from './support/servers.js';
-import { waitFor } from './support/servers.js';
+import { startFunction } from '../support/functions.js';
+import { type Sample, query, startPrometheus, startPushgateway } from '../support/prometheus.js';
+import type { Running } from '../support/servers.js';
+import { waitFor } from '../support/servers.js';
 
 const repo = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.url));
 const dashboard = JSON.parse(readFileSync(repo('grafana/dashboards/iot-metrics.json'), 'utf8')) as {

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { replay as reference } from '../shared/analytics.js';
+import { replay as reference } from '../shared/detector/reference.js';
 import { renderChart } from '../sim/chart.js';
 import { InputError, applyWindows, readCsv, readLabelledStream, readWindows } from '../sim/readers.js';
 import { chartSeries, evaluate, replay } from '../sim/replay.js';
 import { confusion, score } from '../sim/scoring.js';
 import { type LabelledEvent, SHIFT_LABELLED, createDevice } from '../sim/signals.js';
-import { rng } from './support/random.js';
+import { rng } from '../support/random.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'iot-sim-'));

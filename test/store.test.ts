@@ -1,11 +1,11 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { moments } from '../shared/analytics.js';
+import { moments } from '../shared/detector/reference.js';
 import { loadConfig } from '../shared/config.js';
 import { createContext } from '../shared/context.js';
 import { ingestRoutes } from '../functions/ingest/routes.js';
-import type { Reading } from '../shared/schemas.js';
-import type { Store } from '../shared/store.js';
+import type { Reading } from '../shared/schemas/event.js';
+import type { Store } from '../shared/store/store.js';
 import { request, startApp, testConfig } from './support/app.js';
 
 const opened: Store[] = [];

@@ -1,9 +1,9 @@
-import { bearer } from '../../shared/auth.js';
+import { bearer } from '../../shared/http/auth.js';
 import type { Context } from '../../shared/context.js';
-import { healthRoutes } from '../../shared/health.js';
-import type { Handler, Routes } from '../../shared/http.js';
-import { parseQuery } from '../../shared/requests.js';
-import { AnalyzeQuery, AnomaliesQuery, DevicesQuery } from '../../shared/schemas.js';
+import { healthRoutes } from '../../shared/http/health.js';
+import type { Handler, Routes } from '../../shared/http/pipeline.js';
+import { parseQuery } from '../../shared/http/parse.js';
+import { AnalyzeQuery, AnomaliesQuery, DevicesQuery } from '../../shared/schemas/event.js';
 
 export function analyzeRoutes(context: Context): Routes {
   const { config, store } = context;

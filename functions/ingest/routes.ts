@@ -1,13 +1,13 @@
 import type { Response } from '@google-cloud/functions-framework';
-import { bearer } from '../../shared/auth.js';
-import { readJson } from '../../shared/body.js';
+import { bearer } from '../../shared/http/auth.js';
+import { readJson } from '../../shared/http/body.js';
 import type { Context } from '../../shared/context.js';
-import { healthRoutes } from '../../shared/health.js';
-import { type Handler, HttpError, type Routes } from '../../shared/http.js';
-import { countProcessed, observeBatch } from '../../shared/metrics.js';
-import { batchBody, ingestBody } from '../../shared/requests.js';
-import type { Reading } from '../../shared/schemas.js';
-import type { BatchOutcome } from '../../shared/store.js';
+import { healthRoutes } from '../../shared/http/health.js';
+import { type Handler, HttpError, type Routes } from '../../shared/http/pipeline.js';
+import { countProcessed, observeBatch } from '../../shared/telemetry/metrics.js';
+import { batchBody, ingestBody } from '../../shared/http/parse.js';
+import type { Reading } from '../../shared/schemas/event.js';
+import type { BatchOutcome } from '../../shared/store/store.js';
 
 export function ingestRoutes(context: Context): Routes {
   const { config, store } = context;

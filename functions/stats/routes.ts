@@ -1,7 +1,7 @@
-import { bearer } from '../../shared/auth.js';
+import { bearer } from '../../shared/http/auth.js';
 import type { Context } from '../../shared/context.js';
-import { healthRoutes } from '../../shared/health.js';
-import type { Handler, Routes } from '../../shared/http.js';
+import { healthRoutes } from '../../shared/http/health.js';
+import type { Handler, Routes } from '../../shared/http/pipeline.js';
 
 export function statsRoutes(context: Context): Routes {
   const { config, store } = context;

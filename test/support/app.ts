@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { type Config, loadConfig } from '../../shared/config.js';
 import { type Context, createContext } from '../../shared/context.js';
-import { type Routes, serve } from '../../shared/http.js';
+import { type Routes, serve } from '../../shared/http/pipeline.js';
 
 /** A configuration on the test Redis with a key prefix of its own, so test files never collide. */
 export function testConfig(env: Record<string, string> = {}): Config {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import type { TestProject } from 'vitest/node';
-import { type Running, startRedis } from './servers.js';
+import { type Running, startRedis } from '../../support/servers.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type Running, freePort, stopProcess, waitFor } from './servers.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const frameworkMain = fileURLToPath(new URL('../../node_modules/@google-cloud/functions-framework/build/src/main.js', import.meta.url));
+const root = fileURLToPath(new URL('../', import.meta.url));
+const frameworkMain = fileURLToPath(new URL('../node_modules/@google-cloud/functions-framework/build/src/main.js', import.meta.url));
 
 export interface FunctionOptions {
   /** A module to load instead of the package's entry point. */

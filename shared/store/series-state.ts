@@ -1,6 +1,6 @@
 /**
  * The state hash of a series holds one field, `state`: 17 little-endian doubles written by
- * shared/lua/record.lua with struct.pack (exact, and far cheaper for the script than 17 text fields).
+ * shared/store/lua/record.lua with struct.pack (exact, and far cheaper for the script than 17 text fields).
  */
 const FIELDS = [
   'version', 'n', 'k', 's1', 's2', 'e1', 'e2', 'w', 'count', 'anomalies', 'refreshed',

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { HttpError } from './http-error.js';
-import { type FieldIssue, type Reading, batchEvents, isBatch, parseEvent, parseEvents } from './schemas.js';
+import { HttpError } from './errors.js';
+import { type FieldIssue, type Reading, batchEvents, isBatch, parseEvent, parseEvents } from '../schemas/event.js';
 
 /** A parsed ingest body: one event, or a batch (an array or `{"metrics": [...]}`). */
 export type IngestBody = { kind: 'event'; reading: Reading } | { kind: 'batch'; readings: Reading[] };

@@ -1,9 +1,9 @@
 import type { HttpFunction, Request, Response } from '@google-cloud/functions-framework';
-import { HttpError } from './http-error.js';
-import { observeRequest } from './metrics.js';
+import { HttpError } from './errors.js';
+import { observeRequest } from '../telemetry/metrics.js';
 
-export { HttpError } from './http-error.js';
-export type { ErrorCode } from './http-error.js';
+export { HttpError } from './errors.js';
+export type { ErrorCode } from './errors.js';
 
 export type Handler = (req: Request, res: Response) => Promise<void> | void;
 export type Method = 'GET' | 'POST';

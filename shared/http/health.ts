@@ -1,5 +1,5 @@
-import type { Context } from './context.js';
-import type { Handler, Routes } from './http.js';
+import type { Context } from '../context.js';
+import type { Handler, Routes } from './pipeline.js';
 
 /** The health paths every function answers: 200 when Redis answers PING, 503 otherwise. */
 export function healthRoutes({ store }: Context): Routes {

@@ -1,5 +1,5 @@
 import { Pushgateway } from 'prom-client';
-import type { Context } from './context.js';
+import type { Context } from '../context.js';
 import { exportFromRedis, recordPush, registry } from './metrics.js';
 
 /** The function this process serves, as functions-framework picks it: --target, else FUNCTION_TARGET. */

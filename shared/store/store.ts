@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Cluster, Redis, type Result } from 'ioredis';
-import type { Config } from './config.js';
+import type { Config } from '../config.js';
 import { keys } from './keys.js';
-import { redisTimer } from './metrics.js';
+import { redisTimer } from '../telemetry/metrics.js';
 import { type AnomalyRecord, type Recorder, createRecorder } from './recorder.js';
 import { STATE_FIELD, decodeState } from './series-state.js';
 

@@ -1,6 +1,6 @@
 /**
  * The reference semantics of the detector, recomputed from scratch for every value (no I/O, no state).
- * shared/lua/record.lua computes the same thing in O(1) per value; tests hold the two together.
+ * shared/store/lua/record.lua computes the same thing in O(1) per value; tests hold the two together.
  */
 
 export interface DetectorParams {

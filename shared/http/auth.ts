@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { type Handler, HttpError } from './http.js';
+import { type Handler, HttpError } from './pipeline.js';
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
 

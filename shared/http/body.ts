@@ -2,7 +2,7 @@ import { subscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
 import { visit } from 'jsonc-parser';
 import getRawBody from 'raw-body';
-import { HttpError } from './http-error.js';
+import { HttpError } from './errors.js';
 
 const BODY = Symbol('iot.body');
 

@@ -1,8 +1,8 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { Config } from './config.js';
+import type { Config } from '../config.js';
 import { keys } from './keys.js';
-import { redisTimer } from './metrics.js';
-import type { Reading } from './schemas.js';
+import { redisTimer } from '../telemetry/metrics.js';
+import type { Reading } from '../schemas/event.js';
 
 /** Recent anomalies kept per device (the global list is capped by RECENT_ANOMALIES). */
 const DEVICE_ANOMALY_CAP = 100;

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { type Running, freePort, stopProcess, waitFor } from './servers.js';
 
-const repo = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
+const repo = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.url));
 
 function launch(command: string, args: string[], dir: string, readyUrl: string): Promise<Running> {
   const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
