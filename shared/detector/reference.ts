@@ -2,12 +2,9 @@
  * The reference semantics of the detector, recomputed from scratch for every value (no I/O, no state).
  * shared/store/lua/record.lua computes the same thing in O(1) per value; tests hold the two together.
  */
+import type { DetectorParams } from './params.js';
 
-export interface DetectorParams {
-  readonly windowSize: number;
-  readonly zThreshold: number;
-  readonly minSamples: number;
-}
+export type { DetectorParams } from './params.js';
 
 export interface Outcome {
   /** Mean of the last `windowSize` values, this one included. */
