@@ -1,6 +1,5 @@
-import { bearer } from '../shared/http/auth.js';
 import type { Context } from '../shared/context.js';
-import type { Handler, Routes } from '../shared/http/pipeline.js';
+import { type Handler, type Route, type Routes, guarded } from '../shared/http/routes.js';
 import { registry } from '../shared/telemetry/metrics.js';
 import { analyzeRoutes } from './analyze/routes.js';
 import { ingestRoutes } from './ingest/routes.js';
@@ -11,9 +10,9 @@ import { statsRoutes } from './stats/routes.js';
  * source services), plus GET /metrics. Each function's own root stays on its named path (/ingest, ...).
  */
 export function apiRoutes(context: Context): Routes {
-  const all: Record<string, Routes[string]> = {};
+  const all: Record<string, Route> = {};
   for (const routes of [ingestRoutes(context), analyzeRoutes(context), statsRoutes(context)]) {
-    for (const [path, methods] of Object.entries(routes)) if (path !== '/') all[path] = methods;
+    for (const [path, route] of Object.entries(routes)) if (path !== '/') all[path] = route;
   }
   const metrics: Handler = async (_req, res) => {
     res.set('Content-Type', registry.contentType).send(await registry.metrics());
@@ -21,5 +20,9 @@ export function apiRoutes(context: Context): Routes {
   const index: Handler = (_req, res) => {
     res.json({ service: 'iot-metrics-analytics', paths: Object.keys(all).concat('/metrics').sort() });
   };
-  return { ...all, '/': { GET: index, POST: all['/ingest']!.POST! }, '/metrics': { GET: bearer(context.config.readTokens)(metrics) } };
+  return {
+    ...all,
+    '/': { GET: index, POST: all['/ingest']!.POST! },
+    '/metrics': { GET: guarded(context.config.readTokens, metrics) },
+  };
 }

@@ -3,17 +3,61 @@
 // redis-server it starts itself with data in .data/redis), then runs the target on functions-framework.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const ports = { api: 8080, ingest: 8081, analyze: 8082, stats: 8083 };
-const target = process.argv[2] ?? 'api';
-if (!(target in ports)) fail(`Unknown target "${target}": use one of ${Object.keys(ports).join(', ')}`);
+const HELP = `usage: npm start  |  npm run start:<target>  (node scripts/start.js [target])
+
+Builds when the sources changed, finds or starts a Redis, and serves one target on functions-framework.
+
+targets:
+  api      every path on one port (default), port 8080
+  ingest   the ingest function, port 8081
+  analyze  the analyze function, port 8082
+  stats    the stats function, port 8083
+
+environment: PORT (or SERVER_PORT) to change the port, REDIS_URL to use a given Redis, and every
+setting of the README's configuration table.
+
+examples:
+  npm start
+  PORT=9000 npm run start:ingest
+  REDIS_URL=redis://127.0.0.1:6380 npm start
+`;
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+const unknown = args.find((a) => a.startsWith('-'));
+if (unknown) usage(`Unknown option ${unknown}`);
+if (args.length > 1) usage(`Expected at most one target, got ${args.length}`);
+const target = args[0] ?? 'api';
+if (!(target in ports)) usage(`Unknown target "${target}": use one of ${Object.keys(ports).join(', ')}`);
 
 function fail(line) {
   console.error(line);
   process.exit(1);
+}
+
+function usage(line) {
+  console.error(`${line} (see --help)`);
+  process.exit(2);
+}
+
+/** Resolves when `port` can be listened on (as the framework will, on every interface), else ends with one line. */
+function ensurePortFree(port, variable) {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', (error) => {
+      if (error.code === 'EADDRINUSE') fail(`Port ${port} is already in use: stop what holds it or set ${variable} to another port`);
+      if (error.code === 'EACCES') fail(`Port ${port} needs privileges this process does not have: set ${variable} to a port above 1023`);
+      fail(`Cannot listen on port ${port}: ${error.message}`);
+    });
+    probe.listen(port, () => probe.close(() => resolve()));
+  });
 }
 
 function newest(dir) {
@@ -79,15 +123,16 @@ async function startOwnRedis() {
 }
 
 async function main() {
-  buildIfNeeded();
   const env = { ...process.env };
+  env.PORT = env.PORT || env.SERVER_PORT || String(ports[target]);
+  await ensurePortFree(Number(env.PORT), !process.env.PORT && process.env.SERVER_PORT ? 'SERVER_PORT' : 'PORT');
+  buildIfNeeded();
   let ownRedis;
   if (!env.REDIS_URL && !env.REDIS_ADDR && !env.REDIS_HOST) {
     const probe = await probeRedis('127.0.0.1', 6379);
     if (probe === 'auth') fail('The Redis on 127.0.0.1:6379 needs a password: set REDIS_URL=redis://:PASSWORD@127.0.0.1:6379');
     if (probe === null) ownRedis = await startOwnRedis();
   }
-  env.PORT = env.PORT || env.SERVER_PORT || String(ports[target]);
   const framework = `${root}node_modules/@google-cloud/functions-framework/build/src/main.js`;
   const child = spawn(process.execPath, [framework, `--target=${target}`], { cwd: root, env, stdio: 'inherit' });
 

@@ -1,4 +1,4 @@
-import { type Config, configFromEnvOrExit } from './config.js';
+import { type Config, configFromEnvOrExit } from './config/load.js';
 import { type Store, createStore } from './store/store.js';
 
 /** What a function needs to serve: its configuration and the store. */

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../shared/config.js';
+import { loadConfig } from '../shared/config/load.js';
 
 describe('loadConfig', () => {
   it('has the documented defaults', () => {

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { moments } from '../shared/detector/reference.js';
-import { loadConfig } from '../shared/config.js';
+import { loadConfig } from '../shared/config/load.js';
 import { createContext } from '../shared/context.js';
 import { ingestRoutes } from '../functions/ingest/routes.js';
 import type { Reading } from '../shared/schemas/event.js';

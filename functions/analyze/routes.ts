@@ -1,13 +1,12 @@
-import { bearer } from '../../shared/http/auth.js';
 import type { Context } from '../../shared/context.js';
+import { detectorEcho } from '../../shared/detector/params.js';
 import { healthRoutes } from '../../shared/http/health.js';
-import type { Handler, Routes } from '../../shared/http/pipeline.js';
 import { parseQuery } from '../../shared/http/parse.js';
-import { AnalyzeQuery, AnomaliesQuery, DevicesQuery } from '../../shared/schemas/event.js';
+import { type Handler, type Routes, guarded } from '../../shared/http/routes.js';
+import { AnalyzeQuery, AnomaliesQuery, DevicesQuery } from '../../shared/schemas/query.js';
 
-export function analyzeRoutes(context: Context): Routes {
-  const { config, store } = context;
-  const detector = { window_size: config.windowSize, z_threshold: config.zThreshold, min_samples: config.minSamples };
+export function analyzeRoutes({ config, store }: Context): Routes {
+  const detector = detectorEcho(config);
   const anomaliesQuery = AnomaliesQuery(config.recentAnomalies);
 
   const analyze: Handler = async (req, res) => {
@@ -26,12 +25,12 @@ export function analyzeRoutes(context: Context): Routes {
     res.json({ devices: await store.devices(limit) });
   };
 
-  const guard = bearer(config.readTokens);
+  const read = (handler: Handler) => ({ GET: guarded(config.readTokens, handler) });
   return {
-    '/': { GET: guard(analyze) },
-    '/analyze': { GET: guard(analyze) },
-    '/anomalies': { GET: guard(anomalies) },
-    '/devices': { GET: guard(devices) },
-    ...healthRoutes(context),
+    '/': read(analyze),
+    '/analyze': read(analyze),
+    '/anomalies': read(anomalies),
+    '/devices': read(devices),
+    ...healthRoutes(store),
   };
 }

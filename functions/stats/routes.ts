@@ -1,11 +1,9 @@
-import { bearer } from '../../shared/http/auth.js';
 import type { Context } from '../../shared/context.js';
+import { statsEcho } from '../../shared/config/load.js';
 import { healthRoutes } from '../../shared/http/health.js';
-import type { Handler, Routes } from '../../shared/http/pipeline.js';
+import { type Handler, type Routes, guarded } from '../../shared/http/routes.js';
 
-export function statsRoutes(context: Context): Routes {
-  const { config, store } = context;
-
+export function statsRoutes({ config, store }: Context): Routes {
   const stats: Handler = async (_req, res) => {
     const [totals, counts] = await Promise.all([store.totals(), store.counts()]);
     res.json({
@@ -14,18 +12,10 @@ export function statsRoutes(context: Context): Routes {
       devices: counts.devices,
       series: counts.series,
       per_metric: totals.per_metric,
-      config: {
-        window_size: config.windowSize,
-        z_threshold: config.zThreshold,
-        min_samples: config.minSamples,
-        max_batch: config.maxBatch,
-        max_body_bytes: config.maxBodyBytes,
-        series_ttl_seconds: config.seriesTtlSeconds,
-        recent_anomalies: config.recentAnomalies,
-      },
+      config: statsEcho(config),
     });
   };
 
-  const guard = bearer(config.readTokens);
-  return { '/': { GET: guard(stats) }, '/stats': { GET: guard(stats) }, ...healthRoutes(context) };
+  const read = { GET: guarded(config.readTokens, stats) };
+  return { '/': read, '/stats': read, ...healthRoutes(store) };
 }

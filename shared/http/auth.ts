@@ -1,19 +1,18 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { type Handler, HttpError } from './pipeline.js';
+import { HttpError } from './errors.js';
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
 /**
- * Wraps handlers so that they require `Authorization: Bearer <one of tokens>`; with no tokens
- * configured, handlers are returned as they are. Tokens are compared through fixed-length digests
- * with timingSafeEqual, so the time taken says nothing about how much of a token matched.
+ * A check of `Authorization: Bearer <one of tokens>`; with no tokens configured, every request passes.
+ * Tokens are compared through fixed-length digests with timingSafeEqual, so the time taken says nothing
+ * about how much of a token matched.
  */
-export function bearer(tokens: readonly string[]): (handler: Handler) => Handler {
-  if (tokens.length === 0) return (handler) => handler;
+export function bearerCheck(tokens: readonly string[]): (authorization: string | undefined) => void {
+  if (tokens.length === 0) return () => undefined;
   const accepted = tokens.map(digest);
-  return (handler) => (req, res) => {
-    const header = req.headers.authorization ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return (authorization) => {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
     const offered = digest(match?.[1] ?? '');
     // Compare with every token, whatever the first results, so that timing does not tell which matched.
     let ok = false;
@@ -23,6 +22,5 @@ export function bearer(tokens: readonly string[]): (handler: Handler) => Handler
         'WWW-Authenticate': 'Bearer',
       });
     }
-    return handler(req, res);
   };
 }

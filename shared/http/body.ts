@@ -4,38 +4,64 @@ import { visit } from 'jsonc-parser';
 import getRawBody from 'raw-body';
 import { HttpError } from './errors.js';
 
-const BODY = Symbol('iot.body');
+const DECLARED = Symbol('iot.declared-body');
 
-interface BodyHeaders {
-  length: string | undefined;
-  chunked: boolean;
+/** The body-length headers a request arrived with, before the framework could see them. */
+export interface DeclaredBody {
+  readonly contentLength: string | undefined;
+  readonly transferEncoding: string | undefined;
 }
-type Owned = IncomingMessage & { [BODY]?: BodyHeaders };
+type Owned = IncomingMessage & { [DECLARED]?: DeclaredBody };
 
-/*
+let installed = false;
+
+/**
  * functions-framework parses every body (up to 1024 MB) before a function runs, and answers a malformed
- * one itself, in HTML. Node announces each request on this channel before the framework sees it: we take
- * the body-length headers away there, so the framework's parsers find "no body" and leave the stream to
- * `readJson`, which enforces our limit while reading and answers in our error format.
+ * one itself, in HTML. Node announces each request on `http.server.request.start` before the framework
+ * sees it: there we take the body-length headers away, so the framework's parsers find "no body" and
+ * leave the stream to `readBody`. Called once by the pipeline when a function is registered.
  */
-subscribe('http.server.request.start', (message) => {
-  const request = (message as { request: Owned }).request;
-  const headers = request.headers;
-  request[BODY] = { length: headers['content-length'], chunked: headers['transfer-encoding'] !== undefined };
-  delete headers['content-length'];
-  delete headers['transfer-encoding'];
-});
+export function installBodyOwnership(): void {
+  if (installed) return;
+  installed = true;
+  subscribe('http.server.request.start', (message) => {
+    const request = (message as { request: Owned }).request;
+    const headers = request.headers;
+    request[DECLARED] = { contentLength: headers['content-length'], transferEncoding: headers['transfer-encoding'] };
+    delete headers['content-length'];
+    delete headers['transfer-encoding'];
+  });
+}
+
+/**
+ * Hands the body-length headers back to our code once the framework's parsers are behind us, and checks
+ * that they did leave the body alone: if the hook is missing (a framework upgrade, or a function that
+ * bypassed the pipeline), this fails loudly rather than answering from a body nobody limited.
+ */
+export function reclaimBody(request: IncomingMessage): DeclaredBody {
+  const declared = (request as Owned)[DECLARED];
+  if (!declared) {
+    throw new Error('request body ownership is not installed: the framework may have parsed this body');
+  }
+  if (declared.contentLength !== undefined) request.headers['content-length'] = declared.contentLength;
+  if (declared.transferEncoding !== undefined) request.headers['transfer-encoding'] = declared.transferEncoding;
+  const hasBody = declared.transferEncoding !== undefined || Number(declared.contentLength) > 0;
+  if (hasBody && request.readableEnded) {
+    throw new Error('functions-framework consumed a request body before the pipeline: the body hook failed');
+  }
+  return declared;
+}
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
-/** Reads and parses a JSON request body of at most `limit` bytes; every failure is an HttpError. */
-export async function readJson(request: IncomingMessage, limit: number): Promise<unknown> {
-  const declared = (request as Owned)[BODY];
+/**
+ * Reads and parses the JSON body of a request, at most `limit` bytes (enforced while reading); returns
+ * undefined when the request has none (or only whitespace). Every failure is an HttpError.
+ */
+export async function readBody(request: IncomingMessage, declared: DeclaredBody, limit: number): Promise<unknown> {
+  const hasBody = declared.transferEncoding !== undefined || Number(declared.contentLength) > 0;
+  if (!hasBody) return undefined;
   const type = request.headers['content-type'];
-  const hasBody = declared !== undefined && (declared.chunked || Number(declared.length) > 0);
-  if (!hasBody) {
-    throw new HttpError(400, 'empty_body', 'The request has no body: send a JSON event or batch');
-  }
   if (!type || !JSON_TYPE.test(type)) {
     request.resume();
     throw new HttpError(415, 'unsupported_media_type', 'The body must be JSON: send Content-Type: application/json', {
@@ -44,11 +70,11 @@ export async function readJson(request: IncomingMessage, limit: number): Promise
   }
   let text: string;
   try {
-    text = await getRawBody(request, { length: declared.length, limit, encoding: 'utf8' });
+    text = await getRawBody(request, { length: declared.contentLength, limit, encoding: 'utf8' });
   } catch (error) {
     throw bodyError(error, limit);
   }
-  if (text.trim() === '') throw new HttpError(400, 'empty_body', 'The request has no body: send a JSON event or batch');
+  if (text.trim() === '') return undefined;
   let body: unknown;
   try {
     body = JSON.parse(text);

@@ -1,8 +1,8 @@
-import type { Context } from '../context.js';
-import type { Handler, Routes } from './pipeline.js';
+import type { Store } from '../store/store.js';
+import type { Handler, Routes } from './routes.js';
 
-/** The health paths every function answers: 200 when Redis answers PING, 503 otherwise. */
-export function healthRoutes({ store }: Context): Routes {
+/** The health paths every function answers, always open: 200 when Redis answers PING, 503 otherwise. */
+export function healthRoutes(store: Pick<Store, 'ping'>): Routes {
   const health: Handler = async (_req, res) => {
     const ok = await store.ping();
     res.status(ok ? 200 : 503).json(ok ? { status: 'ok' } : { status: 'unavailable', error: 'unavailable', message: 'Redis does not answer PING' });

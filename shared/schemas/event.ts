@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { describe } from './describe.js';
+import { DEFAULT_DEVICE, DEVICE_ID, METRIC_NAME } from './names.js';
+import { parseTimestamp } from './time.js';
 
 /** One validated event, normalised: the metrics in the order they were sent. */
 export interface Reading {
@@ -17,45 +20,9 @@ export interface FieldIssue {
   message: string;
 }
 
-export const DEFAULT_DEVICE = 'default';
 export const MAX_METRICS_PER_EVENT = 32;
 /** Values beyond this would overflow the squared deviations of a window. */
 export const MAX_ABS_VALUE = 1e100;
-const MAX_FUTURE_MS = 24 * 3600 * 1000;
-
-export const DEVICE_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
-export const METRIC_NAME = /^[a-z][a-z0-9_]{0,62}$/;
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
-
-export const DeviceId = z.string().regex(DEVICE_ID, 'must be 1-128 characters of [A-Za-z0-9_.:-]');
-export const MetricName = z.string().regex(METRIC_NAME, 'must match ^[a-z][a-z0-9_]{0,62}$');
-
-/** Query of GET /analyze. */
-export const AnalyzeQuery = z.object({
-  device: DeviceId.default(DEFAULT_DEVICE),
-  metric: MetricName.optional(),
-});
-export type AnalyzeQuery = z.infer<typeof AnalyzeQuery>;
-
-const Limit = (max: number, fallback: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(1, 'must be at least 1').max(max, `must be at most ${max}`))
-    .default(fallback);
-
-/** Query of GET /anomalies. */
-export const AnomaliesQuery = (maxLimit: number) =>
-  z.object({
-    limit: Limit(maxLimit, Math.min(50, maxLimit)),
-    device: DeviceId.optional(),
-  });
-export type AnomaliesQuery = z.infer<ReturnType<typeof AnomaliesQuery>>;
-
-/** Query of GET /devices. */
-export const DevicesQuery = z.object({ limit: Limit(10_000, 100) });
-export type DevicesQuery = z.infer<typeof DevicesQuery>;
 
 /**
  * The body of a batch: an array of events, or `{"metrics": [...]}` as the source services accepted.
@@ -138,46 +105,4 @@ export function parseEvents(raws: readonly unknown[], now: number, issues: Field
     if (reading) readings.push(reading);
   });
   return issues.length === 0 ? readings : undefined;
-}
-
-/** An ISO-8601 string or Unix epoch number (seconds; ms when > 1e12) → ms, or the reason it is refused. */
-export function parseTimestamp(value: unknown, now: number): number | string {
-  let ms: number;
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) return `must be a non-negative Unix time (got ${describe(value)})`;
-    ms = Math.round(value > 1e12 ? value : value * 1000);
-  } else if (typeof value === 'string') {
-    const match = ISO_8601.exec(value);
-    if (!match) return `must be an ISO-8601 date-time or a Unix time number (got ${describe(value)})`;
-    // A date-time without an offset is taken as UTC, whatever the server's time zone.
-    const text = match[1] || !value.includes(':') ? value : `${value}Z`;
-    ms = Date.parse(text.replace(' ', 'T'));
-    if (Number.isNaN(ms) || ms < 0 || !isCalendarDate(value)) return `is not a valid date-time (got ${describe(value)})`;
-  } else {
-    return `must be an ISO-8601 string or a Unix time number (got ${describe(value)})`;
-  }
-  if (ms > now + MAX_FUTURE_MS) return 'is more than 24 hours in the future';
-  return ms;
-}
-
-/** Date.parse rolls 2024-02-30 over to March; a real calendar day is required. */
-function isCalendarDate(text: string): boolean {
-  const [y, m, d] = text.slice(0, 10).split('-').map(Number) as [number, number, number];
-  return new Date(Date.UTC(y, m - 1, d)).getUTCDate() === d;
-}
-
-/** A short, safe description of a JSON value for error messages (never echoes long input). */
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  switch (typeof value) {
-    case 'string':
-      return value.length <= 40 ? `string ${JSON.stringify(value)}` : `string of ${value.length} characters`;
-    case 'number':
-      return Number.isFinite(value) ? `number ${value}` : 'a non-finite number';
-    case 'object':
-      return 'object';
-    default:
-      return typeof value;
-  }
 }

@@ -76,14 +76,25 @@ export function observeRequest(fn: string, method: string, route: string, status
   httpDuration.observe({ function: fn, route }, seconds);
 }
 
-export function countProcessed(metric: string, values: number, anomalies: number): void {
+/** Per metric: values applied, and how many of them were flagged. */
+export type Counted = ReadonlyMap<string, { readonly values: number; readonly anomalies: number }>;
+
+/** Counts an accepted batch: its size, and the values applied per metric (duplicates and refusals excluded). */
+export function countBatch(events: number, counted: Counted): void {
+  batchSize.observe(events);
+  for (const [metric, { values, anomalies }] of counted) countValues(metric, values, anomalies);
+}
+
+/** Counts one applied event: one value per metric, and whether it was flagged. */
+export function countEvent(metrics: ReadonlyArray<readonly [metric: string, anomaly: boolean]>): void {
+  batchSize.observe(1);
+  for (const [metric, anomaly] of metrics) countValues(metric, 1, anomaly ? 1 : 0);
+}
+
+function countValues(metric: string, values: number, anomalies: number): void {
   const label = metricLabel(metric);
   metricsProcessed.inc({ metric: label }, values);
   if (anomalies > 0) anomaliesDetected.inc({ metric: label }, anomalies);
-}
-
-export function observeBatch(events: number): void {
-  batchSize.observe(events);
 }
 
 /** Starts timing one store operation; call the result when it is done (no promise added to the hot path). */

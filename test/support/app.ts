@@ -4,9 +4,10 @@ import { http } from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
-import { type Config, loadConfig } from '../../shared/config.js';
+import { type Config, loadConfig } from '../../shared/config/load.js';
 import { type Context, createContext } from '../../shared/context.js';
-import { type Routes, serve } from '../../shared/http/pipeline.js';
+import { serve } from '../../shared/http/pipeline.js';
+import type { Routes } from '../../shared/http/routes.js';
 
 /** A configuration on the test Redis with a key prefix of its own, so test files never collide. */
 export function testConfig(env: Record<string, string> = {}): Config {
@@ -23,7 +24,7 @@ export interface TestApp {
 export async function startApp(routes: (context: Context) => Routes, env: Record<string, string> = {}): Promise<TestApp> {
   const context = createContext(testConfig(env));
   const name = `test-${randomUUID()}`;
-  http(name, serve(name, routes(context)));
+  http(name, serve(name, routes(context), context.config));
   const server = getTestServer(name);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

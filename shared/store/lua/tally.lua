@@ -1,17 +1,21 @@
---[[ tally: the bookkeeping over all devices for one request, in one call.
+--[[ tally: the bookkeeping over all devices for one or more requests, in one call.
+  Encoded by shared/store/tally.ts only.
   KEYS[1] devices (zset: device -> last write, ms)   KEYS[2] totals (hash)   KEYS[3] recent anomalies (list)
   (all three carry the hash tag {global}, so this runs on Redis Cluster too)
   ARGV[1] now (ms)   ARGV[2] cap of the anomaly list   ARGV[3] D, then D device ids
-  then F, then F pairs (totals field, increment)   then the rest: anomaly JSON records, oldest first
+  then F, then F pairs (totals field, increment)
+  then the rest: anomaly JSON records (times in ms, as record.lua writes them), oldest first
   Returns: nothing.
 ]]
+--- @include "chunked"
+
 local now = ARGV[1]
 local D = tonumber(ARGV[3])
 local at = 4
 if D > 0 then
   local zadd = {}
   for i = 1, D do zadd[2 * i - 1] = now; zadd[2 * i] = ARGV[at + i - 1] end
-  redis.call('ZADD', KEYS[1], unpack(zadd))
+  call_chunked('ZADD', KEYS[1], zadd, 1, #zadd)
   at = at + D
 end
 local F = tonumber(ARGV[at]); at = at + 1
@@ -20,8 +24,6 @@ for i = 0, F - 1 do
 end
 at = at + 2 * F
 if at <= #ARGV then
-  for from = at, #ARGV, 1000 do
-    redis.call('LPUSH', KEYS[3], unpack(ARGV, from, math.min(from + 999, #ARGV)))
-  end
+  call_chunked('LPUSH', KEYS[3], ARGV, at, #ARGV)
   redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[2]) - 1)
 end

@@ -1,0 +1,79 @@
+import { DEVICE_ID } from '../schemas/names.js';
+
+/**
+ * How one environment variable is read: `text` is the rule as the README states it, `parse` turns a
+ * non-empty raw value into the setting or returns the reason it is refused (completing "NAME must …").
+ */
+export interface Rule<T> {
+  readonly text: string;
+  parse(raw: string): { value: T } | { error: string };
+}
+
+const ok = <T>(value: T) => ({ value });
+const got = (raw: string) => ` (got "${raw.length > 40 ? `${raw.slice(0, 40)}…` : raw}")`;
+
+export const integer = (min: number, max: number, text = `integer ${min}–${max}`): Rule<number> => ({
+  text,
+  parse: (raw) => {
+    const value = Number(raw);
+    if (/^-?\d+$/.test(raw.trim()) && Number.isSafeInteger(value) && value >= min && value <= max) return ok(value);
+    return { error: `must be an integer from ${min} to ${max}${got(raw)}` };
+  },
+});
+
+export const positive = (): Rule<number> => ({
+  text: 'number > 0',
+  parse: (raw) => {
+    const value = Number(raw);
+    if (raw.trim() !== '' && Number.isFinite(value) && value > 0) return ok(value);
+    return { error: `must be a number greater than 0${got(raw)}` };
+  },
+});
+
+/** A string matching `pattern`; `rule` is both the README's text and the error's. */
+export const matching = (pattern: RegExp, text: string, error: string): Rule<string> => ({
+  text,
+  parse: (raw) => (pattern.test(raw) ? ok(raw) : { error }),
+});
+
+export const anyText = (text = ''): Rule<string> => ({ text, parse: (raw) => ok(raw) });
+
+export const redisUrl = (): Rule<string> =>
+  matching(/^rediss?:\/\/[^\s]+$/, '`redis://` or `rediss://` (TLS) URL', 'must be a redis:// or rediss:// URL');
+
+export const httpUrl = (): Rule<string> =>
+  matching(/^https?:\/\/[^\s]+$/, '`http://` or `https://` URL', 'must be an http:// or https:// URL');
+
+const HOST_PORT = /^[^\s:/]+:\d{1,5}$/;
+
+export const hostPort = (): Rule<string> => matching(HOST_PORT, '`host:port`', 'must be host:port');
+
+/** A comma-separated list of host:port, as parsed addresses. */
+export const hostPorts = (): Rule<ReadonlyArray<{ host: string; port: number }>> => ({
+  text: 'comma-separated `host:port`',
+  parse: (raw) => {
+    const list = raw.split(',').map((n) => n.trim());
+    if (!list.every((n) => HOST_PORT.test(n))) return { error: 'must be a comma-separated list of host:port' };
+    return ok(Object.freeze(list.map((n) => ({ host: n.slice(0, n.lastIndexOf(':')), port: Number(n.slice(n.lastIndexOf(':') + 1)) }))));
+  },
+});
+
+export const tokens = (): Rule<readonly string[]> => ({
+  text: 'comma-separated, ≥ 16 characters each',
+  parse: (raw) => {
+    const list = raw.split(',').map((t) => t.trim()).filter(Boolean);
+    if (list.some((t) => t.length < 16 || /\s/.test(t))) return { error: 'must be a comma-separated list of tokens of at least 16 characters' };
+    return ok(Object.freeze(list));
+  },
+});
+
+/** Device ids by the event schema's own rule. */
+export const deviceIds = (max: number): Rule<readonly string[]> => ({
+  text: `≤ ${max} comma-separated device ids`,
+  parse: (raw) => {
+    const list = raw.split(',').map((d) => d.trim()).filter(Boolean);
+    if (list.length > max) return { error: `must list at most ${max} device ids` };
+    if (!list.every((d) => DEVICE_ID.test(d))) return { error: 'must be a comma-separated list of device ids' };
+    return ok(Object.freeze(list));
+  },
+});

@@ -1,0 +1,51 @@
+import { anyText, deviceIds, hostPort, hostPorts, httpUrl, integer, matching, positive, redisUrl, tokens } from './rules.js';
+import type { Rule } from './rules.js';
+
+/**
+ * One environment variable: how it is read, its default, what it means, and where it goes. `key` names
+ * its field of the Config (none: read only to derive another field); `echo` shows it in GET /stats.
+ */
+export interface Setting<T, K extends string | undefined = string | undefined> {
+  readonly rule: Rule<T>;
+  readonly fallback: T;
+  /** The default as the README states it (when the value alone would not say it well). */
+  readonly shown?: string;
+  readonly doc: string;
+  readonly key: K;
+  readonly echo?: boolean;
+  /** An empty value is taken as it is rather than as "unset". */
+  readonly allowEmpty?: boolean;
+}
+
+const setting = <T, const K extends string | undefined>(s: Setting<T, K>): Setting<T, K> => s;
+const DAY = 24 * 3600;
+
+/** Every setting of the service, each declared once; the README's configuration table is made from this. */
+export const SETTINGS = {
+  PORT: setting({ key: 'port', rule: integer(1, 65535, '1–65535'), fallback: 0, shown: '8080', doc: 'HTTP port (`SERVER_PORT` is honoured when `PORT` is unset)' }),
+  SERVER_PORT: setting({ key: undefined, rule: integer(1, 65535, '1–65535'), fallback: 0, shown: '—', doc: 'source-service fallback for `PORT`' }),
+  REDIS_URL: setting({ key: 'redisUrl', rule: redisUrl(), fallback: '', shown: '`redis://127.0.0.1:6379`', doc: 'the Redis to use; `redis://:password@host:port/db`' }),
+  REDIS_ADDR: setting({ key: undefined, rule: hostPort(), fallback: '', shown: '—', doc: 'source-service fallback, used when `REDIS_URL` is unset' }),
+  REDIS_HOST: setting({ key: undefined, rule: matching(/^[^\s:/]*$/, 'host name', 'must be a host name'), fallback: '', shown: '—', doc: 'source-service fallback, used when `REDIS_URL` and `REDIS_ADDR` are unset' }),
+  REDIS_PORT: setting({ key: undefined, rule: integer(1, 65535, '1–65535'), fallback: 6379, doc: 'source-service fallback, with `REDIS_HOST`' }),
+  REDIS_PASSWORD: setting({ key: undefined, rule: anyText(), fallback: '', shown: '—', doc: 'source-service fallback, with `REDIS_HOST` or `REDIS_ADDR`; also the password of a cluster' }),
+  REDIS_CLUSTER_NODES: setting({ key: 'redisClusterNodes', rule: hostPorts(), fallback: Object.freeze([]), shown: '—', doc: 'seed nodes of a Redis Cluster: when set, the cluster client is used (the password, if any, comes from `REDIS_URL` or `REDIS_PASSWORD`)' }),
+  KEY_PREFIX: setting({ key: 'keyPrefix', rule: matching(/^[A-Za-z0-9_.:-]{0,64}$/, '≤ 64 of `[A-Za-z0-9_.:-]`', 'must be at most 64 characters of [A-Za-z0-9_.:-]'), fallback: 'iot:', shown: '`iot:`', allowEmpty: true, doc: 'prefix of every Redis key, to share one Redis between deployments' }),
+  WINDOW_SIZE: setting({ key: 'windowSize', rule: integer(2, 10_000), fallback: 50, echo: true, doc: 'values per rolling window' }),
+  Z_THRESHOLD: setting({ key: 'zThreshold', rule: positive(), fallback: 2.0, shown: '2.0', echo: true, doc: 'anomaly when \\|z\\| exceeds it' }),
+  MIN_SAMPLES: setting({ key: 'minSamples', rule: integer(1, 10_000, 'integer 1–`WINDOW_SIZE`'), fallback: 10, echo: true, doc: 'earlier values needed before anything is flagged' }),
+  MAX_BATCH: setting({ key: 'maxBatch', rule: integer(1, 10_000), fallback: 1000, echo: true, doc: 'events per batch' }),
+  MAX_BODY_BYTES: setting({ key: 'maxBodyBytes', rule: integer(1024, 64 * 1024 * 1024), fallback: 1024 * 1024, echo: true, doc: 'largest request body, on every path of every function' }),
+  SERIES_TTL_SECONDS: setting({ key: 'seriesTtlSeconds', rule: integer(60, 10 * 365 * DAY), fallback: 7 * DAY, shown: '604800 (7 days)', echo: true, doc: "a device's keys expire after this long without events" }),
+  RECENT_ANOMALIES: setting({ key: 'recentAnomalies', rule: integer(1, 10_000), fallback: 1000, echo: true, doc: 'length of the global list of recent anomalies' }),
+  REDIS_COMMAND_TIMEOUT_MS: setting({ key: 'redisCommandTimeoutMs', rule: integer(10, 60_000), fallback: 1000, doc: 'a Redis command slower than this fails the request with 503' }),
+  PUSHGATEWAY_URL: setting({ key: 'pushgatewayUrl', rule: httpUrl(), fallback: undefined as string | undefined, shown: '— (no push)', doc: 'where the served function pushes its metrics' }),
+  PUSH_INTERVAL_MS: setting({ key: 'pushIntervalMs', rule: integer(100, 3_600_000), fallback: 5000, doc: 'how often it pushes' }),
+  METRICS_DEVICES: setting({ key: 'metricsDevices', rule: deviceIds(100), fallback: Object.freeze(['default']), shown: '`default`', doc: 'devices whose series the stats and all-in-one targets export as gauges' }),
+  HOSTNAME: setting({ key: 'instance', rule: anyText(), fallback: '', shown: 'the host name', doc: 'the `instance` label of the pushed metrics (the pod name on Kubernetes)' }),
+  IDEMPOTENCY_TTL_SECONDS: setting({ key: 'idempotencyTtlSeconds', rule: integer(1, 30 * DAY), fallback: DAY, doc: 'how long an event id is remembered' }),
+  RATE_LIMIT_PER_DEVICE: setting({ key: 'rateLimitPerDevice', rule: positive(), fallback: 0, shown: '— (off)', doc: 'events per second per device' }),
+  RATE_LIMIT_BURST: setting({ key: 'rateLimitBurst', rule: integer(1, 1_000_000), fallback: 0, shown: '10 × the rate', doc: "events a device may send at once (a device's part of one request must fit)" }),
+  INGEST_TOKENS: setting({ key: 'ingestTokens', rule: tokens(), fallback: Object.freeze([]) as readonly string[], shown: '— (open)', doc: 'bearer tokens accepted by ingest' }),
+  READ_TOKENS: setting({ key: 'readTokens', rule: tokens(), fallback: Object.freeze([]) as readonly string[], shown: '— (open)', doc: 'bearer tokens accepted by analyze, stats and `/metrics`' }),
+};

@@ -1,0 +1,20 @@
+import { http } from '@google-cloud/functions-framework';
+import { type Context, defaultContext } from './context.js';
+import { serve } from './http/pipeline.js';
+import type { Routes } from './http/routes.js';
+import { observe, whenServed } from './telemetry/observe.js';
+
+export interface FunctionOptions {
+  /** Export the series gauges of METRICS_DEVICES (read from Redis): one function per deployment does. */
+  readonly seriesGauges: boolean;
+}
+
+/**
+ * Registers a function with functions-framework behind the one request pipeline, and sets up its
+ * reporting when it is the target this process serves. The only way a function is registered.
+ */
+export function defineFunction(name: string, routes: (context: Context) => Routes, options: FunctionOptions): void {
+  const context = defaultContext();
+  http(name, serve(name, routes(context), context.config));
+  whenServed(name, () => observe(name, context, options));
+}

@@ -1,0 +1,40 @@
+import type { Response } from '@google-cloud/functions-framework';
+import type { HttpError } from './errors.js';
+
+/** Sends an HttpError as `{error, message, details?}` with its status and headers. */
+export function sendError(res: Response, error: HttpError): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.set(error.headers);
+  const body: Record<string, unknown> = { error: error.code, message: error.message };
+  if (error.details !== undefined) body.details = error.details;
+  res.status(error.status).json(body);
+  if (error.status === 413) lingerThenClose(res);
+}
+
+const LINGER_MS = 2000;
+const LINGER_BYTES = 8 * 1024 * 1024;
+
+/**
+ * After a 413 the client is usually still uploading. Closing at once, with its data unread, makes the
+ * kernel reset the connection, which can wipe the 413 out of the client's buffer before it reads it.
+ * So Node reads and drops the rest of the upload (nothing is kept) for a moment, and then the
+ * connection is cut: after 2 s or 8 MiB more, whichever comes first.
+ */
+function lingerThenClose(res: Response): void {
+  const socket = res.req.socket;
+  const start = socket.bytesRead;
+  const check = setInterval(() => {
+    if (socket.destroyed || socket.bytesRead - start > LINGER_BYTES) done();
+  }, 50);
+  const timer = setTimeout(() => done(), LINGER_MS);
+  check.unref();
+  timer.unref();
+  function done() {
+    clearInterval(check);
+    clearTimeout(timer);
+    socket.destroy();
+  }
+}

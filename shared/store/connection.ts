@@ -1,0 +1,88 @@
+import { Cluster, Redis, type Result } from 'ioredis';
+import type { Config } from '../config/load.js';
+import { StoreUnavailableError } from './errors.js';
+import { scriptDefinitions } from './scripts.js';
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    record(numKeys: number, ...keysAndArgs: Array<string | number>): Result<Array<string | number>, Context>;
+    tally(...keysAndArgs: Array<string | number>): Result<null, Context>;
+  }
+}
+
+export type Client = Redis | Cluster;
+
+/**
+ * One client for standalone Redis or Redis Cluster, with the scripts registered (ioredis owns
+ * EVALSHA/NOSCRIPT); every script runs unchanged on both, since all the keys of one call share a hash tag.
+ */
+export function connect(config: Config): Client {
+  const redis = config.redisClusterNodes.length > 0 ? clusterClient(config) : standaloneClient(config);
+  logConnectionErrors(redis);
+  return redis;
+}
+
+const connection = (config: Config) => ({
+  keyPrefix: config.keyPrefix,
+  // A slow Redis fails the request (503) instead of holding it.
+  commandTimeout: config.redisCommandTimeoutMs,
+  maxRetriesPerRequest: 1,
+  // A command whose reply was lost with the connection may or may not have run: never send it again
+  // after the request has been answered 503.
+  autoResendUnfulfilledCommands: false,
+});
+const retry = (times: number) => Math.min(times * 100, 500);
+
+function standaloneClient(config: Config): Redis {
+  return new Redis(config.redisUrl, {
+    ...connection(config),
+    scripts: scriptDefinitions(),
+    // Concurrent calls of one tick leave in one write: a batch is one round trip.
+    enableAutoPipelining: true,
+    retryStrategy: retry,
+  });
+}
+
+function clusterClient(config: Config): Cluster {
+  const { username, password } = new URL(config.redisUrl);
+  return new Cluster([...config.redisClusterNodes], {
+    scripts: scriptDefinitions(),
+    // Concurrent calls of one tick leave in one write per node. ioredis groups them by their first
+    // argument, which for `record` (a variable number of keys) is the key count, not a key: those
+    // calls go one by one, each to the node of its device.
+    enableAutoPipelining: true,
+    autoPipeliningIgnoredCommands: ['record'],
+    clusterRetryStrategy: retry,
+    redisOptions: {
+      ...connection(config),
+      ...(username ? { username: decodeURIComponent(username) } : {}),
+      ...(password ? { password: decodeURIComponent(password) } : {}),
+    },
+  });
+}
+
+/** Logs each distinct connection error once; after the first connection, requests fail fast while Redis is away. */
+function logConnectionErrors(redis: Client): void {
+  let lastError = '';
+  redis.on('error', (error: Error) => {
+    if (error.message === lastError) return;
+    lastError = error.message;
+    console.error(JSON.stringify({ severity: 'WARNING', message: 'redis connection error', error: error.message }));
+  });
+  redis.on('ready', () => {
+    lastError = '';
+    // Queue commands only while first connecting; after that, a request made while Redis is away
+    // fails at once (503 with Retry-After) rather than waiting for a reconnection.
+    redis.options.enableOfflineQueue = false;
+  });
+}
+
+/** ioredis's ways of saying "Redis cannot answer now" (this module is the only one that knows them). */
+const UNAVAILABLE = /Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|Stream isn't writeable|LOADING|CLUSTERDOWN|TRYAGAIN/;
+
+/** The error to throw for a failed command: StoreUnavailableError when Redis is away, else the error itself. */
+export function storeError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  if (error.name === 'MaxRetriesPerRequestError' || UNAVAILABLE.test(error.message)) return new StoreUnavailableError(error);
+  return error;
+}

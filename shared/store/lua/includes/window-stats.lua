@@ -1,0 +1,69 @@
+--[[ window-stats: mean and variance of a sliding window in O(1) per value, exact on demand.
+  A stats table st = {n, k, s1, s2, e1, e2} keeps shifted sums s1 = sum(x - k), s2 = sum((x - k)^2)
+  over the n values of the window, with running bounds e1, e2 on their rounding error.
+  stats_add(st, x), stats_remove(st, x): one value in or out.
+  stats_moments(st): mean and population variance, or nil when the error bounds are no longer small
+    against the variance; the caller then calls stats_rebuild(st, values of the window), which
+    recomputes exactly (corrected two-pass, as in shared/detector/reference.ts), makes the mean the
+    new shift k, and returns mean and variance. Results stay within ~1e-10 of an exact recomputation.
+]]
+local U = 2 ^ -53     -- unit roundoff of a double
+local TAU = 1e-10     -- largest relative error tolerated before an exact rebuild
+
+local function stats_rebuild(st, vals)
+  local abs = math.abs
+  local cnt = #vals
+  st.s1, st.s2, st.e1, st.e2 = 0, 0, 0, 0
+  if cnt == 0 then st.k = 0; return 0, 0 end
+  local lo, hi, sum = vals[1], vals[1], 0
+  for t = 1, cnt do
+    local v = vals[t]
+    sum = sum + v
+    if v < lo then lo = v elseif v > hi then hi = v end
+  end
+  if lo == hi then st.k = lo; return lo, 0 end
+  local rough = sum / cnt
+  local c, q = 0, 0
+  for t = 1, cnt do
+    local d = vals[t] - rough
+    c = c + d; q = q + d * d
+  end
+  local mean = rough + c / cnt
+  local var = (q - c * c / cnt) / cnt
+  if var < 0 then var = 0 end
+  local k, s1, s2, e1, e2 = mean, 0, 0, 0, 0
+  for t = 1, cnt do
+    local d = vals[t] - k
+    local dd = d * d
+    s1 = s1 + d; s2 = s2 + dd
+    e1 = e1 + U * (abs(d) + abs(s1)); e2 = e2 + U * (3 * dd + s2)
+  end
+  st.k, st.s1, st.s2, st.e1, st.e2 = k, s1, s2, e1, e2
+  return mean, var
+end
+
+local function stats_moments(st)
+  local n, s1, s2, e1 = st.n, st.s1, st.s2, st.e1
+  local m1 = s1 / n
+  local var = s2 / n - m1 * m1
+  local err = st.e2 / n + 2 * math.abs(m1) * e1 / n + 4 * U * (s2 / n + m1 * m1)
+  if err > TAU * var or (e1 > 0 and e1 / n > TAU * math.sqrt(var)) then return nil end
+  return st.k + m1, var
+end
+
+local function stats_add(st, x)
+  local d = x - st.k
+  local dd = d * d
+  local s1, s2 = st.s1 + d, st.s2 + dd
+  st.s1, st.s2 = s1, s2
+  st.e1 = st.e1 + U * (math.abs(d) + math.abs(s1)); st.e2 = st.e2 + U * (3 * dd + math.abs(s2))
+  st.n = st.n + 1
+end
+
+local function stats_remove(st, x)
+  local d = x - st.k
+  local s1, s2 = st.s1 - d, st.s2 - d * d
+  st.s1, st.s2 = s1, s2
+  st.e1 = st.e1 + U * (math.abs(d) + math.abs(s1)); st.e2 = st.e2 + U * (3 * d * d + math.abs(s2))
+  st.n = st.n - 1
+end

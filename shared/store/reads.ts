@@ -1,0 +1,120 @@
+import { apiTime } from '../schemas/time.js';
+import { redisTimer } from '../telemetry/metrics.js';
+import { type AnomalyRecord, type StoredAnomaly, presentAnomaly } from './anomaly-record.js';
+import type { Client } from './connection.js';
+import { keys } from './keys.js';
+import { STATE_FIELD, decodeState } from './series-state.js';
+
+const SCAN_CHUNK = 500;
+
+export interface SeriesView {
+  metric: string;
+  value: number;
+  avg: number;
+  zscore: number | null;
+  anomaly: boolean;
+  samples: number;
+  count: number;
+  anomalies: number;
+  timestamp: string;
+  updated_at: string;
+}
+
+export interface Totals {
+  events: number;
+  anomalies: number;
+  per_metric: Record<string, { events: number; anomalies: number }>;
+}
+
+export interface Reads {
+  /** The series of a device (all its live metrics, or one), as the API shows them. */
+  series(device: string, metric?: string): Promise<SeriesView[]>;
+  /** Devices seen within the TTL, most recent first. */
+  devices(limit: number): Promise<Array<{ device_id: string; last_seen: string }>>;
+  totals(): Promise<Totals>;
+  /** The newest anomalies, over all devices or of one. */
+  recentAnomalies(limit: number, device?: string): Promise<AnomalyRecord[]>;
+  counts(): Promise<{ devices: number; series: number }>;
+}
+
+/** The read side of the store: Redis rows turned into the API's views. */
+export function createReads(redis: Client, seriesTtlSeconds: number): Reads {
+  const ttlMs = seriesTtlSeconds * 1000;
+  return {
+    async series(device, metric) {
+      const done = redisTimer('series');
+      const metrics = metric ? [metric] : (await redis.zrangebyscore(keys.seriesIndex(device), Date.now() - ttlMs, '+inf')).sort();
+      const rows = await Promise.all(metrics.map((m) => redis.hgetBuffer(keys.state(device, m), STATE_FIELD)));
+      done();
+      return rows.flatMap((packed, i) => seriesView(metrics[i]!, packed));
+    },
+
+    async devices(limit) {
+      const flat = await redis.zrevrangebyscore(keys.devices, '+inf', Date.now() - ttlMs, 'WITHSCORES', 'LIMIT', 0, limit);
+      const out: Array<{ device_id: string; last_seen: string }> = [];
+      for (let i = 0; i < flat.length; i += 2) out.push({ device_id: flat[i]!, last_seen: apiTime(Number(flat[i + 1])) });
+      return out;
+    },
+
+    async totals() {
+      const done = redisTimer('totals');
+      const hash = await redis.hgetall(keys.totals);
+      done();
+      return totalsView(hash);
+    },
+
+    async recentAnomalies(limit, device) {
+      const list = await redis.lrange(device ? keys.deviceAnomalies(device) : keys.anomalies, 0, limit - 1);
+      return list.map((text) => presentAnomaly(JSON.parse(text) as StoredAnomaly));
+    },
+
+    async counts() {
+      const done = redisTimer('counts');
+      const live = Date.now() - ttlMs;
+      const devices = await redis.zrangebyscore(keys.devices, live, '+inf');
+      let series = 0;
+      for (let i = 0; i < devices.length; i += SCAN_CHUNK) {
+        const chunk = devices.slice(i, i + SCAN_CHUNK);
+        const n = await Promise.all(chunk.map((d) => redis.zcount(keys.seriesIndex(d), live, '+inf')));
+        series += n.reduce((a, b) => a + b, 0);
+      }
+      done();
+      return { devices: devices.length, series };
+    },
+  };
+}
+
+function seriesView(metric: string, packed: Buffer | null): SeriesView[] {
+  const state = decodeState(packed);
+  if (!state) return [];
+  return [
+    {
+      metric,
+      value: state.last,
+      avg: state.avg,
+      zscore: Number.isFinite(state.z) ? state.z : null,
+      anomaly: state.anomaly === 1,
+      samples: state.n,
+      count: state.count,
+      anomalies: state.anomalies,
+      timestamp: apiTime(state.ts),
+      updated_at: apiTime(state.updated),
+    },
+  ];
+}
+
+function totalsView(hash: Record<string, string>): Totals {
+  // A Map, not an object: "constructor" is a valid metric name.
+  const perMetric = new Map<string, { events: number; anomalies: number }>();
+  for (const [field, raw] of Object.entries(hash)) {
+    const [kind, metric] = field.split(':') as [string, string | undefined];
+    if (!metric || (kind !== 'events' && kind !== 'anomalies')) continue;
+    const entry = perMetric.get(metric) ?? { events: 0, anomalies: 0 };
+    entry[kind] = Number(raw);
+    perMetric.set(metric, entry);
+  }
+  // A metric whose events were all taken back (a failed script) has only zero fields left.
+  const kept = [...perMetric].filter(([, v]) => v.events !== 0 || v.anomalies !== 0);
+  const per_metric = Object.fromEntries(kept.sort(([a], [b]) => (a < b ? -1 : 1)));
+  return { events: Number(hash.events ?? 0), anomalies: Number(hash.anomalies ?? 0), per_metric };
+}

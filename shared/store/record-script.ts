@@ -1,0 +1,129 @@
+import type { Config } from '../config/load.js';
+import type { Reading } from '../schemas/event.js';
+import { keys } from './keys.js';
+
+/** Recent anomalies kept per device (the global list is capped by RECENT_ANOMALIES). */
+const DEVICE_ANOMALY_CAP = 100;
+
+/** The events of one device in a request: what one call of record.lua applies. */
+export interface DeviceRun {
+  readonly device: string;
+  /** The metrics of the run, in first-seen order; their number (1-based) is their position here. */
+  readonly metrics: string[];
+  readonly position: Map<string, number>;
+  /** Indexes into the request's readings of this device's events, in order. */
+  readonly events: number[];
+}
+
+/** `full`: a result for every value; `anomalies`: only the flagged values (batches). */
+export type ReplyMode = 'full' | 'anomalies';
+
+export interface MetricResult {
+  value: number;
+  avg: number;
+  zscore: number | null;
+  anomaly: boolean;
+}
+
+/** A flagged value: which event (index into the request) and metric, with the detector's figures. */
+export interface Flagged {
+  index: number;
+  metric: string;
+  value: number;
+  avg: number;
+  zscore: number | null;
+}
+
+/** What one record call did: refused the run (rate limit), or applied all but its duplicates. */
+export type RunResult =
+  | { kind: 'limited'; retryAfterMs: number }
+  | {
+      kind: 'applied';
+      /** Request indexes of the duplicate events (not applied). */
+      duplicates: Set<number>;
+      /** Per applied event, its results in the order sent (mode `full` only). */
+      results: Map<number, MetricResult[]>;
+      flagged: Flagged[];
+    };
+
+/** Groups a request's readings into one run per device, in order of first appearance. */
+export function runsByDevice(readings: readonly Reading[]): DeviceRun[] {
+  const runs = new Map<string, DeviceRun>();
+  readings.forEach((reading, index) => {
+    let run = runs.get(reading.deviceId);
+    if (!run) {
+      run = { device: reading.deviceId, metrics: [], position: new Map(), events: [] };
+      runs.set(reading.deviceId, run);
+    }
+    run.events.push(index);
+    for (const [name] of reading.metrics) {
+      if (!run.position.has(name)) {
+        run.metrics.push(name);
+        run.position.set(name, run.metrics.length);
+      }
+    }
+  });
+  return [...runs.values()];
+}
+
+/** The KEYS and ARGV of one record.lua call, in the layout its header documents. */
+export function encodeRecord(run: DeviceRun, readings: readonly Reading[], now: number, mode: ReplyMode, config: Config) {
+  const { device, metrics, position } = run;
+  const args: Array<string | number> = [4 + 2 * metrics.length, keys.seriesIndex(device), keys.deviceAnomalies(device), keys.eventIds(device), keys.rateBucket(device)];
+  for (const metric of metrics) args.push(keys.window(device, metric), keys.state(device, metric));
+  args.push(
+    config.windowSize, config.zThreshold, config.minSamples, config.seriesTtlSeconds, DEVICE_ANOMALY_CAP, now, device, mode,
+    config.idempotencyTtlSeconds, config.rateLimitPerDevice, config.rateLimitBurst, metrics.length, ...metrics, run.events.length,
+  );
+  for (const index of run.events) {
+    const reading = readings[index]!;
+    args.push(reading.timestamp, reading.id ?? '', reading.metrics.length);
+    for (const [name, value] of reading.metrics) args.push(position.get(name)!, String(value));
+  }
+  return args as [number, ...Array<string | number>];
+}
+
+/** The reply of one record call: {"limited", ms}, or {"ok", D, D event numbers, then the values of `mode`}. */
+export function decodeRecord(run: DeviceRun, readings: readonly Reading[], mode: ReplyMode, reply: ReadonlyArray<string | number>): RunResult {
+  if (reply[0] === 'limited') return { kind: 'limited', retryAfterMs: Number(reply[1]) };
+  const count = Number(reply[1]);
+  const duplicates = new Set(reply.slice(2, 2 + count).map((n) => run.events[Number(n) - 1]!));
+  const data = reply.slice(2 + count);
+  return mode === 'full' ? decodeFull(run, readings, duplicates, data) : decodeFlagged(run, readings, duplicates, data);
+}
+
+/** Mode `full`: avg, z, flag for every applied value, in input order. */
+function decodeFull(run: DeviceRun, readings: readonly Reading[], duplicates: Set<number>, data: ReadonlyArray<string | number>): RunResult {
+  const results = new Map<number, MetricResult[]>();
+  const flagged: Flagged[] = [];
+  let at = 0;
+  for (const index of run.events) {
+    if (duplicates.has(index)) continue;
+    const metrics = readings[index]!.metrics.map(([metric, value]): MetricResult => {
+      const result = { value, avg: Number(data[at]), zscore: parseZ(data[at + 1]), anomaly: data[at + 2] === 1 };
+      at += 3;
+      if (result.anomaly) flagged.push({ index, metric, value, avg: result.avg, zscore: result.zscore });
+      return result;
+    });
+    results.set(index, metrics);
+  }
+  return { kind: 'applied', duplicates, results, flagged };
+}
+
+/** Mode `anomalies`: event number, metric number, avg, z of each flagged value. */
+function decodeFlagged(run: DeviceRun, readings: readonly Reading[], duplicates: Set<number>, data: ReadonlyArray<string | number>): RunResult {
+  const flagged: Flagged[] = [];
+  for (let i = 0; i < data.length; i += 4) {
+    const index = run.events[Number(data[i]) - 1]!;
+    const metric = run.metrics[Number(data[i + 1]) - 1]!;
+    const value = readings[index]!.metrics.find(([name]) => name === metric)![1];
+    flagged.push({ index, metric, value, avg: Number(data[i + 2]), zscore: parseZ(data[i + 3]) });
+  }
+  return { kind: 'applied', duplicates, results: new Map(), flagged };
+}
+
+/** The script's z text → a JSON-safe number; ±∞ (zero-variance baseline) becomes null. */
+function parseZ(text: string | number | null | undefined): number | null {
+  const z = Number(text);
+  return Number.isFinite(z) ? z : null;
+}
