@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../shared/config/load.js';
+import { readFileSync } from 'node:fs';
+import { configTable, loadConfig } from '../shared/config/load.js';
+import { SETTINGS } from '../shared/config/settings.js';
 
 describe('loadConfig', () => {
   it('has the documented defaults', () => {
@@ -77,5 +79,24 @@ describe('a function started with a bad environment', () => {
     });
     expect(run.status).toBe(1);
     expect(run.stderr.trim()).toBe('Invalid configuration: WINDOW_SIZE must be an integer from 2 to 10000 (got "fifty")');
+  });
+});
+
+describe('the settings, declared once', () => {
+  it('are the README configuration table, row for row (npm run generate writes it)', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const table = /<!-- config:start -->\n([\s\S]*?)\n<!-- config:end -->/.exec(readme)?.[1];
+    expect(table, 'README.md has no config markers').toBeDefined();
+    expect(table).toBe(configTable());
+    const documented = [...table!.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
+    expect(documented).toEqual(Object.keys(SETTINGS));
+  });
+
+  it('refuse every variable by its own rule, naming it', () => {
+    for (const variable of Object.keys(SETTINGS)) {
+      const rule = SETTINGS[variable as keyof typeof SETTINGS].rule;
+      if (rule.text === '' || rule.text === 'host name') continue; // free text: nothing to refuse
+      expect(() => loadConfig({ [variable]: ' bad value ' }), variable).toThrowError(`Invalid configuration: ${variable} `);
+    }
   });
 });

@@ -52,101 +52,116 @@ interface Applied {
   counted: Counted;
 }
 
+/** What the write path works with. */
+interface WritePath {
+  readonly redis: Redis | Cluster;
+  readonly config: Config;
+  readonly tally: ReturnType<typeof createTally>;
+  readonly prune: (now: number) => void;
+}
+
 /**
  * The write path: one record.lua call per device (rate limit, ids, series and the device's anomaly list
  * in one atomic step) and the bookkeeping over all devices through the merged tally; replies become
  * typed outcomes.
  */
 export function createRecorder(redis: Redis | Cluster, config: Config): Recorder {
-  const tally = createTally(redis, config.recentAnomalies);
-  const prune = pruner(redis, config.seriesTtlSeconds * 1000);
-
-  /*
-   * The totals count a request's events before the replies say which were applied, so that the tally
-   * leaves in the same round trip as the device calls; events that turn out not applied (duplicates,
-   * rate-limited, lost with a failed call) are taken back by a second, rarer tally.
-   */
-  async function apply(readings: readonly Reading[], mode: ReplyMode): Promise<Applied> {
-    const now = Date.now();
-    const runs = runsByDevice(readings);
-    const calls = runs.map((run) => redis.record(...encodeRecord(run, readings, now, mode, config)));
-    const sent = valueCounts(readings, readings.keys());
-    const bookkeeping = tally(runs.map((run) => run.device), increments(sent, 1));
-    prune(now);
-    const done = redisTimer(mode === 'full' ? 'record' : 'record_batch');
-    const replies = await repliesOrTakeBack(calls, runs, readings, bookkeeping);
-    done();
-    const results = runs.map((run, i) => decodeRecord(run, readings, mode, replies[i]!));
-    const notApplied = runs.flatMap((run, i) => {
-      const result = results[i]!;
-      return result.kind === 'limited' ? run.events : [...result.duplicates];
-    });
-    const unsent = notApplied.length > 0 ? valueCounts(readings, notApplied) : undefined;
-    await Promise.all([
-      bookkeeping.catch(tallyFailed),
-      unsent ? tally([], increments(unsent, -1)).catch(tallyFailed) : undefined,
-    ]);
-    const flagged = flaggedValues(results, readings, now);
-    if (flagged.length > 0) await publishAnomalies(flagged.map((f) => f.stored));
-    return { runs, results, flagged, counted: countedValues(sent, unsent, flagged) };
-  }
-
-  /** Waits for every device's call; if any failed, takes back the totals of the lost events and rethrows. */
-  async function repliesOrTakeBack(calls: Array<Promise<unknown>>, runs: DeviceRun[], readings: readonly Reading[], bookkeeping: Promise<unknown>) {
-    try {
-      return (await Promise.all(calls)) as Array<Array<string | number>>;
-    } catch (error) {
-      const settled = await Promise.allSettled(calls);
-      const lost = runs.flatMap((run, i) => (settled[i]!.status === 'rejected' ? run.events : []));
-      if (await bookkeeping.then(() => true, () => false)) {
-        await tally([], increments(valueCounts(readings, lost), -1)).catch(() => undefined);
-      }
-      throw error;
-    }
-  }
-
-  /** Anomaly totals and the global recent list: only when anomalies were found. */
-  function publishAnomalies(found: StoredAnomaly[]): Promise<unknown> {
-    const add: Increments = new Map([['anomalies', found.length]]);
-    for (const a of found) add.set(`anomalies:${a.metric}`, (add.get(`anomalies:${a.metric}`) ?? 0) + 1);
-    return tally([], add, found);
-  }
-
-  async function recordDetailed(readings: readonly Reading[]): Promise<EventOutcome[]> {
-    const { runs, results } = await apply(readings, 'full');
-    const outcomes: EventOutcome[] = new Array(readings.length);
-    runs.forEach((run, r) => {
-      const result = results[r]!;
-      for (const index of run.events) {
-        if (result.kind === 'limited') outcomes[index] = { status: 'rate_limited', retryAfterMs: result.retryAfterMs };
-        else if (result.duplicates.has(index)) outcomes[index] = { status: 'duplicate' };
-        else outcomes[index] = { status: 'applied', metrics: result.results.get(index)! };
-      }
-    });
-    return outcomes;
-  }
-
-  async function recordBatch(readings: readonly Reading[]): Promise<BatchOutcome> {
-    const { runs, results, flagged, counted } = await apply(readings, 'anomalies');
-    const outcome: BatchOutcome = { anomalies: [], duplicates: [], rateLimited: [], counted };
-    runs.forEach((run, r) => {
-      const result = results[r]!;
-      if (result.kind === 'limited') outcome.rateLimited.push(...run.events.map((index) => ({ index, retryAfterMs: result.retryAfterMs })));
-      else outcome.duplicates.push(...result.duplicates);
-    });
-    outcome.anomalies = flagged.map(({ at, stored }) => ({ index: at.index, ...presentAnomaly(stored) }));
-    outcome.duplicates.sort((a, b) => a - b);
-    outcome.rateLimited.sort((a, b) => a.index - b.index);
-    return outcome;
-  }
-
-  return {
-    async recordOne(reading) {
-      return (await recordDetailed([reading]))[0]!;
-    },
-    recordDetailed,
-    recordBatch,
+  const w: WritePath = {
+    redis,
+    config,
+    tally: createTally(redis, config.recentAnomalies),
+    prune: pruner(redis, config.seriesTtlSeconds * 1000),
   };
+  return {
+    recordOne: async (reading) => (await recordDetailed(w, [reading]))[0]!,
+    recordDetailed: (readings) => recordDetailed(w, readings),
+    recordBatch: (readings) => recordBatch(w, readings),
+  };
+}
+
+/*
+ * The totals count a request's events before the replies say which were applied, so that the tally
+ * leaves in the same round trip as the device calls; events that turn out not applied (duplicates,
+ * rate-limited, lost with a failed call) are taken back by a second, rarer tally.
+ */
+async function apply(w: WritePath, readings: readonly Reading[], mode: ReplyMode): Promise<Applied> {
+  const now = Date.now();
+  const runs = runsByDevice(readings);
+  const calls = runs.map((run) => w.redis.record(...encodeRecord(run, readings, now, mode, w.config)));
+  const sent = valueCounts(readings, readings.keys());
+  const bookkeeping = w.tally(runs.map((run) => run.device), increments(sent, 1));
+  w.prune(now);
+  const done = redisTimer(mode === 'full' ? 'record' : 'record_batch');
+  const replies = await repliesOrTakeBack(w, calls, runs, readings, bookkeeping);
+  done();
+  const results = runs.map((run, i) => decodeRecord(run, readings, mode, replies[i]!));
+  const notApplied = runs.flatMap((run, i) => {
+    const result = results[i]!;
+    return result.kind === 'limited' ? run.events : [...result.duplicates];
+  });
+  const unsent = notApplied.length > 0 ? valueCounts(readings, notApplied) : undefined;
+  await Promise.all([
+    bookkeeping.catch(tallyFailed),
+    unsent ? w.tally([], increments(unsent, -1)).catch(tallyFailed) : undefined,
+  ]);
+  const flagged = flaggedValues(results, readings, now);
+  if (flagged.length > 0) await publishAnomalies(w, flagged.map((f) => f.stored));
+  return { runs, results, flagged, counted: countedValues(sent, unsent, flagged) };
+}
+
+/** Waits for every device's call; if any failed, takes back the totals of the lost events and rethrows. */
+async function repliesOrTakeBack(
+  w: WritePath,
+  calls: Array<Promise<unknown>>,
+  runs: DeviceRun[],
+  readings: readonly Reading[],
+  bookkeeping: Promise<unknown>,
+) {
+  try {
+    return (await Promise.all(calls)) as Array<Array<string | number>>;
+  } catch (error) {
+    const settled = await Promise.allSettled(calls);
+    const lost = runs.flatMap((run, i) => (settled[i]!.status === 'rejected' ? run.events : []));
+    if (await bookkeeping.then(() => true, () => false)) {
+      await w.tally([], increments(valueCounts(readings, lost), -1)).catch(() => undefined);
+    }
+    throw error;
+  }
+}
+
+/** Anomaly totals and the global recent list: only when anomalies were found. */
+function publishAnomalies(w: WritePath, found: StoredAnomaly[]): Promise<unknown> {
+  const add: Increments = new Map([['anomalies', found.length]]);
+  for (const a of found) add.set(`anomalies:${a.metric}`, (add.get(`anomalies:${a.metric}`) ?? 0) + 1);
+  return w.tally([], add, found);
+}
+
+async function recordDetailed(w: WritePath, readings: readonly Reading[]): Promise<EventOutcome[]> {
+  const { runs, results } = await apply(w, readings, 'full');
+  const outcomes: EventOutcome[] = new Array(readings.length);
+  runs.forEach((run, r) => {
+    const result = results[r]!;
+    for (const index of run.events) {
+      if (result.kind === 'limited') outcomes[index] = { status: 'rate_limited', retryAfterMs: result.retryAfterMs };
+      else if (result.duplicates.has(index)) outcomes[index] = { status: 'duplicate' };
+      else outcomes[index] = { status: 'applied', metrics: result.results.get(index)! };
+    }
+  });
+  return outcomes;
+}
+
+async function recordBatch(w: WritePath, readings: readonly Reading[]): Promise<BatchOutcome> {
+  const { runs, results, flagged, counted } = await apply(w, readings, 'anomalies');
+  const outcome: BatchOutcome = { anomalies: [], duplicates: [], rateLimited: [], counted };
+  runs.forEach((run, r) => {
+    const result = results[r]!;
+    if (result.kind === 'limited') outcome.rateLimited.push(...run.events.map((index) => ({ index, retryAfterMs: result.retryAfterMs })));
+    else outcome.duplicates.push(...result.duplicates);
+  });
+  outcome.anomalies = flagged.map(({ at, stored }) => ({ index: at.index, ...presentAnomaly(stored) }));
+  outcome.duplicates.sort((a, b) => a - b);
+  outcome.rateLimited.sort((a, b) => a.index - b.index);
+  return outcome;
 }
 
 interface ValueCounts {

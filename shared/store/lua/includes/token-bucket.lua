@@ -5,7 +5,7 @@
 local function take_tokens(key, count, rate, burst, now)
   local bucket = redis.call('HMGET', key, 'tokens', 'at')
   local tokens, at = tonumber(bucket[1]) or burst, tonumber(bucket[2]) or now
-  tokens = math.min(burst, tokens) -- MUTANT
+  tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
   if tokens < count then
     return math.ceil((count - tokens) * 1000 / rate)
   end
