@@ -6,6 +6,7 @@ import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { parseCommandLine } from '../support/cli.js';
 
 export const FUNCTIONS = ['ingest', 'analyze', 'stats'] as const;
 const repo = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.url));
@@ -34,5 +35,11 @@ export async function bundle(name: string, outRoot = repo('functions')): Promise
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  parseCommandLine({
+    usage: 'npm run bundle',
+    summary: 'Bundles each function with the shared code into functions/<name>/build/ (what `func build` needs).',
+    options: {},
+    examples: ['npm run bundle && func build --path functions/ingest'],
+  });
   for (const name of FUNCTIONS) console.log(`bundled ${await bundle(name)}`);
 }
