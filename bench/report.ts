@@ -3,7 +3,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ReportError, replaceBetweenMarkers } from '../support/markers.js';
+import { runCommand } from '../support/cli.js';
+import { replaceBetweenMarkers } from '../support/markers.js';
 
 export { ReportError, markers, replaceBetweenMarkers } from '../support/markers.js';
 
@@ -92,15 +93,7 @@ export function writeResult(fileName: string, data: unknown): string {
  * Runs a command's body (which cleans up after itself); a ReportError then ends the command with its
  * one-line message on stderr and exit code 1, no stack trace. Any other error propagates as it is.
  */
-export async function exitOnReportError(main: () => Promise<void>): Promise<void> {
-  try {
-    await main();
-  } catch (error) {
-    if (!(error instanceof ReportError)) throw error;
-    console.error(error.message);
-    process.exitCode = 1;
-  }
-}
+export const exitOnReportError = runCommand;
 
 const cell = (x: number | undefined) => (x === undefined ? '' : String(x));
 const splitLine = (split: ProfileSplit) =>

@@ -1,72 +1,134 @@
-// npm run evaluate -- <file> [--labels windows.json] [--sweep 1.5,2,2.5,3] [--charts dir]
-// Replays a labelled stream (the simulator's JSON lines, or a CSV series) through the real service and
-// prints precision, recall, F1, false-positive rate and accuracy per metric and overall.
+// npm run evaluate: replays a labelled stream through the real service and scores its flags against the labels.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { loadConfig } from '../shared/config.js';
+import { fileURLToPath } from 'node:url';
+import { configFromEnvOrExit } from '../shared/config/load.js';
+import { type DetectorParams, detectorParams } from '../shared/detector/params.js';
+import { parseCommandLine, usageError } from '../support/cli.js';
 import { renderChart } from './chart.js';
+import { CommandFailure, count, fileProblem, positiveList, runCommand } from './options.js';
 import { InputError, applyWindows, readCsv, readLabelledStream, readWindows } from './readers.js';
-import { type DetectorSettings, type Evaluation, chartSeries, evaluate, evaluationRedis, replay } from './replay.js';
+import { type Evaluation, type Flags, chartSeries, evaluate, evaluationRedis, replay } from './replay.js';
+import type { LabelledEvent } from './signals.js';
 
-const { values: options, positionals } = parseArgs({
-  allowPositionals: true,
+const root = fileURLToPath(new URL('../', import.meta.url));
+
+const { values: o, positionals } = parseCommandLine({
+  usage: 'npm run evaluate -- <stream.jsonl | series.csv> [options]',
+  summary: [
+    "Replays a labelled stream (the simulator's JSON lines, or a CSV series timestamp,value[,label]) through an ingest",
+    'process of the built service (npm run build is run first) and a Redis of its own, and prints precision, recall,',
+    'F1, false-positive rate and accuracy per metric and overall, and recall per kind of anomaly. The detector takes',
+    'WINDOW_SIZE, Z_THRESHOLD and MIN_SAMPLES from the environment, as the service does.',
+  ].join('\n'),
+  positionals: true,
   options: {
-    labels: { type: 'string' },
-    sweep: { type: 'string' },
-    charts: { type: 'string' },
-    'charts-limit': { type: 'string', default: '12' },
-    json: { type: 'boolean', default: false },
+    labels: { type: 'string', arg: 'windows.json', doc: 'label a series from anomaly windows: [{"start", "end"}], ISO-8601 or Unix times' },
+    sweep: { type: 'string', arg: 't1,t2,...', doc: 'also score these thresholds' },
+    charts: { type: 'boolean', doc: 'write an SVG chart per series: values, rolling average, ±threshold·σ band, flags, labels' },
+    'charts-dir': { type: 'string', arg: 'dir', default: 'out/charts', doc: 'where --charts writes (created if missing)' },
+    'charts-limit': { type: 'string', arg: 'n', default: '12', doc: 'chart at most this many series' },
+    json: { type: 'boolean', doc: 'print the results as JSON' },
   },
+  examples: [
+    'npm run evaluate -- out/stream.jsonl --sweep 1.5,2.5,3 --charts',
+    'npm run evaluate -- series.csv --labels windows.json --charts --charts-dir out/series',
+    'Z_THRESHOLD=3 WINDOW_SIZE=100 npm run evaluate -- out/stream.jsonl --json',
+  ],
 });
 
-const file = positionals[0];
-if (!file) {
-  console.error('usage: npm run evaluate -- <stream.jsonl | series.csv> [--labels windows.json] [--sweep 1.5,2,3] [--charts dir] [--json]');
-  process.exit(2);
+if (positionals.length !== 1) {
+  usageError(positionals.length === 0 ? 'give the file to evaluate: a stream of JSON lines or a CSV series' : `one file at a time (got ${positionals.join(', ')})`);
 }
+const file = positionals[0]!;
+const sweep = o.sweep === undefined ? [] : positiveList('sweep', o.sweep);
+const chartsLimit = count('charts-limit', o['charts-limit']);
+const chartsDir = o['charts-dir'] ?? '';
+if (chartsDir === '') usageError('--charts-dir must not be empty');
 
-// The detector settings in force, from the same environment variables as the service.
-const config = loadConfig(process.env);
-const base: DetectorSettings = { windowSize: config.windowSize, zThreshold: config.zThreshold, minSamples: config.minSamples };
+// The detector's parameters in force, from the same environment variables as the service (a bad one: one line, exit 1).
+const base = detectorParams(configFromEnvOrExit());
 
-let events;
-try {
-  const text = readFileSync(file, 'utf8');
-  events = extname(file) === '.csv' ? readCsv(text, 'csv', basename(file, '.csv').replace(/[^a-z0-9_]/gi, '_').toLowerCase().replace(/^[^a-z]+/, '') || 'value') : readLabelledStream(text);
-  if (options.labels) events = applyWindows(events, readWindows(readFileSync(options.labels, 'utf8')));
-} catch (error) {
-  console.error(error instanceof InputError ? `${file}: ${error.message}` : String(error));
-  process.exit(1);
-}
-
-const thresholds = [base.zThreshold, ...(options.sweep ?? '').split(',').filter(Boolean).map(Number).filter((t) => t !== base.zThreshold)];
-execFileSync('npm', ['run', '--silent', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
-const redis = await evaluationRedis();
-const results: Array<{ settings: DetectorSettings; evaluation: Evaluation }> = [];
-try {
-  for (const zThreshold of thresholds) {
-    const settings = { ...base, zThreshold };
-    const flags = await replay(events, settings, redis.url);
-    results.push({ settings, evaluation: evaluate(events, flags) });
-    if (options.charts && zThreshold === base.zThreshold) {
-      mkdirSync(options.charts, { recursive: true });
-      for (const series of chartSeries(events, flags, settings).slice(0, Number(options['charts-limit']))) {
-        const path = join(options.charts, `${series.title.replace(/[^A-Za-z0-9_.-]+/g, '_')}.svg`);
-        writeFileSync(path, renderChart(series));
-        console.error(`chart: ${path}`);
-      }
-    }
+/** Parses one input file; a mistake in it is reported with the file's name and the line. */
+function readInputFile<T>(path: string, parse: (text: string) => T): T {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw fileProblem(path, error);
   }
-} finally {
-  await redis.stop();
+  try {
+    return parse(text);
+  } catch (error) {
+    throw error instanceof InputError ? new InputError(`${path}: ${error.message}`) : error;
+  }
+}
+
+function readEvents(): LabelledEvent[] {
+  const metric = basename(file, extname(file)).replace(/[^a-z0-9_]/gi, '_').toLowerCase().replace(/^[^a-z]+/, '') || 'value';
+  const csv = extname(file).toLowerCase() === '.csv';
+  let events = readInputFile(file, (text) => (csv ? readCsv(text, 'csv', metric) : readLabelledStream(text)));
+  if (o.labels) events = applyWindows(events, readInputFile(o.labels, readWindows));
+  if (events.length === 0) throw new InputError(`${file}: no events`);
+  if (!events.some((e) => Object.keys(e.labels).length > 0)) {
+    throw new InputError(`${file}: no labelled values to score: give labels (a label column, or --labels windows.json)`);
+  }
+  return events;
+}
+
+function build(): void {
+  try {
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  } catch {
+    throw new CommandFailure('npm run build failed (its errors are above); evaluate replays through the built service');
+  }
+}
+
+function writeCharts(events: readonly LabelledEvent[], flags: Flags, settings: DetectorParams): void {
+  try {
+    mkdirSync(chartsDir, { recursive: true });
+  } catch (error) {
+    throw fileProblem(chartsDir, error);
+  }
+  for (const series of chartSeries(events, flags, settings).slice(0, chartsLimit)) {
+    const path = join(chartsDir, `${series.title.replace(/[^A-Za-z0-9_.-]+/g, '_')}.svg`);
+    try {
+      writeFileSync(path, renderChart(series));
+    } catch (error) {
+      throw fileProblem(path, error);
+    }
+    console.error(`chart: ${path}`);
+  }
+}
+
+interface Result {
+  settings: DetectorParams;
+  evaluation: Evaluation;
+}
+
+/** Replays the events once per threshold (the configured one first) and scores each run. */
+async function scoreAll(events: readonly LabelledEvent[]): Promise<Result[]> {
+  const thresholds = [...new Set([base.zThreshold, ...sweep])];
+  build();
+  const redis = await evaluationRedis();
+  const results: Result[] = [];
+  try {
+    for (const zThreshold of thresholds) {
+      const settings: DetectorParams = { ...base, zThreshold };
+      const flags = await replay(events, settings, redis.url);
+      results.push({ settings, evaluation: evaluate(events, flags) });
+      if (o.charts && zThreshold === base.zThreshold) writeCharts(events, flags, settings);
+    }
+  } finally {
+    await redis.stop();
+  }
+  return results;
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(7);
-if (options.json) {
-  console.log(JSON.stringify({ file, events: events.length, results }, null, 2));
-} else {
+
+function printReport(events: readonly LabelledEvent[], results: readonly Result[]): void {
   const first = results[0]!;
   console.log(`${file}: ${events.length} events; W=${base.windowSize}, threshold=${base.zThreshold}, min samples=${base.minSamples}`);
   console.log('metric      precision  recall      F1     FPR  accuracy      TP      FP      FN       TN');
@@ -85,3 +147,10 @@ if (options.json) {
     }
   }
 }
+
+await runCommand(async () => {
+  const events = readEvents();
+  const results = await scoreAll(events);
+  if (o.json) console.log(JSON.stringify({ file, events: events.length, results }, null, 2));
+  else printReport(events, results);
+});

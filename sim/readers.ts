@@ -1,7 +1,9 @@
-import { parseTimestamp } from '../shared/schemas/event.js';
+import { parseTimestamp } from '../shared/schemas/time.js';
+import { CommandFailure } from './options.js';
 import type { AnomalyKind, LabelledEvent } from './signals.js';
 
-export class InputError extends Error {
+/** Input the tools cannot use; its message names the line or the window. */
+export class InputError extends CommandFailure {
   override readonly name = 'InputError';
 }
 

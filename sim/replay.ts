@@ -1,16 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import type { DetectorParams } from '../shared/detector/params.js';
 import { moments } from '../shared/detector/reference.js';
 import { type Running, startRedis } from '../support/servers.js';
 import { startFunction } from '../support/functions.js';
 import type { ChartSeries } from './chart.js';
+import { InputError } from './readers.js';
 import { type Confusion, type Scores, add, confusion, score } from './scoring.js';
 import { type LabelledEvent, toApiEvent } from './signals.js';
-
-export interface DetectorSettings {
-  windowSize: number;
-  zThreshold: number;
-  minSamples: number;
-}
 
 /** `${event index}:${metric}` of every value the service flagged. */
 export type Flags = Set<string>;
@@ -19,7 +15,7 @@ export type Flags = Set<string>;
  * Replays events, in order, through the real path: an ingest function process (functions-framework
  * serving dist/) and a Redis of their own, in batches of 1000. Returns what the service flagged.
  */
-export async function replay(events: readonly LabelledEvent[], settings: DetectorSettings, redisUrl: string): Promise<Flags> {
+export async function replay(events: readonly LabelledEvent[], settings: DetectorParams, redisUrl: string): Promise<Flags> {
   const ingest = await startFunction('ingest', {
     REDIS_URL: redisUrl,
     KEY_PREFIX: `eval:${randomUUID().slice(0, 8)}:`,
@@ -39,7 +35,7 @@ export async function replay(events: readonly LabelledEvent[], settings: Detecto
         body: JSON.stringify(batch.map(toApiEvent)),
       });
       const body = (await response.json()) as { anomalies?: Array<{ index: number; metric: string }>; message?: string };
-      if (response.status !== 202) throw new Error(`the service refused events ${from}-${from + batch.length - 1}: ${response.status} ${body.message}`);
+      if (response.status !== 202) throw new InputError(`the service refused events ${from}-${from + batch.length - 1}: ${response.status} ${body.message}`);
       for (const a of body.anomalies!) flags.add(`${from + a.index}:${a.metric}`);
     }
     return flags;
@@ -78,7 +74,7 @@ export function evaluate(events: readonly LabelledEvent[], flags: Flags): Evalua
       perMetric.set(metric, add(perMetric.get(metric) ?? { tp: 0, fp: 0, tn: 0, fn: 0 }, c));
     }
   });
-  if (perMetric.size === 0) throw new Error('no labelled values to score: give labels (a label column or --labels windows)');
+  if (perMetric.size === 0) throw new InputError('no labelled values to score: give labels (a label column or --labels windows)');
   const overall = [...perMetric.values()].reduce(add);
   return {
     perMetric: Object.fromEntries([...perMetric].sort(([a], [b]) => (a < b ? -1 : 1)).map(([m, c]) => [m, score(c)])),
@@ -88,7 +84,7 @@ export function evaluate(events: readonly LabelledEvent[], flags: Flags): Evalua
 }
 
 /** The series of the stream, each ready to chart (average and band follow the reference semantics). */
-export function chartSeries(events: readonly LabelledEvent[], flags: Flags, settings: DetectorSettings): ChartSeries[] {
+export function chartSeries(events: readonly LabelledEvent[], flags: Flags, settings: DetectorParams): ChartSeries[] {
   const series = new Map<string, { values: number[]; flagged: boolean[]; truth: Array<boolean | null> }>();
   events.forEach((e, i) => {
     for (const [metric, value] of Object.entries(e.metrics)) {

@@ -69,3 +69,19 @@ export function parseCommandLine<O extends Record<string, OptionSpec>>(
     return usageError((error as Error).message.split('\n')[0]!);
   }
 }
+
+/** A failure the user can act on (a file that cannot be read or written, a refused input): one line on stderr, exit code 1. */
+export class CommandFailure extends Error {
+  override readonly name: string = 'CommandFailure';
+}
+
+/** Runs a command's body; a CommandFailure ends it with its one-line message and exit code 1, anything else is a bug and keeps its stack. */
+export async function runCommand(body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (error) {
+    if (!(error instanceof CommandFailure)) throw error;
+    console.error(error.message);
+    process.exitCode = 1;
+  }
+}

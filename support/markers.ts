@@ -1,9 +1,10 @@
 // Generated sections of hand-written files (BENCHMARKS.md, README.md): the text between a named pair of
 // HTML comments, replaced whole; the prose around them stays by hand.
+import { CommandFailure } from './cli.js';
 
 /** A generated section cannot be written: its message is the one line the command prints before exit code 1. */
-export class ReportError extends Error {
-  override name = 'ReportError';
+export class ReportError extends CommandFailure {
+  override readonly name: string = 'ReportError';
 }
 
 export function markers(name: string): { start: string; end: string } {

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -14,6 +15,7 @@ import { type LabelledEvent, SHIFT_LABELLED, createDevice } from '../sim/signals
 import { rng } from '../support/random.js';
 
 const run = promisify(execFile);
+const root = fileURLToPath(new URL('../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'iot-sim-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -185,20 +187,46 @@ describe('the chart', () => {
       await browser.close();
     }
   });
+
+  it('draws a 60,000-value series small, keeping its extremes and every flagged and labelled point', () => {
+    const r = rng(5);
+    const n = 60_000;
+    const spike = 33_333;
+    const values = Array.from({ length: n }, (_, i) => (i === spike ? 120 : 50 + 10 * Math.sin(i / 700) + r.gauss()));
+    const flagged = values.map((_, i) => i === spike || i % 97 === 0);
+    const truth = values.map((_, i) => i === spike || i % 131 === 0);
+    const series = { title: 'long / cpu', values, avg: values, lower: values.map((v) => v - 3), upper: values.map((v) => v + 3), flagged, truth, threshold: 2 };
+    const svg = renderChart(series);
+    expect(svg.length).toBeLessThan(200_000);
+    const circles = (cls: string) => [...svg.matchAll(new RegExp(`<circle class="${cls}" cx="([\\d.]+)" cy="([\\d.]+)"`, 'g'))];
+    expect(circles('flagged')).toHaveLength(flagged.filter(Boolean).length);
+    expect(circles('truth')).toHaveLength(truth.filter(Boolean).length);
+    // About two points per pixel column of the 920-pixel plot, from the first value to the last.
+    const points = /<polyline class="values" points="([^"]*)"/.exec(svg)![1]!.split(' ').map((p) => p.split(',').map(Number) as [number, number]);
+    expect(points.length).toBeLessThanOrEqual(2 * 920 + 2);
+    expect(points.length).toBeGreaterThan(920);
+    expect([points[0]![0], points.at(-1)![0]]).toEqual([60, 980]);
+    // The spike survives the downsampling: the line's highest point is the spike's flagged circle.
+    const spikeCircle = circles('flagged').find(([, cx]) => Math.abs(Number(cx) - (60 + (spike / (n - 1)) * 920)) < 0.1)!;
+    expect(Math.min(...points.map(([, y]) => y))).toBe(Number(spikeCircle[2]));
+  });
 });
 
 describe('the commands', () => {
-  it('npm run simulate writes a labelled stream, and npm run evaluate scores it against the service', async () => {
+  it('npm run simulate writes a labelled stream, and evaluate scores it against the service, charts under out/charts by default', async () => {
     const stream = join(dir, 'stream.jsonl');
     const simulate = await run('npm', ['run', '--silent', 'simulate', '--', '--preset', 'source', '--devices', '3', '--events', '100', '--out', stream]);
     expect(simulate.stdout).toMatch(/wrote 300 readings of 3 devices \(source\)/);
     expect(readLabelledStream(readFileSync(stream, 'utf8'))).toHaveLength(300);
-    const evaluated = await run('npm', ['run', '--silent', 'evaluate', '--', stream, '--sweep', '3', '--charts', join(dir, 'charts'), '--charts-limit', '2'], {
+    // Run from a scratch directory (npm run would run it from the repository), so that its default output lands there.
+    const evaluated = await run(join(root, 'node_modules/.bin/tsx'), [join(root, 'sim/evaluate.ts'), stream, '--sweep', '3', '--charts', '--charts-limit', '2'], {
+      cwd: dir,
       env: { ...process.env, REDIS_URL: '' },
     });
     expect(evaluated.stdout).toMatch(/300 events; W=50, threshold=2, min samples=10/);
     expect(evaluated.stdout).toMatch(/^overall\s+[\d.]+%/m);
     expect(evaluated.stdout).toMatch(/threshold sweep/);
-    expect(readFileSync(join(dir, 'charts', 'sim-0000_cpu.svg'), 'utf8')).toContain('<svg');
+    expect(readFileSync(join(dir, 'out', 'charts', 'sim-0000_cpu.svg'), 'utf8')).toContain('<svg');
+    expect(readdirSync(join(dir, 'out', 'charts'))).toHaveLength(2);
   }, 120_000);
 });
