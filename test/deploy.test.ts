@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,10 +16,14 @@ import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { loadConfig } from '../shared/config.js';
+import { loadConfig } from '../shared/config/load.js';
 import { FUNCTIONS, bundle } from '../scripts/bundle.js';
 import { render } from '../scripts/generate-manifests.js';
 import { freePort, stopProcess, waitFor } from '../support/servers.js';
+import { analyzeRoutes } from '../functions/analyze/routes.js';
+import { ingestRoutes } from '../functions/ingest/routes.js';
+import { statsRoutes } from '../functions/stats/routes.js';
+import { type TestApp, request, startApp } from './support/app.js';
 
 const repo = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.url));
 const read = (path: string) => readFileSync(repo(path), 'utf8');
@@ -133,7 +138,7 @@ describe('knative/ (rendered by kustomize)', () => {
       expect(existsSync(repo('Dockerfile'))).toBe(true);
       const env = environment(fn);
       expect(env.FUNCTION_TARGET).toBe(name);
-      expect(read(`functions/${name}/index.ts`)).toContain(`http('${name}'`);
+      expect(read(`functions/${name}/index.ts`)).toContain(`defineFunction('${name}'`);
       expect(env.NODE_ENV).toBe('production');
       // Every variable the deployment relies on is set (the defaults point at localhost), and all pass the schema.
       const tokens = name === 'ingest' ? 'INGEST_TOKENS' : 'READ_TOKENS';
@@ -237,7 +242,8 @@ describe('each function directory builds on its own (npm run bundle)', () => {
   const dirs: string[] = [];
   afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-  it.each(FUNCTIONS.map((name) => [name]))('%s serves from its bundle with only functions-framework installed', async (name) => {
+  /** Bundles one function, installs only functions-framework beside it, and serves it on a loopback port. */
+  async function serveBundle(name: (typeof FUNCTIONS)[number], keyPrefix: string): Promise<{ url: string; stop(): Promise<void> }> {
     const root = mkdtempSync(join(tmpdir(), 'iot-bundle-'));
     dirs.push(root);
     await bundle(name, root);
@@ -248,14 +254,106 @@ describe('each function directory builds on its own (npm run bundle)', () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['node_modules/@google-cloud/functions-framework/build/src/main.js', `--target=${name}`, `--port=${port}`], {
       cwd: dir,
-      env: { ...process.env, REDIS_URL: inject('redisUrl'), KEY_PREFIX: `t:bundle-${name}:`, NODE_ENV: 'production' },
+      env: { ...process.env, REDIS_URL: inject('redisUrl'), KEY_PREFIX: keyPrefix, NODE_ENV: 'production' },
       stdio: 'ignore',
     });
+    const url = `http://127.0.0.1:${port}`;
     try {
-      await waitFor(`${name} bundle`, async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, child);
-    } finally {
+      await waitFor(`${name} bundle`, async () => (await fetch(`${url}/health`)).ok, child);
+    } catch (error) {
       await stopProcess(child);
+      throw error;
     }
+    return { url, stop: () => stopProcess(child) };
+  }
+
+  /** Runs `check` against the bundle and the source build of the same function, on one fresh key prefix. */
+  async function withBundle(
+    name: (typeof FUNCTIONS)[number],
+    check: (bundled: string, source: { ingest: TestApp; own: TestApp }) => Promise<void>,
+  ): Promise<void> {
+    const keyPrefix = `t:bundle-${name}-${randomUUID().slice(0, 8)}:`;
+    const served = await serveBundle(name, keyPrefix);
+    const routes = { ingest: ingestRoutes, analyze: analyzeRoutes, stats: statsRoutes }[name];
+    const ingest = await startApp(ingestRoutes, { KEY_PREFIX: keyPrefix });
+    const own = await startApp(routes, { KEY_PREFIX: keyPrefix });
+    try {
+      await check(served.url, { ingest, own });
+    } finally {
+      await served.stop();
+      await Promise.all([ingest.close(), own.close()]);
+    }
+  }
+
+  it('ingest serves from its bundle with only functions-framework installed: events are applied and answered', async () => {
+    await withBundle('ingest', async (url, { own }) => {
+      // Baselines {10} and {10, 20}: the third value has z = (30 - 15) / 5.
+      const expected = [
+        { value: 10, avg: 10, zscore: 0, anomaly: false },
+        { value: 20, avg: 15, zscore: null, anomaly: false },
+        { value: 30, avg: 20, zscore: 3, anomaly: false },
+      ];
+      for (const [i, path] of ['/', '/ingest', '/metrics-data'].entries()) {
+        const reply = await request(`${url}${path}`, { body: { device_id: 'bundled', timestamp: 1700000000 + i, cpu: expected[i]!.value } });
+        expect(reply.status, path).toBe(202);
+        expect(reply.body, path).toEqual({
+          device_id: 'bundled',
+          timestamp: new Date((1700000000 + i) * 1000).toISOString(),
+          metrics: { cpu: expected[i] },
+        });
+      }
+      const batch = await request(`${url}/ingest/batch`, { body: [{ device_id: 'bundled', cpu: 40 }, { device_id: 'other', rps: 1 }] });
+      expect(batch.status).toBe(202);
+      expect(batch.body).toEqual({ accepted: 2, anomalies: [], duplicates: [] });
+      // What the bundle wrote is what the source build reads back.
+      const [cpu] = await own.context.store.series('bundled');
+      expect(cpu).toMatchObject({ metric: 'cpu', value: 40, avg: 25, samples: 4, count: 4, anomalies: 0 });
+      expect(await own.context.store.totals()).toMatchObject({ events: 5, per_metric: { cpu: { events: 4 }, rps: { events: 1 } } });
+      expect((await request(`${url}/analyze`)).status).toBe(404);
+    });
+  });
+
+  it('analyze serves from its bundle with only functions-framework installed: it reads back what was stored', async () => {
+    await withBundle('analyze', async (url, { ingest, own }) => {
+      for (const cpu of [1, 2, 3, 4]) {
+        expect((await request(`${ingest.url}/ingest`, { body: { device_id: 'bundled', cpu, ...(cpu === 4 ? { rps: 9 } : {}) } })).status).toBe(202);
+      }
+      const analyze = await request(`${url}/analyze?device=bundled`);
+      expect(analyze.status).toBe(200);
+      expect(analyze.body).toMatchObject({ device_id: 'bundled', window_size: 50, z_threshold: 2, min_samples: 10 });
+      expect(analyze.body.series).toHaveLength(2);
+      expect(analyze.body.series[0]).toMatchObject({ metric: 'cpu', value: 4, avg: 2.5, samples: 4, count: 4, anomalies: 0, anomaly: false });
+      expect(analyze.body.series[1]).toMatchObject({ metric: 'rps', value: 9, avg: 9, zscore: 0, samples: 1, count: 1 });
+      expect(analyze.body).toEqual((await request(`${own.url}/analyze?device=bundled`)).body);
+      // The root path, the device index and the anomalies answer as the source build does.
+      expect((await request(`${url}/?device=bundled`)).body).toEqual(analyze.body);
+      const devices = await request(`${url}/devices`);
+      expect(devices.status).toBe(200);
+      expect(devices.body.devices.map((d: { device_id: string }) => d.device_id)).toEqual(['bundled']);
+      const anomalies = await request(`${url}/anomalies`);
+      expect(anomalies.status).toBe(200);
+      expect(anomalies.body).toEqual((await request(`${own.url}/anomalies`)).body);
+      expect(anomalies.body).toMatchObject({ total: 0, per_metric: { cpu: { events: 4, anomalies: 0 }, rps: { events: 1, anomalies: 0 } } });
+    });
+  });
+
+  it('stats serves from its bundle with only functions-framework installed: it answers with the counts', async () => {
+    await withBundle('stats', async (url, { ingest, own }) => {
+      const events = [{ device_id: 's1', cpu: 1, rps: 2 }, { device_id: 's1', cpu: 3 }, { device_id: 's2', cpu: 5 }];
+      expect((await request(`${ingest.url}/batch`, { body: events })).status).toBe(202);
+      const stats = await request(`${url}/stats`);
+      expect(stats.status).toBe(200);
+      expect(stats.body).toMatchObject({
+        events: 3,
+        anomalies: 0,
+        devices: 2,
+        series: 3,
+        per_metric: { cpu: { events: 3, anomalies: 0 }, rps: { events: 1, anomalies: 0 } },
+        config: { window_size: 50, z_threshold: 2, min_samples: 10 },
+      });
+      expect(stats.body).toEqual((await request(`${own.url}/stats`)).body);
+      expect((await request(`${url}/`)).body).toEqual(stats.body);
+    });
   });
 });
 
@@ -284,7 +382,7 @@ describe('docker-compose.yml', () => {
       expect(env.FUNCTION_TARGET).toBe(name);
       expect(() => loadConfig(env), name).not.toThrow();
       expect(loadConfig(env).redisUrl).toBe('redis://redis:6379');
-      expect(read(name === 'api' ? 'functions/index.ts' : `functions/${name}/index.ts`)).toContain(`http('${name}'`);
+      expect(read(name === 'api' ? 'functions/index.ts' : `functions/${name}/index.ts`)).toContain(`defineFunction('${name}'`);
     }
     expect(compose.services.api.ports).toEqual(['8080:8080']);
     expect(['ingest', 'analyze', 'stats'].map((name) => compose.services[name].ports[0])).toEqual(['8081:8080', '8082:8080', '8083:8080']);

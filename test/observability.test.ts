@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
-import { request } from './support/app.js';
+import { apiRoutes } from '../functions/api.js';
+import { type TestApp, request, startApp } from './support/app.js';
 import { startFunction } from '../support/functions.js';
 import { type Sample, query, startPrometheus, startPushgateway } from '../support/prometheus.js';
 import type { Running } from '../support/servers.js';
@@ -35,7 +36,18 @@ function signal(expr: string): string {
 let pushgateway: Running;
 let prometheus: Running;
 const functions: Array<Running & { output(): string }> = [];
-const sent = { values: 0, anomalies: 0 };
+const sent = { values: 0, anomalies: 0, requests: 0, events: 0 };
+
+/** A gateway's batch: 13 events of two devices, 13 cpu and 4 rps values, one anomaly (the last cpu of gw-a). */
+function gatewayBatch(prefix: string): Array<Record<string, string | number>> {
+  const events: Array<Record<string, string | number>> = Array.from({ length: 12 }, (_, i) => ({
+    device_id: `${prefix}-a`,
+    cpu: i === 11 ? 99 : 40 + (i % 2),
+    ...(i % 3 === 0 ? { rps: 100 } : {}),
+  }));
+  events.push({ device_id: `${prefix}-b`, cpu: 5 });
+  return events;
+}
 
 beforeAll(async () => {
   pushgateway = await startPushgateway();
@@ -71,8 +83,19 @@ beforeAll(async () => {
       expect(reply.status).toBe(202);
       sent.values += 2;
       sent.anomalies += Object.values(reply.body.metrics as Record<string, { anomaly: boolean }>).filter((m) => m.anomaly).length;
+      sent.requests += 1;
+      sent.events += 1;
     }
   }
+  // And a batch, which is counted value by value too (outside METRICS_DEVICES: the gauges are not concerned).
+  const batch = gatewayBatch('gateway');
+  const batchReply = await request(`${b!.url}/batch`, { body: batch });
+  expect(batchReply.status).toBe(202);
+  expect(batchReply.body.anomalies).toHaveLength(1);
+  sent.values += batch.reduce((n, e) => n + Object.keys(e).length - 1, 0); // every field but device_id
+  sent.anomalies += 1;
+  sent.requests += 1;
+  sent.events += batch.length;
   // One request that fails validation, so that a 4xx series exists too.
   expect((await request(`${a!.url}/ingest`, { body: { cpu: 'x' } })).status).toBe(400);
 }, 120_000);
@@ -96,6 +119,9 @@ describe('metrics pushed through a real Pushgateway and scraped by a real Promet
     const instances = await query(prometheus.url, 'sum by (instance) (metrics_processed_total)');
     expect(instances.map((s) => s.metric.instance).sort()).toEqual(['ingest-a', 'ingest-b']);
     expect(await scalar('sum(http_requests_total{function="ingest", status="400"})')).toBe(1);
+    // One observation per accepted request, of its number of events.
+    expect(await scalar('sum(ingest_batch_size_count)')).toBe(sent.requests);
+    expect(await scalar('sum(ingest_batch_size_sum)')).toBe(sent.events);
   });
 
   it('export the rolling average and z-score that the analyze function answers', async () => {
@@ -164,6 +190,72 @@ describe('metrics pushed through a real Pushgateway and scraped by a real Promet
       ['ingest', 'ingest-b', '1'],
       ['stats', 'stats-a', '1'],
     ]);
+  });
+});
+
+/** The value of one sample in Prometheus text exposition (0 when the series does not exist yet). */
+function sampleValue(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+describe('a batch in the metrics of the process that served it (GET /metrics)', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startApp(apiRoutes);
+  });
+  afterAll(() => app?.close());
+
+  const SERIES = [
+    'metrics_processed_total{metric="cpu"}',
+    'metrics_processed_total{metric="rps"}',
+    'anomaly_detected_total{metric="cpu"}',
+    'anomaly_detected_total{metric="rps"}',
+    'ingest_batch_size_count',
+    'ingest_batch_size_sum',
+    'ingest_batch_size_bucket{le="10"}',
+    'ingest_batch_size_bucket{le="25"}',
+    'ingest_batch_size_bucket{le="+Inf"}',
+  ];
+  const scrape = async () => {
+    const response = await fetch(`${app.url}/metrics`);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    return Object.fromEntries(SERIES.map((s) => [s, sampleValue(text, s)]));
+  };
+
+  it('moves the value and anomaly counters by the values of the batch, and the histogram by its size', async () => {
+    const before = await scrape();
+    const batch = gatewayBatch('local');
+    const reply = await request(`${app.url}/ingest/batch`, { body: batch });
+    expect(reply.status).toBe(202);
+    expect(reply.body).toMatchObject({ accepted: 13, duplicates: [] });
+    expect(reply.body.anomalies.map((a: { index: number; metric: string }) => [a.index, a.metric])).toEqual([[11, 'cpu']]);
+    const after = await scrape();
+    const moved = Object.fromEntries(SERIES.map((s) => [s, after[s]! - before[s]!]));
+    expect(moved).toEqual({
+      'metrics_processed_total{metric="cpu"}': 13,
+      'metrics_processed_total{metric="rps"}': 4,
+      'anomaly_detected_total{metric="cpu"}': 1,
+      'anomaly_detected_total{metric="rps"}': 0,
+      'ingest_batch_size_count': 1,
+      'ingest_batch_size_sum': 13,
+      'ingest_batch_size_bucket{le="10"}': 0,
+      'ingest_batch_size_bucket{le="25"}': 1,
+      'ingest_batch_size_bucket{le="+Inf"}': 1,
+    });
+  });
+
+  it('counts a single event as a batch of one', async () => {
+    const before = await scrape();
+    const reply = await request(`${app.url}/ingest`, { body: { device_id: 'local-c', cpu: 1, rps: 2 } });
+    expect(reply.status).toBe(202);
+    const after = await scrape();
+    expect(after['metrics_processed_total{metric="cpu"}']! - before['metrics_processed_total{metric="cpu"}']!).toBe(1);
+    expect(after['metrics_processed_total{metric="rps"}']! - before['metrics_processed_total{metric="rps"}']!).toBe(1);
+    expect(after.ingest_batch_size_count! - before.ingest_batch_size_count!).toBe(1);
+    expect(after.ingest_batch_size_sum! - before.ingest_batch_size_sum!).toBe(1);
+    expect(after['ingest_batch_size_bucket{le="10"}']! - before['ingest_batch_size_bucket{le="10"}']!).toBe(1);
   });
 });
 
