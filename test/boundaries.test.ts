@@ -152,6 +152,26 @@ describe('bearer tokens are matched whole', () => {
     expect(await snapshot(app.context.config)).toEqual(before);
   });
 
+  it.each([
+    ['a valid token followed by another word', `Bearer ${first} junk`],
+    ['a word before the scheme', `Token Bearer ${first}`],
+    ['the token without the scheme', first],
+    ['the scheme without a space', `Bearer${first}`],
+  ])('refuses %s with 401 and says what to send', async (_case, header) => {
+    const reply = await request(`${app.url}/ingest`, { body: { device_id: 'guarded', cpu: 1 }, headers: { authorization: header } });
+    expect(reply.status).toBe(401);
+    expect(reply.body).toEqual({ error: 'unauthorized', message: 'Send Authorization: Bearer <token> with a valid token' });
+  });
+
+  it.each([
+    ['two spaces after the scheme', `Bearer  ${first}`],
+    ['trailing spaces', `Bearer ${first}   `],
+    ['the scheme in lower case', `bearer ${first}`],
+  ])('accepts a valid token with %s (RFC 6750 allows them)', async (_case, header) => {
+    const reply = await request(`${app.url}/ingest`, { body: { device_id: 'guarded', cpu: 1 }, headers: { authorization: header } });
+    expect(reply.status).toBe(202);
+  });
+
   it('accepts each configured token exactly', async () => {
     for (const token of TOKENS) {
       const reply = await request(`${app.url}/ingest`, { body: { device_id: 'guarded', cpu: 1 }, headers: { authorization: `Bearer ${token}` } });
