@@ -1,5 +1,5 @@
 # One image for every function: FUNCTION_TARGET picks ingest, analyze, stats or the all-in-one api.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -9,7 +9,7 @@ COPY shared ./shared
 COPY functions ./functions
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     PORT=8080 \
     FUNCTION_TARGET=api

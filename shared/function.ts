@@ -2,6 +2,7 @@ import { http } from '@google-cloud/functions-framework';
 import { type Context, defaultContext } from './context.js';
 import { serve } from './http/pipeline.js';
 import type { Routes } from './http/routes.js';
+import { warnIfEndOfLife } from './runtime.js';
 import { observe, whenServed } from './telemetry/observe.js';
 
 export interface FunctionOptions {
@@ -15,6 +16,7 @@ export interface FunctionOptions {
  */
 export function defineFunction(name: string, routes: (context: Context) => Routes, options: FunctionOptions): void {
   const context = defaultContext();
+  warnIfEndOfLife();
   http(name, serve(name, routes(context), context.config));
   whenServed(name, () => observe(name, context, options));
 }

@@ -100,3 +100,22 @@ describe('the settings, declared once', () => {
     }
   });
 });
+
+describe('the Node.js runtime', () => {
+  it('warns once, in one JSON line, on a Node.js past its end of life, and says nothing on Node 24', async () => {
+    const { warnIfEndOfLife } = await import('../shared/runtime.js');
+    const lines: string[] = [];
+    const original = console.error;
+    console.error = (line: string) => void lines.push(line);
+    try {
+      expect(warnIfEndOfLife('24.11.0')).toBeUndefined();
+      expect(warnIfEndOfLife('20.19.0')).toContain('Node.js 20.19.0 reached its end of life (2026-04-30)');
+      expect(warnIfEndOfLife('20.19.0')).toBeUndefined();
+    } finally {
+      console.error = original;
+    }
+    expect(lines.map((l) => JSON.parse(l))).toEqual([
+      { severity: 'WARNING', message: 'Node.js 20.19.0 reached its end of life (2026-04-30): run this service on Node.js 24 LTS' },
+    ]);
+  });
+});
