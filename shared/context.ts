@@ -7,6 +7,7 @@ export interface Context {
   readonly store: Store;
 }
 
+/** A context on its own store (tests make one per configuration). */
 export function createContext(config: Config): Context {
   return { config, store: createStore(config) };
 }

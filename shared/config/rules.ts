@@ -12,6 +12,7 @@ export interface Rule<T> {
 const ok = <T>(value: T) => ({ value });
 const got = (raw: string) => ` (got "${raw.length > 40 ? `${raw.slice(0, 40)}…` : raw}")`;
 
+/** A whole number within [min, max]. */
 export const integer = (min: number, max: number, text = `integer ${min}–${max}`): Rule<number> => ({
   text,
   parse: (raw) => {
@@ -21,6 +22,7 @@ export const integer = (min: number, max: number, text = `integer ${min}–${max
   },
 });
 
+/** A finite number greater than 0. */
 export const positive = (): Rule<number> => ({
   text: 'number > 0',
   parse: (raw) => {
@@ -36,16 +38,20 @@ export const matching = (pattern: RegExp, text: string, error: string): Rule<str
   parse: (raw) => (pattern.test(raw) ? ok(raw) : { error }),
 });
 
+/** Any text (free-form settings such as a password or a host name label). */
 export const anyText = (text = ''): Rule<string> => ({ text, parse: (raw) => ok(raw) });
 
+/** A Redis URL, plain or TLS. */
 export const redisUrl = (): Rule<string> =>
   matching(/^rediss?:\/\/[^\s]+$/, '`redis://` or `rediss://` (TLS) URL', 'must be a redis:// or rediss:// URL');
 
+/** An HTTP(S) URL. */
 export const httpUrl = (): Rule<string> =>
   matching(/^https?:\/\/[^\s]+$/, '`http://` or `https://` URL', 'must be an http:// or https:// URL');
 
 const HOST_PORT = /^[^\s:/]+:\d{1,5}$/;
 
+/** One `host:port`. */
 export const hostPort = (): Rule<string> => matching(HOST_PORT, '`host:port`', 'must be host:port');
 
 /** A comma-separated list of host:port, as parsed addresses. */
@@ -58,6 +64,7 @@ export const hostPorts = (): Rule<ReadonlyArray<{ host: string; port: number }>>
   },
 });
 
+/** Bearer tokens, long enough not to be guessed. */
 export const tokens = (): Rule<readonly string[]> => ({
   text: 'comma-separated, ≥ 16 characters each',
   parse: (raw) => {

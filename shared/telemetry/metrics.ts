@@ -71,6 +71,7 @@ function metricLabel(name: string): string {
   return name;
 }
 
+/** Counts and times one answered request. */
 export function observeRequest(fn: string, method: string, route: string, status: number, seconds: number): void {
   httpRequests.inc({ function: fn, method, route, status: String(status) });
   httpDuration.observe({ function: fn, route }, seconds);
@@ -102,6 +103,7 @@ export function redisTimer(operation: string): () => void {
   return redisDuration.startTimer({ operation });
 }
 
+/** Records the outcome of one push to the Pushgateway. */
 export function recordPush(ok: boolean): void {
   if (ok) pushLastSuccess.set(Date.now() / 1000);
   else pushFailures.inc();
