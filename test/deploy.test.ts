@@ -209,8 +209,11 @@ describe('func.yaml', () => {
       expect(func.build.builder).toBe('pack');
       expect(func.build.builderImages.pack).toBe('gcr.io/buildpacks/builder');
       const envs = Object.fromEntries(func.build.buildEnvs.map((e: Doc) => [e.name, e.value]));
-      expect(envs).toEqual({ GOOGLE_FUNCTION_TARGET: name, GOOGLE_FUNCTION_SIGNATURE_TYPE: 'http' });
-      expect(JSON.parse(read(`functions/${name}/package.json`)).main).toBe('build/index.js');
+      expect(envs).toEqual({ GOOGLE_FUNCTION_TARGET: name, GOOGLE_FUNCTION_SIGNATURE_TYPE: 'http', GOOGLE_NODEJS_VERSION: '24.x.x' });
+      const pkg = JSON.parse(read(`functions/${name}/package.json`));
+      expect(pkg.main).toBe('build/index.js');
+      // Node 24 LTS, said the same way to the buildpack and to npm.
+      expect(pkg.engines.node).toBe('24.x');
     });
 
     it('agrees with the manifest: Secret, scale, resources, health endpoints', () => {

@@ -119,12 +119,19 @@ describe('the per-device rate limit', () => {
     expect(Object.keys(await snapshot(app.context.config)).filter((k) => k.includes('{bulk}'))).toEqual([]);
     expect(await app.context.store.totals()).toEqual(totals);
 
+    // Tokens come back at 2/s: drain 'chatty' again just before the mixed batch, however long the
+    // steps above took on a busy machine.
+    for (let i = 0; i < 20; i++) {
+      if ((await request(`${app.url}/ingest`, { body: { device_id: 'chatty', cpu: 0 } })).status === 429) break;
+    }
+    const chatty = (await app.context.store.series('chatty'))[0]!.count;
+    expect(chatty).toBeGreaterThanOrEqual(5);
     const mixed = await request(`${app.url}/batch`, {
       body: [{ device_id: 'fresh', cpu: 1 }, { device_id: 'chatty', cpu: 9 }, { device_id: 'fresh', cpu: 2 }],
     });
     expect(mixed.status).toBe(202);
     expect(mixed.body).toMatchObject({ accepted: 2, rate_limited: [1], retry_after_seconds: 1 });
     expect((await app.context.store.series('fresh'))[0]).toMatchObject({ count: 2 });
-    expect((await app.context.store.series('chatty'))[0]).toMatchObject({ count: 5 });
+    expect((await app.context.store.series('chatty'))[0]).toMatchObject({ count: chatty });
   });
 });
