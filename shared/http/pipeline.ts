@@ -35,7 +35,7 @@ export function serve(functionName: string, routes: Routes, options: PipelineOpt
     const route = table.get(path);
     try {
       const declared = reclaimBody(req);
-      const { handler, authorize } = pick(route, path, req.method, [...table.keys()]);
+      const { handler, authorize } = pick(route, path, req.method, table);
       authorize(req.headers.authorization);
       bodies.set(req, await readBody(req, declared, options.maxBodyBytes));
       await handler(req, res);
@@ -70,8 +70,8 @@ function compile(routes: Routes): Map<string, CompiledRoute> {
   );
 }
 
-function pick(route: CompiledRoute | undefined, path: string, method: string, paths: string[]): Compiled {
-  if (!route) throw new HttpError(404, 'not_found', `No such path: ${path.slice(0, 200)}`, { paths });
+function pick(route: CompiledRoute | undefined, path: string, method: string, table: Map<string, CompiledRoute>): Compiled {
+  if (!route) throw new HttpError(404, 'not_found', `No such path: ${path.slice(0, 200)}`, { paths: [...table.keys()] });
   const found = route.get((method === 'HEAD' ? 'GET' : method) as Method);
   if (found) return found;
   const allow = [...route.keys()].join(', ');

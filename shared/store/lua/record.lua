@@ -113,11 +113,11 @@ local function append_run(wkey, run)
   return len, at
 end
 
--- One value's z-score against the window before it, and its flag.
-local function score(st, x, rebuild_before)
+-- One value's z-score against the window before it (window_before(j) gives its values, for a rebuild), and its flag.
+local function score(st, x, window_before, j)
   if st.n == 0 then return 0, 0 end
   local mean, var = stats_moments(st)
-  if not mean then mean, var = stats_rebuild(st, rebuild_before()) end
+  if not mean then mean, var = stats_rebuild(st, window_before(j)) end
   local z = 0
   if var == 0 then
     if x ~= mean then z = (x > mean) and math.huge or -math.huge end
@@ -178,7 +178,7 @@ local function apply_metric(i)
   local left, run_anomalies, avg, z, flag = skip, 0, 0, 0, 0
   for j = 1, count do
     local x = new[j]
-    z, flag = score(st, x, function() return window_before(j) end)
+    z, flag = score(st, x, window_before, j)
     if st.n == W then
       left = left + 1
       stats_remove(st, at(left))
