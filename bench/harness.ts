@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { type FunctionOptions, startFunction } from '../support/functions.js';
 import { type BodyRequest, type Throughput, closedLoop } from './load.js';
 import { splitProfile } from './profile.js';
-import { cpuUs, sampleRss } from './proc.js';
+import { cpuUs, sampleRss } from '../support/proc.js';
 import { type ProfileSplit, type Row, type RssSummary, fmt, round } from './report.js';
 
 /** How long each case runs: seconds per case, warm-up before it, and the memory run. */

@@ -3,7 +3,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCommand } from '../support/cli.js';
 import { replaceBetweenMarkers } from '../support/markers.js';
 
 export { ReportError, markers, replaceBetweenMarkers } from '../support/markers.js';
@@ -88,12 +87,6 @@ export function writeResult(fileName: string, data: unknown): string {
   writeFileSync(new URL(file, root), `${JSON.stringify(data, null, 2)}\n`);
   return file;
 }
-
-/**
- * Runs a command's body (which cleans up after itself); a ReportError then ends the command with its
- * one-line message on stderr and exit code 1, no stack trace. Any other error propagates as it is.
- */
-export const exitOnReportError = runCommand;
 
 const cell = (x: number | undefined) => (x === undefined ? '' : String(x));
 const splitLine = (split: ProfileSplit) =>

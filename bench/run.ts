@@ -2,11 +2,11 @@
 // Starts its own redis-server and function processes (functions-framework serving dist/) on loopback.
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
-import { parseCommandLine } from '../support/cli.js';
+import { parseCommandLine, runCommand } from '../support/cli.js';
 import { startRedis } from '../support/servers.js';
 import { type CaseResults, runCases, workloads } from './cases.js';
 import { type Durations, Harness, log } from './harness.js';
-import { type BenchResult, type Target, checkSection, exitOnReportError, renderSummary, writeResult, writeSection } from './report.js';
+import { type BenchResult, type Target, checkSection, renderSummary, writeResult, writeSection } from './report.js';
 import { evaluateTargets, logTargets } from './targets.js';
 
 const SECTION = 'bench:summary';
@@ -67,4 +67,4 @@ async function bench(quick: boolean): Promise<void> {
   }
 }
 
-await exitOnReportError(() => bench(values.quick ?? false));
+await runCommand(() => bench(values.quick ?? false));

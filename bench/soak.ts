@@ -5,12 +5,12 @@ import { execFileSync } from 'node:child_process';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { keys } from '../shared/store/keys.js';
-import { parseCommandLine } from '../support/cli.js';
+import { parseCommandLine, runCommand } from '../support/cli.js';
 import { startFunction } from '../support/functions.js';
 import { type Running, startRedis } from '../support/servers.js';
 import type { BodyRequest } from './load.js';
-import { rssMb, sampleRss } from './proc.js';
-import { type SoakSummary, checkSection, exitOnReportError, renderSoak, serverErrors, writeResult, writeSection } from './report.js';
+import { rssMb, sampleRss } from '../support/proc.js';
+import { type SoakSummary, checkSection, renderSoak, serverErrors, writeResult, writeSection } from './report.js';
 import { singleEvents } from './workload.js';
 
 const SECTION = 'soak';
@@ -110,4 +110,4 @@ async function soak(quick: boolean): Promise<void> {
   }
 }
 
-await exitOnReportError(() => soak(values.quick ?? false));
+await runCommand(() => soak(values.quick ?? false));

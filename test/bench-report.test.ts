@@ -8,12 +8,12 @@ import {
   ReportError,
   type SoakSummary,
   checkSection,
-  exitOnReportError,
   renderSoak,
   renderSummary,
   replaceBetweenMarkers,
   writeSection,
 } from '../bench/report.js';
+import { runCommand } from '../support/cli.js';
 
 const doc = [
   '# Title',
@@ -97,7 +97,7 @@ describe('writeSection and checkSection', () => {
   });
 });
 
-describe('exitOnReportError', () => {
+describe('runCommand, as the bench and the soak end on a ReportError', () => {
   afterEach(() => {
     process.exitCode = undefined;
     vi.restoreAllMocks();
@@ -105,7 +105,7 @@ describe('exitOnReportError', () => {
 
   it('turns a ReportError into one line on stderr and exit code 1', async () => {
     const error = vi.spyOn(console, 'error').mockImplementation(() => {});
-    await exitOnReportError(async () => {
+    await runCommand(async () => {
       throw new ReportError('BENCHMARKS.md: <!-- soak:end --> not found');
     });
     expect(error.mock.calls).toEqual([['BENCHMARKS.md: <!-- soak:end --> not found']]);
@@ -113,7 +113,7 @@ describe('exitOnReportError', () => {
   });
 
   it('lets any other error through', async () => {
-    await expect(exitOnReportError(async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    await expect(runCommand(async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     expect(process.exitCode).toBeUndefined();
   });
 });

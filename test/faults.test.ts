@@ -5,7 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from './support/app.js';
-import { rawUpload, rssMb } from './support/upload.js';
+import { rssMb } from '../support/proc.js';
+import { rawUpload } from './support/upload.js';
 import { startFunction } from '../support/functions.js';
 import { type Running, startRedis } from '../support/servers.js';
 

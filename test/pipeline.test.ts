@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { serve } from '../shared/http/pipeline.js';
 import { startFunction } from '../support/functions.js';
 import { testConfig } from './support/app.js';
-import { rawUpload, rssMb } from './support/upload.js';
+import { rssMb } from '../support/proc.js';
+import { rawUpload } from './support/upload.js';
 
 type Fn = Awaited<ReturnType<typeof startFunction>>;
 

@@ -10,6 +10,8 @@ const DECLARED = Symbol('iot.declared-body');
 export interface DeclaredBody {
   readonly contentLength: string | undefined;
   readonly transferEncoding: string | undefined;
+  /** Whether the request carries a body (chunked, or a length above 0). */
+  readonly hasBody: boolean;
 }
 type Owned = IncomingMessage & { [DECLARED]?: DeclaredBody };
 
@@ -27,7 +29,9 @@ export function installBodyOwnership(): void {
   subscribe('http.server.request.start', (message) => {
     const request = (message as { request: Owned }).request;
     const headers = request.headers;
-    request[DECLARED] = { contentLength: headers['content-length'], transferEncoding: headers['transfer-encoding'] };
+    const contentLength = headers['content-length'];
+    const transferEncoding = headers['transfer-encoding'];
+    request[DECLARED] = { contentLength, transferEncoding, hasBody: transferEncoding !== undefined || Number(contentLength) > 0 };
     delete headers['content-length'];
     delete headers['transfer-encoding'];
   });
@@ -45,8 +49,7 @@ export function reclaimBody(request: IncomingMessage): DeclaredBody {
   }
   if (declared.contentLength !== undefined) request.headers['content-length'] = declared.contentLength;
   if (declared.transferEncoding !== undefined) request.headers['transfer-encoding'] = declared.transferEncoding;
-  const hasBody = declared.transferEncoding !== undefined || Number(declared.contentLength) > 0;
-  if (hasBody && request.readableEnded) {
+  if (declared.hasBody && request.readableEnded) {
     throw new Error('functions-framework consumed a request body before the pipeline: the body hook failed');
   }
   return declared;
@@ -59,8 +62,7 @@ const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
  * undefined when the request has none (or only whitespace). Every failure is an HttpError.
  */
 export async function readBody(request: IncomingMessage, declared: DeclaredBody, limit: number): Promise<unknown> {
-  const hasBody = declared.transferEncoding !== undefined || Number(declared.contentLength) > 0;
-  if (!hasBody) return undefined;
+  if (!declared.hasBody) return undefined;
   const type = request.headers['content-type'];
   if (!type || !JSON_TYPE.test(type)) {
     request.resume();

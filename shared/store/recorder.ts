@@ -49,7 +49,9 @@ interface Applied {
   results: RunResult[];
   /** Flagged values in request order, with their stored records. */
   flagged: Array<{ at: Flagged; stored: StoredAnomaly }>;
-  counted: Counted;
+  /** Values sent per metric, and those not applied (duplicates, refused). */
+  sent: ValueCounts;
+  unsent: ValueCounts | undefined;
 }
 
 /** What the write path works with. */
@@ -106,7 +108,7 @@ async function apply(w: WritePath, readings: readonly Reading[], mode: ReplyMode
   ]);
   const flagged = flaggedValues(results, readings, now);
   if (flagged.length > 0) await publishAnomalies(w, flagged.map((f) => f.stored));
-  return { runs, results, flagged, counted: countedValues(sent, unsent, flagged) };
+  return { runs, results, flagged, sent, unsent };
 }
 
 /** Waits for every device's call; if any failed, takes back the totals of the lost events and rethrows. */
@@ -151,8 +153,8 @@ async function recordDetailed(w: WritePath, readings: readonly Reading[]): Promi
 }
 
 async function recordBatch(w: WritePath, readings: readonly Reading[]): Promise<BatchOutcome> {
-  const { runs, results, flagged, counted } = await apply(w, readings, 'anomalies');
-  const outcome: BatchOutcome = { anomalies: [], duplicates: [], rateLimited: [], counted };
+  const { runs, results, flagged, sent, unsent } = await apply(w, readings, 'anomalies');
+  const outcome: BatchOutcome = { anomalies: [], duplicates: [], rateLimited: [], counted: countedValues(sent, unsent, flagged) };
   runs.forEach((run, r) => {
     const result = results[r]!;
     if (result.kind === 'limited') outcome.rateLimited.push(...run.events.map((index) => ({ index, retryAfterMs: result.retryAfterMs })));

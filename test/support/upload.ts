@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 
 /**
@@ -50,9 +49,4 @@ export function rawUpload(
       socket.destroy();
     }, 15_000);
   });
-}
-
-/** Resident memory of a process in MB (from /proc). */
-export function rssMb(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
