@@ -62,4 +62,12 @@ describe('on a three-master Redis Cluster', () => {
       expect(keys.length, `node ${port} holds device keys`).toBeGreaterThan(100);
     }
   });
+
+  it('answers single events of many devices sent together (coalesced per slot), each with its own result', async () => {
+    const { store } = app.context;
+    const devices = Array.from({ length: 60 }, (_, d) => `single-${d}`);
+    await store.recordBatch(devices.flatMap((device, d) => [d, d + 2].map((cpu) => ({ deviceId: device, timestamp: 0, metrics: [['cpu', cpu]] as Array<[string, number]> }))));
+    const outcomes = await Promise.all(devices.map((device, d) => store.recordOne({ deviceId: device, timestamp: 0, metrics: [['cpu', d + 4]] })));
+    outcomes.forEach((outcome, d) => expect(outcome).toMatchObject({ status: 'applied', metrics: [{ value: d + 4, avg: moments([d, d + 2, d + 4]).mean }] }));
+  });
 });

@@ -12,11 +12,17 @@ export const keys = {
   rateBucket: (device: string) => `dev:{${device}}:rate`,
   window: (device: string, metric: string) => `dev:{${device}}:w:${metric}`,
   state: (device: string, metric: string) => `dev:{${device}}:s:${metric}`,
-  /** zset: device → last write (ms); the index of known devices. The three global keys share the hash
+  /** zset: device → last write (ms); the index of known devices. The global keys share the hash
    * tag {global}, so the tally script updates them together on Redis Cluster too. */
   devices: '{global}:devices',
   /** hash: events, anomalies, events:<metric>, anomalies:<metric> over all devices. */
   totals: '{global}:totals',
   /** list of JSON anomalies over all devices, newest first, capped. */
   anomalies: '{global}:anomalies',
+  /** zset: `device/metric` → when its keys' expiry was last pushed back (ms), as in the device's series
+   * index: the series alive now are those scored within the TTL, counted without visiting devices. */
+  series: '{global}:series',
 } as const;
+
+/** The member of `keys.series` for one series ('/' is in neither a device id nor a metric name). */
+export const seriesMember = (device: string, metric: string) => `${device}/${metric}`;

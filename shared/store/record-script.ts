@@ -5,7 +5,7 @@ import { keys } from './keys.js';
 /** Recent anomalies kept per device (the global list is capped by RECENT_ANOMALIES). */
 const DEVICE_ANOMALY_CAP = 100;
 
-/** The events of one device in a request: what one call of record.lua applies. */
+/** Events of one device applied as one unit of record.lua (one rate-limit decision, one id check). */
 export interface DeviceRun {
   readonly device: string;
   /** The metrics of the run, in first-seen order; their number (1-based) is their position here. */
@@ -13,6 +13,8 @@ export interface DeviceRun {
   readonly position: Map<string, number>;
   /** Indexes into the request's readings of this device's events, in order. */
   readonly events: number[];
+  /** Values in the run: what a call's size is measured in. */
+  values: number;
 }
 
 /** `full`: a result for every value; `anomalies`: only the flagged values (batches). */
@@ -34,9 +36,10 @@ export interface Flagged {
   zscore: number | null;
 }
 
-/** What one record call did: refused the run (rate limit), or applied all but its duplicates. */
+/** What became of one run: refused (rate limit), failed (a command failed), or applied but for its duplicates. */
 export type RunResult =
   | { kind: 'limited'; retryAfterMs: number }
+  | { kind: 'failed'; error: Error }
   | {
       kind: 'applied';
       /** Request indexes of the duplicate events (not applied). */
@@ -44,56 +47,73 @@ export type RunResult =
       /** Per applied event, its results in the order sent (mode `full` only). */
       results: Map<number, MetricResult[]>;
       flagged: Flagged[];
+      /** Metrics whose keys' expiry this call pushed back (at the call's `now`). */
+      refreshed: string[];
     };
 
-/** Groups a request's readings into one run per device, in order of first appearance. */
-export function runsByDevice(readings: readonly Reading[]): DeviceRun[] {
+/** Groups readings (all, or those at `indexes`) into one run per device, in order of first appearance. */
+export function runsByDevice(readings: readonly Reading[], indexes: Iterable<number> = readings.keys()): DeviceRun[] {
   const runs = new Map<string, DeviceRun>();
-  readings.forEach((reading, index) => {
+  for (const index of indexes) {
+    const reading = readings[index]!;
     let run = runs.get(reading.deviceId);
     if (!run) {
-      run = { device: reading.deviceId, metrics: [], position: new Map(), events: [] };
+      run = { device: reading.deviceId, metrics: [], position: new Map(), events: [], values: 0 };
       runs.set(reading.deviceId, run);
     }
     run.events.push(index);
+    run.values += reading.metrics.length;
     for (const [name] of reading.metrics) {
       if (!run.position.has(name)) {
         run.metrics.push(name);
         run.position.set(name, run.metrics.length);
       }
     }
-  });
+  }
   return [...runs.values()];
 }
 
-/** The KEYS and ARGV of one record.lua call, in the layout its header documents. */
-export function encodeRecord(run: DeviceRun, readings: readonly Reading[], now: number, mode: ReplyMode, config: Config) {
-  const { device, metrics, position } = run;
-  const args: Array<string | number> = [4 + 2 * metrics.length, keys.seriesIndex(device), keys.deviceAnomalies(device), keys.eventIds(device), keys.rateBucket(device)];
-  for (const metric of metrics) args.push(keys.window(device, metric), keys.state(device, metric));
-  args.push(
-    config.windowSize, config.zThreshold, config.minSamples, config.seriesTtlSeconds, DEVICE_ANOMALY_CAP, now, device, mode,
-    config.idempotencyTtlSeconds, config.rateLimitPerDevice, config.rateLimitBurst, metrics.length, ...metrics, run.events.length,
-  );
-  for (const index of run.events) {
-    const reading = readings[index]!;
-    args.push(reading.timestamp, reading.id ?? '', reading.metrics.length);
-    for (const [name, value] of reading.metrics) args.push(position.get(name)!, String(value));
+/** The KEYS and ARGV of one record.lua call over `runs`, in the layout its header documents. */
+export function encodeRecord(runs: readonly DeviceRun[], readings: readonly Reading[], now: number, mode: ReplyMode, config: Config) {
+  const keyList: string[] = [];
+  const args: Array<string | number> = [
+    config.windowSize, config.zThreshold, config.minSamples, config.seriesTtlSeconds, DEVICE_ANOMALY_CAP, now, mode,
+    config.idempotencyTtlSeconds, config.rateLimitPerDevice, config.rateLimitBurst, runs.length,
+  ];
+  for (const { device, metrics, position, events } of runs) {
+    keyList.push(keys.seriesIndex(device), keys.deviceAnomalies(device), keys.eventIds(device), keys.rateBucket(device));
+    for (const metric of metrics) keyList.push(keys.window(device, metric), keys.state(device, metric));
+    args.push(device, metrics.length, ...metrics, events.length);
+    for (const index of events) {
+      const reading = readings[index]!;
+      args.push(reading.timestamp, reading.id ?? '', reading.metrics.length);
+      for (const [name, value] of reading.metrics) args.push(position.get(name)!, String(value));
+    }
   }
-  return args as [number, ...Array<string | number>];
+  return [keyList.length, ...keyList, ...args] as [number, ...Array<string | number>];
 }
 
-/** The reply of one record call: {"limited", ms}, or {"ok", D, D event numbers, then the values of `mode`}. */
-export function decodeRecord(run: DeviceRun, readings: readonly Reading[], mode: ReplyMode, reply: ReadonlyArray<string | number>): RunResult {
-  if (reply[0] === 'limited') return { kind: 'limited', retryAfterMs: Number(reply[1]) };
-  const count = Number(reply[1]);
-  const duplicates = new Set(reply.slice(2, 2 + count).map((n) => run.events[Number(n) - 1]!));
-  const data = reply.slice(2 + count);
-  return mode === 'full' ? decodeFull(run, readings, duplicates, data) : decodeFlagged(run, readings, duplicates, data);
+type Reply = ReadonlyArray<string | number>;
+
+/** The replies of one record call, one per run: {"limited", ms}, {"error", message}, or {"ok", …} (see record.lua). */
+export function decodeRecord(runs: readonly DeviceRun[], readings: readonly Reading[], mode: ReplyMode, replies: readonly Reply[]): RunResult[] {
+  return runs.map((run, r) => {
+    const reply = replies[r]!;
+    if (reply[0] === 'limited') return { kind: 'limited', retryAfterMs: Number(reply[1]) };
+    if (reply[0] === 'error') return { kind: 'failed', error: new Error(String(reply[1])) };
+    const count = Number(reply[1]);
+    const duplicates = new Set(reply.slice(2, 2 + count).map((n) => run.events[Number(n) - 1]!));
+    const refreshedCount = Number(reply[reply.length - 1]);
+    const end = reply.length - 1 - refreshedCount;
+    const refreshed = reply.slice(end, reply.length - 1).map((n) => run.metrics[Number(n) - 1]!);
+    const data = reply.slice(2 + count, end);
+    const decoded = mode === 'full' ? decodeFull(run, readings, duplicates, data) : decodeFlagged(run, readings, data);
+    return { kind: 'applied', duplicates, refreshed, ...decoded };
+  });
 }
 
 /** Mode `full`: avg, z, flag for every applied value, in input order. */
-function decodeFull(run: DeviceRun, readings: readonly Reading[], duplicates: Set<number>, data: ReadonlyArray<string | number>): RunResult {
+function decodeFull(run: DeviceRun, readings: readonly Reading[], duplicates: Set<number>, data: Reply) {
   const results = new Map<number, MetricResult[]>();
   const flagged: Flagged[] = [];
   let at = 0;
@@ -107,11 +127,11 @@ function decodeFull(run: DeviceRun, readings: readonly Reading[], duplicates: Se
     });
     results.set(index, metrics);
   }
-  return { kind: 'applied', duplicates, results, flagged };
+  return { results, flagged };
 }
 
 /** Mode `anomalies`: event number, metric number, avg, z of each flagged value. */
-function decodeFlagged(run: DeviceRun, readings: readonly Reading[], duplicates: Set<number>, data: ReadonlyArray<string | number>): RunResult {
+function decodeFlagged(run: DeviceRun, readings: readonly Reading[], data: Reply) {
   const flagged: Flagged[] = [];
   for (let i = 0; i < data.length; i += 4) {
     const index = run.events[Number(data[i]) - 1]!;
@@ -119,7 +139,7 @@ function decodeFlagged(run: DeviceRun, readings: readonly Reading[], duplicates:
     const value = readings[index]!.metrics.find(([name]) => name === metric)![1];
     flagged.push({ index, metric, value, avg: Number(data[i + 2]), zscore: parseZ(data[i + 3]) });
   }
-  return { kind: 'applied', duplicates, results: new Map(), flagged };
+  return { results: new Map<number, MetricResult[]>(), flagged };
 }
 
 /** The script's z text → a JSON-safe number; ±∞ (zero-variance baseline) becomes null. */

@@ -3,9 +3,10 @@ import type { Config } from '../config/load.js';
 import type { Reading } from '../schemas/event.js';
 import { redisTimer } from '../telemetry/metrics.js';
 import { type AnomalyRecord, type StoredAnomaly, presentAnomaly } from './anomaly-record.js';
-import { keys } from './keys.js';
+import { planCalls } from './call-plan.js';
+import { keys, seriesMember } from './keys.js';
 import { type DeviceRun, type Flagged, type MetricResult, type ReplyMode, type RunResult, decodeRecord, encodeRecord, runsByDevice } from './record-script.js';
-import { type Increments, createTally } from './tally.js';
+import { type Increments, type TallyEntry, createTally } from './tally.js';
 
 export type { MetricResult } from './record-script.js';
 
@@ -36,20 +37,23 @@ export interface BatchOutcome {
 }
 
 export interface Recorder {
-  /** Applies one event; its per-metric results come in the order sent. */
+  /**
+   * Applies one event. The single events of one turn of the event loop share record calls; each still
+   * gets its own outcome, and a failure of another device's run does not fail it.
+   */
   recordOne(reading: Reading): Promise<EventOutcome>;
   /** Applies a batch and returns what became of every event. */
   recordDetailed(readings: readonly Reading[]): Promise<EventOutcome[]>;
-  /** Applies a batch (one script call per device, all in one round trip); returns its anomalies and refusals. */
+  /** Applies a batch (its devices share record calls, all in one round trip); returns its anomalies and refusals. */
   recordBatch(readings: readonly Reading[]): Promise<BatchOutcome>;
 }
 
 interface Applied {
-  runs: DeviceRun[];
+  /** One result per run, in the order of the runs given. */
   results: RunResult[];
   /** Flagged values in request order, with their stored records. */
   flagged: Array<{ at: Flagged; stored: StoredAnomaly }>;
-  /** Values sent per metric, and those not applied (duplicates, refused). */
+  /** Values sent per metric, and those not applied (duplicates, refused, failed). */
   sent: ValueCounts;
   unsent: ValueCounts | undefined;
 }
@@ -63,9 +67,9 @@ interface WritePath {
 }
 
 /**
- * The write path: one record.lua call per device (rate limit, ids, series and the device's anomaly list
- * in one atomic step) and the bookkeeping over all devices through the merged tally; replies become
- * typed outcomes.
+ * The write path: record.lua calls that each carry the runs of many devices (rate limit, ids, series and
+ * the device's anomaly list, atomically per run), and the bookkeeping over all devices through the
+ * merged tally; replies become typed outcomes.
  */
 export function createRecorder(redis: Redis | Cluster, config: Config): Recorder {
   const w: WritePath = {
@@ -75,90 +79,142 @@ export function createRecorder(redis: Redis | Cluster, config: Config): Recorder
     prune: pruner(redis, config.seriesTtlSeconds * 1000),
   };
   return {
-    recordOne: async (reading) => (await recordDetailed(w, [reading]))[0]!,
-    recordDetailed: (readings) => recordDetailed(w, readings),
+    recordOne: coalesced(w),
+    recordDetailed: async (readings) => {
+      const runs = runsByDevice(readings);
+      const { results } = await apply(w, readings, runs, 'full');
+      return outcomes(readings.length, runs, throwIfFailed(results));
+    },
     recordBatch: (readings) => recordBatch(w, readings),
   };
 }
 
 /*
  * The totals count a request's events before the replies say which were applied, so that the tally
- * leaves in the same round trip as the device calls; events that turn out not applied (duplicates,
- * rate-limited, lost with a failed call) are taken back by a second, rarer tally.
+ * leaves in the same round trip as the record calls; events that turn out not applied (duplicates,
+ * rate-limited, lost with a failed call) are taken back by a second tally, which also carries the
+ * anomalies found and the series whose expiry moved.
  */
-async function apply(w: WritePath, readings: readonly Reading[], mode: ReplyMode): Promise<Applied> {
+async function apply(w: WritePath, readings: readonly Reading[], runs: DeviceRun[], mode: ReplyMode): Promise<Applied> {
   const now = Date.now();
-  const runs = runsByDevice(readings);
-  const calls = runs.map((run) => w.redis.record(...encodeRecord(run, readings, now, mode, w.config)));
+  const calls = planCalls(runs, w.redis.isCluster);
+  const replies = calls.map((group) => w.redis.record(...encodeRecord(group, readings, now, mode, w.config)));
   const sent = valueCounts(readings, readings.keys());
-  const bookkeeping = w.tally(runs.map((run) => run.device), increments(sent, 1));
+  const bookkeeping = w.tally({ devices: runs.map((run) => run.device), increments: increments(sent, 1) });
   w.prune(now);
   const done = redisTimer(mode === 'full' ? 'record' : 'record_batch');
-  const replies = await repliesOrTakeBack(w, calls, runs, readings, bookkeeping);
+  const settled = await Promise.allSettled(replies);
   done();
-  const results = runs.map((run, i) => decodeRecord(run, readings, mode, replies[i]!));
-  const notApplied = runs.flatMap((run, i) => {
-    const result = results[i]!;
-    return result.kind === 'limited' ? run.events : [...result.duplicates];
+  const byRun = new Map<DeviceRun, RunResult>();
+  calls.forEach((group, c) => {
+    const reply = settled[c]!;
+    const decoded =
+      reply.status === 'fulfilled'
+        ? decodeRecord(group, readings, mode, reply.value as unknown as Array<Array<string | number>>)
+        : group.map((): RunResult => ({ kind: 'failed', error: reply.reason as Error }));
+    group.forEach((run, i) => byRun.set(run, decoded[i]!));
   });
-  const unsent = notApplied.length > 0 ? valueCounts(readings, notApplied) : undefined;
-  await Promise.all([
-    bookkeeping.catch(tallyFailed),
-    unsent ? w.tally([], increments(unsent, -1)).catch(tallyFailed) : undefined,
-  ]);
+  const results = runs.map((run) => byRun.get(run)!);
+  const unsent = notApplied(readings, runs, results);
   const flagged = flaggedValues(results, readings, now);
-  if (flagged.length > 0) await publishAnomalies(w, flagged.map((f) => f.stored));
-  return { runs, results, flagged, sent, unsent };
+  const booked = await bookkeeping.then(() => true, tallyFailed);
+  const after = afterReplies(runs, results, flagged, booked ? unsent : undefined, now);
+  if (after.increments!.size > 0 || after.series!.length > 0) await w.tally(after).catch(tallyFailed);
+  return { results, flagged, sent, unsent };
 }
 
-/** Waits for every device's call; if any failed, takes back the totals of the lost events and rethrows. */
-async function repliesOrTakeBack(
-  w: WritePath,
-  calls: Array<Promise<unknown>>,
-  runs: DeviceRun[],
-  readings: readonly Reading[],
-  bookkeeping: Promise<unknown>,
-) {
-  try {
-    return (await Promise.all(calls)) as Array<Array<string | number>>;
-  } catch (error) {
-    const settled = await Promise.allSettled(calls);
-    const lost = runs.flatMap((run, i) => (settled[i]!.status === 'rejected' ? run.events : []));
-    if (await bookkeeping.then(() => true, () => false)) {
-      await w.tally([], increments(valueCounts(readings, lost), -1)).catch(() => undefined);
-    }
-    throw error;
-  }
+/** The events of runs not applied (refused, failed, duplicates), or undefined when all were. */
+function notApplied(readings: readonly Reading[], runs: DeviceRun[], results: RunResult[]): ValueCounts | undefined {
+  const events = runs.flatMap((run, i) => {
+    const result = results[i]!;
+    return result.kind === 'applied' ? [...result.duplicates] : run.events;
+  });
+  return events.length > 0 ? valueCounts(readings, events) : undefined;
 }
 
-/** Anomaly totals and the global recent list: only when anomalies were found. */
-function publishAnomalies(w: WritePath, found: StoredAnomaly[]): Promise<unknown> {
-  const add: Increments = new Map([['anomalies', found.length]]);
-  for (const a of found) add.set(`anomalies:${a.metric}`, (add.get(`anomalies:${a.metric}`) ?? 0) + 1);
-  return w.tally([], add, found);
+/** The second tally: totals taken back, anomalies found (with their totals), series whose expiry moved. */
+function afterReplies(runs: DeviceRun[], results: RunResult[], flagged: Applied['flagged'], unsent: ValueCounts | undefined, now: number): TallyEntry {
+  const add: Increments = unsent ? increments(unsent, -1) : new Map();
+  if (flagged.length > 0) add.set('anomalies', flagged.length);
+  for (const { stored } of flagged) add.set(`anomalies:${stored.metric}`, (add.get(`anomalies:${stored.metric}`) ?? 0) + 1);
+  const series: Array<[string, number]> = [];
+  runs.forEach((run, i) => {
+    const result = results[i]!;
+    if (result.kind === 'applied') for (const metric of result.refreshed) series.push([seriesMember(run.device, metric), now]);
+  });
+  return { increments: add, anomalies: flagged.map((f) => f.stored), series };
 }
 
-async function recordDetailed(w: WritePath, readings: readonly Reading[]): Promise<EventOutcome[]> {
-  const { runs, results } = await apply(w, readings, 'full');
-  const outcomes: EventOutcome[] = new Array(readings.length);
+/** The results, or the first failure thrown (for callers that answer a request as a whole). */
+function throwIfFailed(results: RunResult[]): RunResult[] {
+  const failed = results.find((result) => result.kind === 'failed');
+  if (failed) throw failed.error;
+  return results;
+}
+
+/** What became of each event, from the results of the runs that hold them. */
+function outcomes(count: number, runs: readonly DeviceRun[], results: readonly RunResult[]): EventOutcome[] {
+  const out: EventOutcome[] = new Array(count);
   runs.forEach((run, r) => {
     const result = results[r]!;
-    for (const index of run.events) {
-      if (result.kind === 'limited') outcomes[index] = { status: 'rate_limited', retryAfterMs: result.retryAfterMs };
-      else if (result.duplicates.has(index)) outcomes[index] = { status: 'duplicate' };
-      else outcomes[index] = { status: 'applied', metrics: result.results.get(index)! };
-    }
+    for (const index of run.events) out[index] = eventOutcome(result, index);
   });
-  return outcomes;
+  return out;
+}
+
+function eventOutcome(result: RunResult, index: number): EventOutcome {
+  if (result.kind === 'failed') throw result.error;
+  if (result.kind === 'limited') return { status: 'rate_limited', retryAfterMs: result.retryAfterMs };
+  if (result.duplicates.has(index)) return { status: 'duplicate' };
+  return { status: 'applied', metrics: result.results.get(index)! };
+}
+
+/**
+ * Single events, coalesced: those arriving in one turn of the event loop leave together, each as its
+ * own run (so two events of one device are limited and checked for duplicates one after the other, as
+ * two requests would be), and each request gets its own outcome or its own error.
+ */
+function coalesced(w: WritePath): (reading: Reading) => Promise<EventOutcome> {
+  type Waiting = { reading: Reading; resolve: (outcome: EventOutcome) => void; reject: (error: unknown) => void };
+  let queue: Waiting[] | undefined;
+  const flush = async (waiting: Waiting[]) => {
+    const readings = waiting.map((entry) => entry.reading);
+    const runs = readings.flatMap((_, i) => runsByDevice(readings, [i]));
+    try {
+      const { results } = await apply(w, readings, runs, 'full');
+      waiting.forEach((entry, i) => {
+        try {
+          entry.resolve(eventOutcome(results[i]!, i));
+        } catch (error) {
+          entry.reject(error);
+        }
+      });
+    } catch (error) {
+      for (const entry of waiting) entry.reject(error);
+    }
+  };
+  return (reading) =>
+    new Promise((resolve, reject) => {
+      if (!queue) {
+        const waiting: Waiting[] = (queue = []);
+        setImmediate(() => {
+          queue = undefined;
+          void flush(waiting);
+        });
+      }
+      queue.push({ reading, resolve, reject });
+    });
 }
 
 async function recordBatch(w: WritePath, readings: readonly Reading[]): Promise<BatchOutcome> {
-  const { runs, results, flagged, sent, unsent } = await apply(w, readings, 'anomalies');
+  const runs = runsByDevice(readings);
+  const { results, flagged, sent, unsent } = await apply(w, readings, runs, 'anomalies');
+  throwIfFailed(results);
   const outcome: BatchOutcome = { anomalies: [], duplicates: [], rateLimited: [], counted: countedValues(sent, unsent, flagged) };
   runs.forEach((run, r) => {
     const result = results[r]!;
     if (result.kind === 'limited') outcome.rateLimited.push(...run.events.map((index) => ({ index, retryAfterMs: result.retryAfterMs })));
-    else outcome.duplicates.push(...result.duplicates);
+    else if (result.kind === 'applied') outcome.duplicates.push(...result.duplicates);
   });
   outcome.anomalies = flagged.map(({ at, stored }) => ({ index: at.index, ...presentAnomaly(stored) }));
   outcome.duplicates.sort((a, b) => a - b);
@@ -217,16 +273,18 @@ function flaggedValues(results: readonly RunResult[], readings: readonly Reading
 }
 
 // The events are applied: refusing them would invite a retry that applies them twice.
-function tallyFailed(error: unknown): void {
+function tallyFailed(error: unknown): false {
   console.error(JSON.stringify({ severity: 'WARNING', message: 'tally failed; totals undercount', error: String(error) }));
+  return false;
 }
 
-/** Drops devices idle past the TTL from the device index, at most once a minute per process. */
+/** Drops devices idle past the TTL from the device index and the series count, at most once a minute per process. */
 function pruner(redis: Redis | Cluster, ttlMs: number): (now: number) => void {
   let last = 0;
   return (now) => {
     if (now - last <= PRUNE_EVERY_MS) return;
     last = now;
     void redis.zremrangebyscore(keys.devices, '-inf', now - ttlMs).catch(() => undefined);
+    void redis.zremrangebyscore(keys.series, '-inf', now - ttlMs).catch(() => undefined);
   };
 }

@@ -5,42 +5,59 @@ import { keys } from './keys.js';
 /** Increments of the totals hash: `events`, `events:<metric>`, `anomalies`, `anomalies:<metric>`. */
 export type Increments = Map<string, number>;
 
-/** Adds the bookkeeping of one request; resolves once it is stored. */
-export type Tally = (devices: Iterable<string>, increments: Increments, anomalies?: readonly StoredAnomaly[]) => Promise<unknown>;
-
-/** The KEYS and ARGV of one tally.lua call, in the layout its header documents. */
-export function encodeTally(devices: readonly string[], increments: Increments, anomalies: readonly StoredAnomaly[], now: number, cap: number) {
-  const args: Array<string | number> = [keys.devices, keys.totals, keys.anomalies, now, cap, devices.length, ...devices, increments.size];
-  for (const [field, n] of increments) args.push(field, n);
-  for (const a of anomalies) args.push(JSON.stringify(a));
-  return args;
+/** The bookkeeping of one request, any part of which may be left out. */
+export interface TallyEntry {
+  /** Devices written now (the device index). */
+  devices?: Iterable<string>;
+  increments?: Increments;
+  /** Anomalies found, oldest first (the global recent list). */
+  anomalies?: readonly StoredAnomaly[];
+  /** Series (`seriesMember`) whose expiry was pushed back, with when (ms). */
+  series?: ReadonlyArray<readonly [string, number]>;
 }
 
-interface Pending {
+/** Adds the bookkeeping of one request; resolves once it is stored. */
+export type Tally = (entry: TallyEntry) => Promise<unknown>;
+
+interface Merged {
   devices: Set<string>;
   increments: Increments;
   anomalies: StoredAnomaly[];
-  done: Promise<unknown>;
+  series: Map<string, number>;
+}
+
+/** The KEYS and ARGV of one tally.lua call, in the layout its header documents. */
+export function encodeTally(merged: Merged, now: number, cap: number) {
+  const args: Array<string | number> = [keys.devices, keys.totals, keys.anomalies, keys.series, now, cap, merged.devices.size, ...merged.devices];
+  args.push(merged.series.size);
+  for (const [member, at] of merged.series) args.push(at, member);
+  args.push(merged.increments.size);
+  for (const [field, n] of merged.increments) args.push(field, n);
+  for (const a of merged.anomalies) args.push(JSON.stringify(a));
+  return args;
 }
 
 /**
- * The bookkeeping over all devices (device index, totals, recent anomalies), merged over the requests of
- * one turn of the event loop into one tally call: one Redis command per turn instead of one per request.
+ * The bookkeeping over all devices (device index, totals, recent anomalies, live series), merged over
+ * the requests of one turn of the event loop into one tally call: one Redis command per turn instead of
+ * one per request.
  */
 export function createTally(redis: Redis | Cluster, recentAnomalies: number): Tally {
-  let pending: Pending | undefined;
-  return (devices, increments, anomalies = []) => {
+  let pending: { merged: Merged; done: Promise<unknown> } | undefined;
+  return (entry) => {
     if (!pending) {
-      const batch: Pending = { devices: new Set(), increments: new Map(), anomalies: [], done: Promise.resolve() };
-      batch.done = new Promise((resolve) => setImmediate(resolve)).then(() => {
+      const merged: Merged = { devices: new Set(), increments: new Map(), anomalies: [], series: new Map() };
+      const done = new Promise((resolve) => setImmediate(resolve)).then(() => {
         pending = undefined;
-        return redis.tally(...encodeTally([...batch.devices], batch.increments, batch.anomalies, Date.now(), recentAnomalies));
+        return redis.tally(...encodeTally(merged, Date.now(), recentAnomalies));
       });
-      pending = batch;
+      pending = { merged, done };
     }
-    for (const device of devices) pending.devices.add(device);
-    for (const [field, n] of increments) pending.increments.set(field, (pending.increments.get(field) ?? 0) + n);
-    pending.anomalies.push(...anomalies);
+    const { merged } = pending;
+    for (const device of entry.devices ?? []) merged.devices.add(device);
+    for (const [field, n] of entry.increments ?? []) merged.increments.set(field, (merged.increments.get(field) ?? 0) + n);
+    if (entry.anomalies) merged.anomalies.push(...entry.anomalies);
+    for (const [member, at] of entry.series ?? []) merged.series.set(member, Math.max(at, merged.series.get(member) ?? 0));
     return pending.done;
   };
 }

@@ -1,8 +1,10 @@
 --[[ tally: the bookkeeping over all devices for one or more requests, in one call.
   Encoded by shared/store/tally.ts only.
   KEYS[1] devices (zset: device -> last write, ms)   KEYS[2] totals (hash)   KEYS[3] recent anomalies (list)
-  (all three carry the hash tag {global}, so this runs on Redis Cluster too)
+  KEYS[4] live series (zset: device/metric -> last expiry refresh, ms)
+  (all four carry the hash tag {global}, so this runs on Redis Cluster too)
   ARGV[1] now (ms)   ARGV[2] cap of the anomaly list   ARGV[3] D, then D device ids
+  then S, then S pairs (refresh time, series member)
   then F, then F pairs (totals field, increment)
   then the rest: anomaly JSON records (times in ms, as record.lua writes them), oldest first
   Returns: nothing.
@@ -17,6 +19,11 @@ if D > 0 then
   for i = 1, D do zadd[2 * i - 1] = now; zadd[2 * i] = ARGV[at + i - 1] end
   call_chunked('ZADD', KEYS[1], zadd, 1, #zadd)
   at = at + D
+end
+local S = tonumber(ARGV[at]); at = at + 1
+if S > 0 then
+  call_chunked('ZADD', KEYS[4], ARGV, at, at + 2 * S - 1)
+  at = at + 2 * S
 end
 local F = tonumber(ARGV[at]); at = at + 1
 for i = 0, F - 1 do
