@@ -52,7 +52,7 @@ local BURST = tonumber(ARGV[10])
 local RUNS = tonumber(ARGV[11])
 local REFRESH_MS = TTL * 10 -- 1% of the TTL, in ms
 
-local fmt = string.format
+local fmt, abs, sqrt, HUGE = string.format, math.abs, math.sqrt, math.huge
 local function num(x) return fmt('%.17g', x) end
 local LAYOUT = '<' .. string.rep('d', 17)
 
@@ -88,34 +88,20 @@ local function append_values(wkey, values)
   return len, at
 end
 
--- One value's z-score against the window before it (window_before(j) gives its values, for a rebuild), and its flag.
-local function score(st, x, window_before, j)
-  if st.n == 0 then return 0, 0 end
-  local mean, var = stats_moments(st)
-  if not mean then mean, var = stats_rebuild(st, window_before(j)) end
-  local z = 0
-  if var == 0 then
-    if x ~= mean then z = (x > mean) and math.huge or -math.huge end
-  else
-    z = (x - mean) / math.sqrt(var)
-  end
-  if st.n >= MIN_SAMPLES and math.abs(z) > THRESHOLD then return z, 1 end
-  return z, 0
-end
-
+-- Writes value j's results into the reply (mode full) and, when flagged, its anomaly record.
 local function record_value(run, i, values, j, avg, z, flag)
   local reply = run.reply
-  local ztext = num(z)
   if FULL then
     local base = run.head + 3 * (values.slots[j] - 1)
-    reply[base + 1] = num(avg); reply[base + 2] = ztext; reply[base + 3] = flag
+    reply[base + 1] = num(avg); reply[base + 2] = num(z); reply[base + 3] = flag
   end
   if flag == 1 then
+    local ztext = num(z)
     if not FULL then
       local r = #reply
       reply[r + 1] = values.events[j]; reply[r + 2] = i; reply[r + 3] = num(avg); reply[r + 4] = ztext
     end
-    local zjson = (z == math.huge or z == -math.huge) and 'null' or ztext
+    local zjson = (z == HUGE or z == -HUGE) and 'null' or ztext
     run.found[#run.found + 1] = '{"device_id":"' .. run.device .. '","metric":"' .. run.names[i] .. '","value":' ..
       values.texts[j] .. ',"zscore":' .. zjson .. ',"avg":' .. num(avg) .. ',"timestamp":' ..
       run.events[values.events[j]].ts .. ',"detected_at":' .. NOW .. '}'
@@ -156,20 +142,50 @@ local function apply_metric(run, i)
   if stale and st.n > 0 then stats_rebuild(st, window_before(1)) end
   if st.n == 0 then st.k = new[1]; st.s1, st.s2, st.e1, st.e2 = 0, 0, 0, 0 end
 
+  -- The per-value loop: each value is scored against the window before it, then enters it (the oldest
+  -- leaving once the window is full). The sums live in locals here; the table st is written back
+  -- around a rebuild (rare) and at the end.
+  local n, k, s1, s2, e1, e2 = st.n, st.k, st.s1, st.s2, st.e1, st.e2
   local left, flagged, avg, z, flag = skip, 0, 0, 0, 0
   for j = 1, count do
     local x = new[j]
-    z, flag = score(st, x, window_before, j)
-    if st.n == W then
-      left = left + 1
-      stats_remove(st, at(left))
+    z, flag = 0, 0
+    if n > 0 then
+      local mean, var = moments_of(n, k, s1, s2, e1, e2)
+      if not mean then
+        st.n, st.k, st.s1, st.s2, st.e1, st.e2 = n, k, s1, s2, e1, e2
+        mean, var = stats_rebuild(st, window_before(j))
+        k, s1, s2, e1, e2 = st.k, st.s1, st.s2, st.e1, st.e2
+      end
+      if var == 0 then
+        if x ~= mean then z = (x > mean) and HUGE or -HUGE end
+      else
+        z = (x - mean) / sqrt(var)
+      end
+      if n >= MIN_SAMPLES and abs(z) > THRESHOLD then flag = 1 end
     end
-    stats_add(st, x)
-    avg = stats_moments(st)
-    if not avg then avg = stats_rebuild(st, window_before(j + 1)) end
+    if n == W then
+      left = left + 1
+      local d = at(left) - k
+      s1, s2 = s1 - d, s2 - d * d
+      e1 = e1 + U * (abs(d) + abs(s1)); e2 = e2 + U * (3 * d * d + abs(s2))
+      n = n - 1
+    end
+    local d = x - k
+    local dd = d * d
+    s1, s2 = s1 + d, s2 + dd
+    e1 = e1 + U * (abs(d) + abs(s1)); e2 = e2 + U * (3 * dd + abs(s2))
+    n = n + 1
+    avg = moments_of(n, k, s1, s2, e1, e2)
+    if not avg then
+      st.n, st.k, st.s1, st.s2, st.e1, st.e2 = n, k, s1, s2, e1, e2
+      avg = stats_rebuild(st, window_before(j + 1))
+      k, s1, s2, e1, e2 = st.k, st.s1, st.s2, st.e1, st.e2
+    end
     flagged = flagged + flag
-    record_value(run, i, values, j, avg, z, flag)
+    if FULL or flag == 1 then record_value(run, i, values, j, avg, z, flag) end
   end
+  st.n, st.k, st.s1, st.s2, st.e1, st.e2 = n, k, s1, s2, e1, e2
 
   -- Expiry: refreshed when older than 1% of the TTL; the index score is that refresh time, so an index
   -- entry and its keys always expire together (score + TTL).

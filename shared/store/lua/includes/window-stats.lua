@@ -1,11 +1,14 @@
 --[[ window-stats: mean and variance of a sliding window in O(1) per value, exact on demand.
   A stats table st = {n, k, s1, s2, e1, e2} keeps shifted sums s1 = sum(x - k), s2 = sum((x - k)^2)
   over the n values of the window, with running bounds e1, e2 on their rounding error.
-  stats_add(st, x), stats_remove(st, x): one value in or out.
-  stats_moments(st): mean and population variance, or nil when the error bounds are no longer small
-    against the variance; the caller then calls stats_rebuild(st, values of the window), which
-    recomputes exactly (corrected two-pass, as in shared/detector/reference.ts), makes the mean the
-    new shift k, and returns mean and variance. Results stay within ~1e-10 of an exact recomputation.
+  One value x in: d = x - k, s1 += d, s2 += d*d, e1 += U*(|d| + |s1|), e2 += U*(3*d*d + |s2|), n += 1;
+  out: the same with s1 -= d, s2 -= d*d, n -= 1. record.lua does this inline, in locals.
+  moments_of(n, k, s1, s2, e1, e2): mean and population variance, or nil when the error bounds are no
+    longer small against the variance; the caller then calls stats_rebuild(st, values of the window),
+    which recomputes exactly (corrected two-pass, as in shared/detector/reference.ts), makes the mean
+    the new shift k, and returns mean and variance. Results stay within ~1e-10 of an exact
+    recomputation. It takes plain numbers, not st: the per-value loop keeps the sums in locals (in
+    Redis's Lua a table field costs about as much as the arithmetic around it).
 ]]
 local U = 2 ^ -53     -- unit roundoff of a double
 local TAU = 1e-10     -- largest relative error tolerated before an exact rebuild
@@ -42,28 +45,10 @@ local function stats_rebuild(st, vals)
   return mean, var
 end
 
-local function stats_moments(st)
-  local n, s1, s2, e1 = st.n, st.s1, st.s2, st.e1
+local function moments_of(n, k, s1, s2, e1, e2)
   local m1 = s1 / n
   local var = s2 / n - m1 * m1
-  local err = st.e2 / n + 2 * math.abs(m1) * e1 / n + 4 * U * (s2 / n + m1 * m1)
+  local err = e2 / n + 2 * math.abs(m1) * e1 / n + 4 * U * (s2 / n + m1 * m1)
   if err > TAU * var or (e1 > 0 and e1 / n > TAU * math.sqrt(var)) then return nil end
-  return st.k + m1, var
-end
-
-local function stats_add(st, x)
-  local d = x - st.k
-  local dd = d * d
-  local s1, s2 = st.s1 + d, st.s2 + dd
-  st.s1, st.s2 = s1, s2
-  st.e1 = st.e1 + U * (math.abs(d) + math.abs(s1)); st.e2 = st.e2 + U * (3 * dd + math.abs(s2))
-  st.n = st.n + 1
-end
-
-local function stats_remove(st, x)
-  local d = x - st.k
-  local s1, s2 = st.s1 - d, st.s2 - d * d
-  st.s1, st.s2 = s1, s2
-  st.e1 = st.e1 + U * (math.abs(d) + math.abs(s1)); st.e2 = st.e2 + U * (3 * d * d + math.abs(s2))
-  st.n = st.n - 1
+  return k + m1, var
 end
