@@ -1,8 +1,8 @@
 import { subscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
-import { visit } from 'jsonc-parser';
 import getRawBody from 'raw-body';
 import { HttpError } from './errors.js';
+import { checkStructure } from './json-structure.js';
 
 const DECLARED = Symbol('iot.declared-body');
 
@@ -83,44 +83,8 @@ export async function readBody(request: IncomingMessage, declared: DeclaredBody,
   } catch (error) {
     throw new HttpError(400, 'malformed_json', `The body is not valid JSON: ${(error as Error).message}`);
   }
-  checkStructure(text);
+  checkStructure(text, body);
   return body;
-}
-
-const MAX_DEPTH = 32;
-
-/**
- * JSON.parse keeps the last of duplicate keys without a word, so a second pass over the (valid) text
- * refuses them, and refuses nesting deeper than any event needs.
- */
-function checkStructure(text: string): void {
-  const objects: Array<Set<string>> = [];
-  let depth = 0;
-  const deeper = () => {
-    if (++depth > MAX_DEPTH) throw new HttpError(400, 'malformed_json', `The body is nested deeper than ${MAX_DEPTH} levels`);
-  };
-  visit(text, {
-    onObjectBegin: () => {
-      deeper();
-      objects.push(new Set());
-    },
-    onObjectEnd: () => {
-      depth--;
-      objects.pop();
-    },
-    onArrayBegin: deeper,
-    onArrayEnd: () => {
-      depth--;
-    },
-    onObjectProperty: (name) => {
-      const keys = objects[objects.length - 1]!;
-      if (keys.has(name)) {
-        const shown = name.length > 64 ? `${name.slice(0, 64)}…` : name;
-        throw new HttpError(400, 'malformed_json', `The body repeats the key "${shown}" in one object`, { field: shown });
-      }
-      keys.add(name);
-    },
-  });
 }
 
 function bodyError(error: unknown, limit: number): HttpError {
