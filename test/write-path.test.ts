@@ -106,9 +106,10 @@ describe('record calls', () => {
     runsByDevice(sizes.flatMap((n, d) => Array.from({ length: n }, (): Reading => ({ deviceId: `d${d}`, timestamp: 0, metrics: [['cpu', 1]] }))));
 
   it('carry whole runs in order, each call at most CALL_VALUES values unless one run alone is larger', () => {
-    const calls = planCalls(runs([100, 100, 100, 500, 10, 246]), false);
+    const calls = planCalls(runs([100, 100, 100, 500, 10, 246]), false, 256);
     expect(calls.map((call) => call.map((run) => run.device))).toEqual([['d0', 'd1'], ['d2'], ['d3'], ['d4', 'd5']]);
-    expect(calls.map((call) => call.reduce((sum, run) => sum + run.values, 0))).toEqual([200, 100, 500, CALL_VALUES]);
+    expect(calls.map((call) => call.reduce((sum, run) => sum + run.values, 0))).toEqual([200, 100, 500, 256]);
+    expect(planCalls(runs(Array.from({ length: 3 * CALL_VALUES }, () => 1)), false)).toHaveLength(3);
   });
 
   it('on Redis Cluster, never mix devices of different hash slots in one call', async () => {

@@ -4,10 +4,10 @@ import type { DeviceRun } from './record-script.js';
 /**
  * Values one record call may carry. A call holds Redis while it runs (no other command is served), so
  * its size is bounded; a run is never split (it is one atomic unit), so a single run above the bound
- * makes a call of its own. Chosen with SLOWLOG under the bench (BENCHMARKS.md): at this size a call of
- * many devices stays well under 1 ms.
+ * makes a call of its own. A call's fixed price is small next to its work per value (~2.5 µs against
+ * 7-20 µs per value, BENCHMARKS.md), so small calls cost nothing measurable and keep each call short.
  */
-export const CALL_VALUES = 256;
+export const CALL_VALUES = 64;
 
 /**
  * Splits runs into record calls: in order, as few calls as the size bound allows. On Redis Cluster a
