@@ -15,7 +15,10 @@ export interface Row {
   case: string;
   value: number;
   unit: string;
+  /** To the bare framework's ceiling. */
   ratio: number;
+  /** To the ceiling of the framework with one Redis round trip per request. */
+  ratio_redis?: number;
   p50?: number;
   p99?: number;
   p999?: number;
@@ -23,6 +26,11 @@ export interface Row {
   lua_us_per_event?: number;
   /** CPU time of the function processes per request: steadier than throughput on a shared machine. */
   function_cpu_us_per_request?: number;
+  function_cpu_us_per_event?: number;
+  /** Script calls Redis served during the case, how many took over 1 ms (SLOWLOG), and the longest (µs; 0 when none took SLOWLOG_FLOOR_US). */
+  script_calls?: number;
+  calls_over_1ms?: number;
+  longest_call_us?: number;
   failures: number;
 }
 
@@ -94,9 +102,12 @@ const splitLine = (split: ProfileSplit) =>
     .map(([k, v]) => `${k} ${v}%`)
     .join(', ');
 
+const longest = (r: Row) =>
+  r.longest_call_us === undefined ? '' : `${r.longest_call_us === 0 ? '< 200' : r.longest_call_us} (${r.calls_over_1ms} of ${fmt(r.script_calls ?? 0)})`;
+
 function rowLine(r: Row): string {
-  const cells = [r.case, fmt(r.value), r.unit, r.ratio, cell(r.p50), cell(r.p99), cell(r.p999)];
-  cells.push(cell(r.function_cpu_us_per_request), cell(r.redis_us_per_event), cell(r.lua_us_per_event), r.failures);
+  const cells = [r.case, fmt(r.value), r.unit, r.ratio, cell(r.ratio_redis), cell(r.p50), cell(r.p99), cell(r.p999)];
+  cells.push(cell(r.function_cpu_us_per_event), cell(r.redis_us_per_event), cell(r.lua_us_per_event), longest(r), r.failures);
   return `| ${cells.join(' | ')} |`;
 }
 
@@ -105,8 +116,8 @@ export function renderSummary(result: BenchResult, file: string): string {
   return [
     `Last full run: ${result.date.slice(0, 16).replace('T', ' ')} UTC, ${result.machine.cores} cores (${result.machine.model}), node ${result.machine.node}; raw figures in \`${file}\`.`,
     '',
-    '| case | value | unit | × ceiling | p50 ms | p99 ms | p99.9 ms | function CPU µs/request | Redis CPU µs/event | Lua µs/event | failures |',
-    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| case | value | unit | × framework | × framework + Redis | p50 ms | p99 ms | p99.9 ms | function CPU µs/event | Redis CPU µs/event | Lua µs/event | longest script call µs (calls over 1 ms of all) | failures |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...result.rows.map(rowLine),
     '',
     '| target | measured | |',
