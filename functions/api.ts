@@ -11,7 +11,8 @@ import { statsRoutes } from './stats/routes.js';
  */
 export function apiRoutes(context: Context): Routes {
   const all: Record<string, Route> = {};
-  for (const routes of [ingestRoutes(context), analyzeRoutes(context), statsRoutes(context)]) {
+  // Ingest last: its health paths (ready only while Redis takes writes) are this target's, since it writes.
+  for (const routes of [analyzeRoutes(context), statsRoutes(context), ingestRoutes(context)]) {
     for (const [path, route] of Object.entries(routes)) if (path !== '/') all[path] = route;
   }
   const metrics: Handler = async (_req, res) => {

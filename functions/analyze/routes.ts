@@ -31,6 +31,6 @@ export function analyzeRoutes({ config, store }: Context): Routes {
     '/analyze': read(analyze),
     '/anomalies': read(anomalies),
     '/devices': read(devices),
-    ...healthRoutes(store),
+    ...healthRoutes(store, { writes: false }),
   };
 }

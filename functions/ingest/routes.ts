@@ -1,47 +1,60 @@
 import type { Response } from '@google-cloud/functions-framework';
 import type { Context } from '../../shared/context.js';
-import { HttpError } from '../../shared/http/errors.js';
+import { HttpError, STORE_FULL_RETRY_SECONDS, storeFull } from '../../shared/http/errors.js';
 import { healthRoutes } from '../../shared/http/health.js';
 import { batchBody, ingestBody } from '../../shared/http/parse.js';
 import { jsonBody } from '../../shared/http/pipeline.js';
 import { type Handler, type Routes, guarded } from '../../shared/http/routes.js';
 import type { Reading } from '../../shared/schemas/event.js';
 import { apiTime } from '../../shared/schemas/time.js';
-import { countBatch, countEvent } from '../../shared/telemetry/metrics.js';
+import { StoreFullError } from '../../shared/store/errors.js';
+import type { BatchOutcome } from '../../shared/store/store.js';
+import { countBatch, countEvent, countRefused } from '../../shared/telemetry/metrics.js';
+
+/** 429 for a device over its rate limit. */
+function rateLimited(limit: number, device: string, retryAfterMs: number, details?: unknown): HttpError {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  const message = `Device ${device} is over its rate limit of ${limit} events/s; retry in ${seconds} s`;
+  return new HttpError(429, 'rate_limited', message, details ?? { retry_after_seconds: seconds }, { 'Retry-After': String(seconds) });
+}
+
+/** The answer to a batch: 202 with what was refused, or, when every event was refused, 503 (store full) or 429. */
+function batchReply(limit: number, readings: readonly Reading[], outcome: BatchOutcome) {
+  const limited = outcome.rateLimited.map((r) => r.index);
+  countRefused('rate_limited', limited.length);
+  countRefused('store_full', outcome.storeFull.length);
+  const retryAfterSeconds = Math.max(1, ...outcome.rateLimited.map((r) => Math.ceil(r.retryAfterMs / 1000)));
+  const refusals = {
+    ...(limited.length > 0 ? { rate_limited: limited, retry_after_seconds: retryAfterSeconds } : {}),
+    ...(outcome.storeFull.length > 0 ? { store_full: outcome.storeFull, retry_after_seconds: Math.max(retryAfterSeconds, STORE_FULL_RETRY_SECONDS) } : {}),
+  };
+  if (limited.length + outcome.storeFull.length === readings.length) {
+    if (outcome.storeFull.length > 0) throw storeFull(refusals);
+    throw rateLimited(limit, readings[0]!.deviceId, retryAfterSeconds * 1000, refusals);
+  }
+  const accepted = readings.length - limited.length - outcome.storeFull.length;
+  return { accepted, anomalies: outcome.anomalies, duplicates: outcome.duplicates, ...refusals };
+}
 
 export function ingestRoutes({ config, store }: Context): Routes {
-  const rateLimited = (device: string, retryAfterMs: number, details?: unknown) => {
-    const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
-    return new HttpError(
-      429,
-      'rate_limited',
-      `Device ${device} is over its rate limit of ${config.rateLimitPerDevice} events/s; retry in ${seconds} s`,
-      details ?? { retry_after_seconds: seconds },
-      { 'Retry-After': String(seconds) },
-    );
-  };
-
   const recordBatch = async (readings: Reading[], res: Response) => {
     const outcome = await store.recordBatch(readings);
     countBatch(readings.length, outcome.counted);
-    const refused = outcome.rateLimited.map((r) => r.index);
-    const retryAfterSeconds = Math.max(1, ...outcome.rateLimited.map((r) => Math.ceil(r.retryAfterMs / 1000)));
-    const limited = { rate_limited: refused, retry_after_seconds: retryAfterSeconds };
-    if (refused.length === readings.length) throw rateLimited(readings[0]!.deviceId, retryAfterSeconds * 1000, limited);
-    res.status(202).json({
-      accepted: readings.length - refused.length,
-      anomalies: outcome.anomalies,
-      duplicates: outcome.duplicates,
-      ...(refused.length > 0 ? limited : {}),
-    });
+    res.status(202).json(batchReply(config.rateLimitPerDevice, readings, outcome));
   };
 
   const event: Handler = async (req, res) => {
     const body = ingestBody(jsonBody(req), Date.now(), config.maxBatch);
     if (body.kind === 'batch') return recordBatch(body.readings, res);
     const { reading } = body;
-    const outcome = await store.recordOne(reading);
-    if (outcome.status === 'rate_limited') throw rateLimited(reading.deviceId, outcome.retryAfterMs);
+    const outcome = await store.recordOne(reading).catch((error: unknown) => {
+      if (error instanceof StoreFullError) countRefused('store_full', 1);
+      throw error;
+    });
+    if (outcome.status === 'rate_limited') {
+      countRefused('rate_limited', 1);
+      throw rateLimited(config.rateLimitPerDevice, reading.deviceId, outcome.retryAfterMs);
+    }
     const head = { device_id: reading.deviceId, timestamp: apiTime(reading.timestamp) };
     if (outcome.status === 'duplicate') {
       res.status(202).json({ ...head, duplicate: true, metrics: {} });
@@ -61,6 +74,6 @@ export function ingestRoutes({ config, store }: Context): Routes {
     '/metrics-data': write(event),
     '/batch': write(batch),
     '/ingest/batch': write(batch),
-    ...healthRoutes(store),
+    ...healthRoutes(store, { writes: true }),
   };
 }

@@ -17,5 +17,5 @@ export function statsRoutes({ config, store }: Context): Routes {
   };
 
   const read = { GET: guarded(config.readTokens, stats) };
-  return { '/': read, '/stats': read, ...healthRoutes(store) };
+  return { '/': read, '/stats': read, ...healthRoutes(store, { writes: false }) };
 }

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'rate_limited'
   | 'unauthorized'
   | 'unavailable'
+  | 'store_full'
   | 'internal';
 
 /** An error that becomes exactly this response: `{error: code, message, details?}`. */
@@ -28,3 +29,12 @@ export class HttpError extends Error {
     super(message);
   }
 }
+
+/** Redis is at maxmemory and does not evict: nothing was written; retry after memory is freed. */
+export function storeFull(details?: unknown): HttpError {
+  const message = 'The data store is full (Redis reached maxmemory); nothing was written, retry later';
+  return new HttpError(503, 'store_full', message, details, { 'Retry-After': String(STORE_FULL_RETRY_SECONDS) });
+}
+
+/** What a client is asked to wait after store_full: long enough for an operator or eviction to act. */
+export const STORE_FULL_RETRY_SECONDS = 30;

@@ -1,16 +1,30 @@
 import type { Store } from '../store/store.js';
 import type { Handler, Routes } from './routes.js';
 
-/** The health paths every function answers, always open: 200 when Redis answers PING, 503 otherwise. */
-export function healthRoutes(store: Pick<Store, 'ping'>): Routes {
-  const health: Handler = async (_req, res) => {
+const UNAVAILABLE = { status: 'unavailable', error: 'unavailable', message: 'Redis does not answer PING' };
+const FULL = { status: 'full', error: 'store_full', message: 'Redis is at maxmemory and refuses writes' };
+
+/**
+ * The health paths every function answers, always open. Liveness: 200 when Redis answers PING, 503
+ * otherwise. Readiness (and /health, /healthz) also say whether Redis refuses writes (maxmemory,
+ * noeviction): a function that writes (`writes`) is then not ready (503 store_full); one that only
+ * reads stays ready and says so.
+ */
+export function healthRoutes(store: Pick<Store, 'ping' | 'full'>, options: { writes: boolean }): Routes {
+  const liveness: Handler = async (_req, res) => {
     const ok = await store.ping();
-    res.status(ok ? 200 : 503).json(ok ? { status: 'ok' } : { status: 'unavailable', error: 'unavailable', message: 'Redis does not answer PING' });
+    res.status(ok ? 200 : 503).json(ok ? { status: 'ok' } : UNAVAILABLE);
+  };
+  const readiness: Handler = async (_req, res) => {
+    if (!(await store.ping())) return void res.status(503).json(UNAVAILABLE);
+    if (!(await store.full())) return void res.status(200).json({ status: 'ok' });
+    if (options.writes) return void res.status(503).json(FULL);
+    res.status(200).json({ status: 'ok', store: 'full' });
   };
   return {
-    '/health': { GET: health },
-    '/healthz': { GET: health },
-    '/health/liveness': { GET: health },
-    '/health/readiness': { GET: health },
+    '/health': { GET: readiness },
+    '/healthz': { GET: readiness },
+    '/health/liveness': { GET: liveness },
+    '/health/readiness': { GET: readiness },
   };
 }

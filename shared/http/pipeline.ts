@@ -1,9 +1,9 @@
 import type { HttpFunction, Request } from '@google-cloud/functions-framework';
-import { StoreUnavailableError } from '../store/errors.js';
+import { StoreFullError, StoreUnavailableError } from '../store/errors.js';
 import { observeRequest } from '../telemetry/metrics.js';
 import { bearerCheck } from './auth.js';
 import { installBodyOwnership, readBody, reclaimBody } from './body.js';
-import { HttpError } from './errors.js';
+import { HttpError, storeFull } from './errors.js';
 import { sendError } from './respond.js';
 import { type Handler, METHODS, type Method, type Routes } from './routes.js';
 
@@ -83,6 +83,7 @@ function toHttpError(error: unknown, functionName: string, req: Request): HttpEr
   if (error instanceof StoreUnavailableError) {
     return new HttpError(503, 'unavailable', 'The data store is unavailable; retry shortly', undefined, { 'Retry-After': '1' });
   }
+  if (error instanceof StoreFullError) return storeFull();
   console.error(
     JSON.stringify({
       severity: 'ERROR',
@@ -95,3 +96,4 @@ function toHttpError(error: unknown, functionName: string, req: Request): HttpEr
   );
   return new HttpError(500, 'internal', 'Internal error');
 }
+

@@ -1,6 +1,6 @@
 import { Cluster, Redis, type Result } from 'ioredis';
 import type { Config } from '../config/load.js';
-import { StoreUnavailableError } from './errors.js';
+import { StoreFullError, StoreUnavailableError } from './errors.js';
 import { scriptDefinitions } from './scripts.js';
 
 declare module 'ioredis' {
@@ -80,9 +80,16 @@ function logConnectionErrors(redis: Client): void {
 /** ioredis's ways of saying "Redis cannot answer now" (this module is the only one that knows them). */
 const UNAVAILABLE = /Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|Stream isn't writeable|LOADING|CLUSTERDOWN|TRYAGAIN/;
 
-/** The error to throw for a failed command: StoreUnavailableError when Redis is away, else the error itself. */
+/** Redis's refusal at `maxmemory`, as a reply or from inside a script. */
+const FULL = /^OOM |OOM command not allowed/;
+
+/**
+ * The error to throw for a failed command: StoreUnavailableError when Redis is away, StoreFullError when
+ * it refused a write at maxmemory, else the error itself (already typed errors pass through).
+ */
 export function storeError(error: unknown): unknown {
-  if (!(error instanceof Error)) return error;
+  if (!(error instanceof Error) || error instanceof StoreUnavailableError || error instanceof StoreFullError) return error;
+  if (FULL.test(error.message)) return new StoreFullError(error);
   if (error.name === 'MaxRetriesPerRequestError' || UNAVAILABLE.test(error.message)) return new StoreUnavailableError(error);
   return error;
 }

@@ -4,6 +4,8 @@ import type { Reading } from '../schemas/event.js';
 import { redisTimer } from '../telemetry/metrics.js';
 import { type AnomalyRecord, type StoredAnomaly, presentAnomaly } from './anomaly-record.js';
 import { planCalls } from './call-plan.js';
+import { storeError } from './connection.js';
+import { StoreFullError } from './errors.js';
 import { keys, seriesMember } from './keys.js';
 import { type DeviceRun, type Flagged, type MetricResult, type ReplyMode, type RunResult, decodeRecord, encodeRecord, runsByDevice } from './record-script.js';
 import { type Increments, type TallyEntry, createTally } from './tally.js';
@@ -32,6 +34,8 @@ export interface BatchOutcome {
   duplicates: number[];
   /** Positions of events refused by their device's rate limit, and when to retry. */
   rateLimited: Array<{ index: number; retryAfterMs: number }>;
+  /** Positions of events refused because Redis is full (maxmemory): whole devices, nothing of theirs written. */
+  storeFull: number[];
   /** The values applied now, per metric (for the service's own counters). */
   counted: Counted;
 }
@@ -209,13 +213,21 @@ function coalesced(w: WritePath): (reading: Reading) => Promise<EventOutcome> {
 async function recordBatch(w: WritePath, readings: readonly Reading[]): Promise<BatchOutcome> {
   const runs = runsByDevice(readings);
   const { results, flagged, sent, unsent } = await apply(w, readings, runs, 'anomalies');
-  throwIfFailed(results);
-  const outcome: BatchOutcome = { anomalies: [], duplicates: [], rateLimited: [], counted: countedValues(sent, unsent, flagged) };
+  const outcome: BatchOutcome = { anomalies: [], duplicates: [], rateLimited: [], storeFull: [], counted: countedValues(sent, unsent, flagged) };
+  // A full Redis refuses a call before it runs: its devices are refused whole, and said so. Any other
+  // failure fails the request (the totals of its events were taken back).
+  let failure: Error | undefined;
   runs.forEach((run, r) => {
     const result = results[r]!;
     if (result.kind === 'limited') outcome.rateLimited.push(...run.events.map((index) => ({ index, retryAfterMs: result.retryAfterMs })));
     else if (result.kind === 'applied') outcome.duplicates.push(...result.duplicates);
+    else {
+      if (storeError(result.error) instanceof StoreFullError) outcome.storeFull.push(...run.events);
+      else failure ??= result.error;
+    }
   });
+  if (failure) throw failure;
+  outcome.storeFull.sort((a, b) => a - b);
   outcome.anomalies = flagged.map(({ at, stored }) => ({ index: at.index, ...presentAnomaly(stored) }));
   outcome.duplicates.sort((a, b) => a - b);
   outcome.rateLimited.sort((a, b) => a.index - b.index);

@@ -1,3 +1,4 @@
+import type { Cluster } from 'ioredis';
 import type { Config } from '../config/load.js';
 import { type Client, connect, storeError } from './connection.js';
 import { type Reads, createReads } from './reads.js';
@@ -11,6 +12,11 @@ export type { BatchAnomaly, BatchOutcome, EventOutcome, MetricResult } from './r
 export interface Store extends Recorder, Reads {
   /** Whether Redis answers PING now (never throws). */
   ping(): Promise<boolean>;
+  /**
+   * Whether Redis (any master of a Cluster) is at maxmemory with the noeviction policy, so that it
+   * refuses writes (never throws; false when it cannot tell).
+   */
+  full(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -24,6 +30,7 @@ export function createStore(config: Config): Store {
   return {
     ...typedErrors(operations),
     ping: () => ping(redis),
+    full: () => full(redis),
     async close() {
       await redis.quit().catch(() => redis.disconnect());
     },
@@ -36,6 +43,23 @@ async function ping(redis: Client): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+async function full(redis: Client): Promise<boolean> {
+  try {
+    const nodes = redis.isCluster ? (redis as Cluster).nodes('master') : [redis];
+    const reports = await Promise.all(nodes.map((node) => node.info('memory')));
+    return reports.some(refusesWrites);
+  } catch {
+    return false;
+  }
+}
+
+/** From INFO memory: at or over maxmemory, and not allowed to evict (Redis then answers writes with OOM). */
+function refusesWrites(info: string): boolean {
+  const field = (name: string) => new RegExp(`^${name}:(\\S+)`, 'm').exec(info)?.[1];
+  const max = Number(field('maxmemory') ?? 0);
+  return max > 0 && Number(field('used_memory') ?? 0) >= max && field('maxmemory_policy') === 'noeviction';
 }
 
 /** Wraps every operation so that its failures leave as the store's own errors. */

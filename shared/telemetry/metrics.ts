@@ -49,6 +49,13 @@ const redisDuration = new Histogram({
   registers: [registry],
 });
 
+const eventsRefused = new Counter({
+  name: 'events_refused_total',
+  help: 'Events refused by the store, by reason: rate_limited (the device is over its limit), store_full (Redis at maxmemory refuses writes).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
 const pushFailures = new Counter({
   name: 'metrics_push_failures_total',
   help: 'Pushes of this registry to the Pushgateway that failed or timed out.',
@@ -81,6 +88,11 @@ export function observeRequest(fn: string, method: string, route: string, status
 export type Counted = ReadonlyMap<string, { readonly values: number; readonly anomalies: number }>;
 
 /** Counts an accepted batch: its size, and the values applied per metric (duplicates and refusals excluded). */
+/** Events the store refused (nothing of them written). */
+export function countRefused(reason: 'rate_limited' | 'store_full', events: number): void {
+  if (events > 0) eventsRefused.inc({ reason }, events);
+}
+
 export function countBatch(events: number, counted: Counted): void {
   batchSize.observe(events);
   for (const [metric, { values, anomalies }] of counted) countValues(metric, values, anomalies);

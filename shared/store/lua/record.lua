@@ -1,3 +1,4 @@
+#!lua
 --[[ record: apply runs of events to their devices' series and anomaly lists, atomically per run (and for
   the whole call), each after its device's rate limit and idempotency check. One call carries the runs of
   many devices: its price is paid once, not once per device. Encoded and decoded by
@@ -12,6 +13,8 @@
   last refreshed, ms), recent anomalies of the device (list of JSON, newest first), event ids seen (zset:
   id -> expiry, ms), rate-limit bucket (hash: tokens, at), then per metric: window list, state hash.
   Two runs may name the same device: they apply one after the other, as two calls would.
+  The #!lua line (no flags) makes Redis refuse the whole call before it runs when it is at maxmemory
+  with noeviction (OOM), rather than at its first write: a refused call has written nothing.
 
   Returns one reply per run, in order:
   {"limited", retry after (ms)} when the bucket cannot take the run's new events (nothing written);

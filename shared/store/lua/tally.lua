@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[ tally: the bookkeeping over all devices for one or more requests, in one call.
   Encoded by shared/store/tally.ts only.
   KEYS[1] devices (zset: device -> last write, ms)   KEYS[2] totals (hash)   KEYS[3] recent anomalies (list)
@@ -8,6 +9,9 @@
   then F, then F pairs (totals field, increment)
   then the rest: anomaly JSON records (times in ms, as record.lua writes them), oldest first
   Returns: nothing.
+  Flag allow-oom: at maxmemory this still runs, so that the totals stay exact (a request's events are
+  counted before its record calls are answered, and taken back when Redis refused them); it adds at
+  most the device index entries and the capped anomaly list of the requests of one turn.
 ]]
 --- @include "chunked"
 
