@@ -50,6 +50,8 @@ export interface RedisOptions {
   port?: number;
   /** Keep data here with AOF, and leave the folder in place on stop (to restart on the same data). */
   dataDir?: string;
+  /** Serve TLS only (on the port), with this certificate and key (PEM files); clients need no certificate. */
+  tls?: { cert: string; key: string };
 }
 
 /** Starts a redis-server on a loopback port: throw-away by default, or persistent in `dataDir`. */
@@ -57,7 +59,10 @@ export async function startRedis(options: RedisOptions = {}): Promise<Running> {
   const port = options.port ?? (await freePort());
   const dir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'iot-redis-'));
   const persistence = options.dataDir ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], {
+  const ports = options.tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', options.tls.cert, '--tls-key-file', options.tls.key, '--tls-auth-clients', 'no']
+    : ['--port', String(port)];
+  const child = spawn('redis-server', [...ports, '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -69,7 +74,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<Running> {
   });
   await Promise.race([waitFor('redis-server', async () => output.includes('Ready to accept connections')), failed]);
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `${options.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
     port,
     process: child,
     async stop() {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { DEVICE_ID } from '../schemas/names.js';
 
 /**
@@ -44,6 +45,20 @@ export const anyText = (text = ''): Rule<string> => ({ text, parse: (raw) => ok(
 /** A Redis URL, plain or TLS. */
 export const redisUrl = (): Rule<string> =>
   matching(/^rediss?:\/\/[^\s]+$/, '`redis://` or `rediss://` (TLS) URL', 'must be a redis:// or rediss:// URL');
+
+/** A PEM file of certificates, read when the configuration is loaded; the value is its text. */
+export const pemFile = (): Rule<string> => ({
+  text: 'path of a PEM file',
+  parse: (raw) => {
+    let text: string;
+    try {
+      text = readFileSync(raw, 'utf8');
+    } catch (error) {
+      return { error: `must name a readable file (${(error as NodeJS.ErrnoException).code ?? 'unreadable'}: ${raw})` };
+    }
+    return text.includes('-----BEGIN CERTIFICATE-----') ? ok(text) : { error: `must be a PEM file of certificates (${raw} has no BEGIN CERTIFICATE)` };
+  },
+});
 
 /** An HTTP(S) URL. */
 export const httpUrl = (): Rule<string> =>

@@ -1,4 +1,4 @@
-import { anyText, deviceIds, hostPort, hostPorts, httpUrl, integer, matching, positive, redisUrl, tokens } from './rules.js';
+import { anyText, deviceIds, hostPort, hostPorts, httpUrl, integer, matching, pemFile, positive, redisUrl, tokens } from './rules.js';
 import type { Rule } from './rules.js';
 
 /**
@@ -30,6 +30,7 @@ export const SETTINGS = {
   REDIS_PORT: setting({ key: undefined, rule: integer(1, 65535, '1–65535'), fallback: 6379, doc: 'source-service fallback, with `REDIS_HOST`' }),
   REDIS_PASSWORD: setting({ key: undefined, rule: anyText(), fallback: '', shown: '—', doc: 'source-service fallback, with `REDIS_HOST` or `REDIS_ADDR`; also the password of a cluster' }),
   REDIS_CLUSTER_NODES: setting({ key: 'redisClusterNodes', rule: hostPorts(), fallback: Object.freeze([]), shown: '—', doc: 'seed nodes of a Redis Cluster: when set, the cluster client is used (the password, if any, comes from `REDIS_URL` or `REDIS_PASSWORD`)' }),
+  REDIS_TLS_CA_FILE: setting({ key: 'redisTlsCa', rule: pemFile(), fallback: undefined as string | undefined, shown: '— (the system CAs)', doc: 'CA certificates (PEM) that signed the Redis server certificate, for a `rediss://` server with a private CA; verification stays on' }),
   KEY_PREFIX: setting({ key: 'keyPrefix', rule: matching(/^[A-Za-z0-9_.:-]{0,64}$/, '≤ 64 of `[A-Za-z0-9_.:-]`', 'must be at most 64 characters of [A-Za-z0-9_.:-]'), fallback: 'iot:', shown: '`iot:`', allowEmpty: true, doc: 'prefix of every Redis key, to share one Redis between deployments' }),
   WINDOW_SIZE: setting({ key: 'windowSize', rule: integer(2, 10_000), fallback: 50, echo: true, doc: 'values per rolling window' }),
   Z_THRESHOLD: setting({ key: 'zThreshold', rule: positive(), fallback: 2.0, shown: '2.0', echo: true, doc: 'anomaly when \\|z\\| exceeds it' }),

@@ -23,6 +23,8 @@ export function connect(config: Config): Client {
 }
 
 const connection = (config: Config) => ({
+  // rediss:// verifies the server certificate against the system CAs, or against REDIS_TLS_CA_FILE.
+  ...(config.redisUrl.startsWith('rediss:') ? { tls: config.redisTlsCa ? { ca: config.redisTlsCa } : {} } : {}),
   keyPrefix: config.keyPrefix,
   // A slow Redis fails the request (503) instead of holding it.
   commandTimeout: config.redisCommandTimeoutMs,
@@ -64,10 +66,12 @@ function clusterClient(config: Config): Cluster {
 /** Logs each distinct connection error once; after the first connection, requests fail fast while Redis is away. */
 function logConnectionErrors(redis: Client): void {
   let lastError = '';
-  redis.on('error', (error: Error) => {
+  redis.on('error', (error: Error & { code?: string }) => {
     if (error.message === lastError) return;
     lastError = error.message;
-    console.error(JSON.stringify({ severity: 'WARNING', message: 'redis connection error', error: error.message }));
+    const untrusted = error.code !== undefined && TLS_TRUST.test(error.code);
+    const message = untrusted ? "redis TLS certificate not trusted: set REDIS_TLS_CA_FILE to the CA that signed the server's certificate" : 'redis connection error';
+    console.error(JSON.stringify({ severity: untrusted ? 'ERROR' : 'WARNING', message, error: error.message }));
   });
   redis.on('ready', () => {
     lastError = '';
@@ -76,6 +80,9 @@ function logConnectionErrors(redis: Client): void {
     redis.options.enableOfflineQueue = false;
   });
 }
+
+/** Node's codes for a server certificate it cannot verify. */
+const TLS_TRUST = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/;
 
 /** ioredis's ways of saying "Redis cannot answer now" (this module is the only one that knows them). */
 const UNAVAILABLE = /Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|Stream isn't writeable|LOADING|CLUSTERDOWN|TRYAGAIN/;
