@@ -12,6 +12,7 @@ const COMMANDS: Array<[name: string, argv: string[]]> = [
   ['npm run bundle', [tsx, 'scripts/bundle.ts']],
   ['npm run bench', [tsx, 'bench/run.ts']],
   ['npm run soak', [tsx, 'bench/soak.ts']],
+  ['npm run token', [tsx, 'scripts/token.ts']],
 ];
 
 const run = (argv: string[], args: string[]) =>

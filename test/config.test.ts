@@ -11,6 +11,7 @@ describe('loadConfig', () => {
       port: 8080,
       redisUrl: 'redis://127.0.0.1:6379',
       redisClusterNodes: [],
+      redisTlsCa: undefined,
       keyPrefix: 'iot:',
       windowSize: 50,
       zThreshold: 2,
@@ -28,8 +29,18 @@ describe('loadConfig', () => {
       rateLimitPerDevice: 0,
       rateLimitBurst: 1,
       ingestTokens: [],
+      deviceTokenKeys: [],
       readTokens: [],
     });
+  });
+
+  it('reads device-token signing keys, and never echoes a secret in its refusal', () => {
+    const keys = loadConfig({ DEVICE_TOKEN_KEYS: `k2:${'b'.repeat(32)}, k1:${'a'.repeat(40)}` }).deviceTokenKeys;
+    expect(keys).toEqual([{ id: 'k2', secret: 'b'.repeat(32) }, { id: 'k1', secret: 'a'.repeat(40) }]);
+    for (const bad of [`k1:${'s'.repeat(31)}`, `:${'s'.repeat(32)}`, `k1:${'s'.repeat(32)},k1:${'t'.repeat(32)}`, 'only-an-id']) {
+      expect(() => loadConfig({ DEVICE_TOKEN_KEYS: bad })).toThrowError(/DEVICE_TOKEN_KEYS must/);
+      expect(() => loadConfig({ DEVICE_TOKEN_KEYS: bad })).not.toThrowError(/sss|ttt/);
+    }
   });
 
   it('honours the source services variables as fallbacks, REDIS_URL first', () => {

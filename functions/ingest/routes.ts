@@ -1,9 +1,9 @@
-import type { Response } from '@google-cloud/functions-framework';
+import type { Request, Response } from '@google-cloud/functions-framework';
 import type { Context } from '../../shared/context.js';
 import { HttpError, STORE_FULL_RETRY_SECONDS, storeFull } from '../../shared/http/errors.js';
 import { healthRoutes } from '../../shared/http/health.js';
 import { batchBody, ingestBody } from '../../shared/http/parse.js';
-import { jsonBody } from '../../shared/http/pipeline.js';
+import { deviceScope, jsonBody } from '../../shared/http/pipeline.js';
 import { type Handler, type Routes, guarded } from '../../shared/http/routes.js';
 import type { Reading } from '../../shared/schemas/event.js';
 import { apiTime } from '../../shared/schemas/time.js';
@@ -36,8 +36,20 @@ function batchReply(limit: number, readings: readonly Reading[], outcome: BatchO
   return { accepted, anomalies: outcome.anomalies, duplicates: outcome.duplicates, ...refusals };
 }
 
+/** A device token writes its own device only: an event of another device refuses the request whole (403). */
+function checkScope(req: Request, readings: readonly Reading[], batch: boolean): void {
+  const device = deviceScope(req);
+  if (device === undefined) return;
+  const others = readings.flatMap((reading, index) => (reading.deviceId === device ? [] : [index]));
+  if (others.length === 0) return;
+  const field = batch ? `[${others[0]}].device_id` : 'device_id';
+  const message = `${field}: the token of device ${device} may not write device ${readings[others[0]!]!.deviceId}`;
+  throw new HttpError(403, 'forbidden', message, batch ? { field, indexes: others } : { field });
+}
+
 export function ingestRoutes({ config, store }: Context): Routes {
-  const recordBatch = async (readings: Reading[], res: Response) => {
+  const recordBatch = async (req: Request, readings: Reading[], res: Response) => {
+    checkScope(req, readings, true);
     const outcome = await store.recordBatch(readings);
     countBatch(readings.length, outcome.counted);
     res.status(202).json(batchReply(config.rateLimitPerDevice, readings, outcome));
@@ -45,8 +57,9 @@ export function ingestRoutes({ config, store }: Context): Routes {
 
   const event: Handler = async (req, res) => {
     const body = ingestBody(jsonBody(req), Date.now(), config.maxBatch);
-    if (body.kind === 'batch') return recordBatch(body.readings, res);
+    if (body.kind === 'batch') return recordBatch(req, body.readings, res);
     const { reading } = body;
+    checkScope(req, [reading], false);
     const outcome = await store.recordOne(reading).catch((error: unknown) => {
       if (error instanceof StoreFullError) countRefused('store_full', 1);
       throw error;
@@ -65,9 +78,9 @@ export function ingestRoutes({ config, store }: Context): Routes {
     res.status(202).json({ ...head, metrics });
   };
 
-  const batch: Handler = async (req, res) => recordBatch(batchBody(jsonBody(req), Date.now(), config.maxBatch), res);
+  const batch: Handler = async (req, res) => recordBatch(req, batchBody(jsonBody(req), Date.now(), config.maxBatch), res);
 
-  const write = (handler: Handler) => ({ POST: guarded(config.ingestTokens, handler) });
+  const write = (handler: Handler) => ({ POST: guarded(config.ingestTokens, handler, config.deviceTokenKeys) });
   return {
     '/': write(event),
     '/ingest': write(event),

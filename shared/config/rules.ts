@@ -60,6 +60,21 @@ export const pemFile = (): Rule<string> => ({
   },
 });
 
+/** Signing keys of device tokens: `id:secret` pairs, comma-separated; secrets are never echoed in errors. */
+export const signingKeys = (): Rule<ReadonlyArray<{ id: string; secret: string }>> => ({
+  text: '`id:secret`, comma-separated; secrets ≥ 32 characters',
+  parse: (raw) => {
+    const keys = raw.split(',').map((pair) => pair.trim()).filter(Boolean).map((pair) => {
+      const at = pair.indexOf(':');
+      return { id: at > 0 ? pair.slice(0, at) : '', secret: at > 0 ? pair.slice(at + 1) : '' };
+    });
+    const bad = keys.findIndex((k) => !/^[A-Za-z0-9_.-]{1,32}$/.test(k.id) || k.secret.length < 32);
+    if (keys.length === 0 || bad >= 0) return { error: `must be id:secret pairs with ids of [A-Za-z0-9_.-] and secrets of at least 32 characters (key ${bad + 1} is not)` };
+    if (new Set(keys.map((k) => k.id)).size !== keys.length) return { error: 'must not repeat a key id' };
+    return ok(Object.freeze(keys));
+  },
+});
+
 /** An HTTP(S) URL. */
 export const httpUrl = (): Rule<string> =>
   matching(/^https?:\/\/[^\s]+$/, '`http://` or `https://` URL', 'must be an http:// or https:// URL');

@@ -1,4 +1,4 @@
-import { anyText, deviceIds, hostPort, hostPorts, httpUrl, integer, matching, pemFile, positive, redisUrl, tokens } from './rules.js';
+import { anyText, deviceIds, hostPort, hostPorts, httpUrl, integer, matching, pemFile, positive, redisUrl, signingKeys, tokens } from './rules.js';
 import type { Rule } from './rules.js';
 
 /**
@@ -48,5 +48,6 @@ export const SETTINGS = {
   RATE_LIMIT_PER_DEVICE: setting({ key: 'rateLimitPerDevice', rule: positive(), fallback: 0, shown: '— (off)', doc: 'events per second per device' }),
   RATE_LIMIT_BURST: setting({ key: 'rateLimitBurst', rule: integer(1, 1_000_000), fallback: 0, shown: '10 × the rate', doc: "events a device may send at once (a device's part of one request must fit)" }),
   INGEST_TOKENS: setting({ key: 'ingestTokens', rule: tokens(), fallback: Object.freeze([]) as readonly string[], shown: '— (open)', doc: 'bearer tokens accepted by ingest' }),
+  DEVICE_TOKEN_KEYS: setting({ key: 'deviceTokenKeys', rule: signingKeys(), fallback: Object.freeze([]) as ReadonlyArray<{ id: string; secret: string }>, shown: '— (no device tokens)', doc: 'keys that sign device tokens (`npm run token`): the first signs, all verify (two during a rotation); a device token writes its own device only' }),
   READ_TOKENS: setting({ key: 'readTokens', rule: tokens(), fallback: Object.freeze([]) as readonly string[], shown: '— (open)', doc: 'bearer tokens accepted by analyze, stats and `/metrics`' }),
 };

@@ -1,26 +1,47 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { HttpError } from './errors.js';
 
+/** Whom a request speaks for: any device (a fleet token, or an open endpoint), or one device only. */
+export interface Principal {
+  readonly device?: string;
+}
+
+const ANY: Principal = Object.freeze({});
 const digest = (text: string) => createHash('sha256').update(text).digest();
+const unauthorized = (message: string) => new HttpError(401, 'unauthorized', message, undefined, { 'WWW-Authenticate': 'Bearer' });
+const isJwt = (token: string) => token.split('.').length === 3;
 
 /**
- * A check of `Authorization: Bearer <one of tokens>`; with no tokens configured, every request passes.
- * Tokens are compared through fixed-length digests with timingSafeEqual, so the time taken says nothing
- * about how much of a token matched.
+ * Whether a token is one of `tokens`. Tokens are compared through fixed-length digests with
+ * timingSafeEqual, against every token whatever the first results, so the time taken says nothing about
+ * how much of a token matched, or which.
  */
-export function bearerCheck(tokens: readonly string[]): (authorization: string | undefined) => void {
-  if (tokens.length === 0) return () => undefined;
+function tokenMatcher(tokens: readonly string[]): (token: string) => boolean {
   const accepted = tokens.map(digest);
-  return (authorization) => {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-    const offered = digest(match?.[1] ?? '');
-    // Compare with every token, whatever the first results, so that timing does not tell which matched.
+  return (token) => {
+    const offered = digest(token);
     let ok = false;
-    for (const token of accepted) ok = timingSafeEqual(offered, token) || ok;
-    if (!match || !ok) {
-      throw new HttpError(401, 'unauthorized', 'Send Authorization: Bearer <token> with a valid token', undefined, {
-        'WWW-Authenticate': 'Bearer',
-      });
-    }
+    for (const candidate of accepted) ok = timingSafeEqual(offered, candidate) || ok;
+    return ok;
+  };
+}
+
+/**
+ * The access check of an endpoint, from `Authorization: Bearer <token>`: one of `tokens` (a fleet
+ * token) may write any device; with `verifyDevice`, a device token (a JWT) may write its own device
+ * only. Nothing configured: open. A fleet token is checked without a promise; only a token shaped like
+ * a JWT is verified.
+ */
+export function accessCheck(
+  tokens: readonly string[],
+  verifyDevice?: (token: string) => Promise<string>,
+): (authorization: string | undefined) => Principal | Promise<Principal> {
+  if (tokens.length === 0 && !verifyDevice) return () => ANY;
+  const fleet = tokenMatcher(tokens);
+  return (authorization) => {
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+    if (token !== undefined && fleet(token)) return ANY;
+    if (token !== undefined && verifyDevice && isJwt(token)) return verifyDevice(token).then((device) => ({ device }));
+    throw unauthorized('Send Authorization: Bearer <token> with a valid token');
   };
 }

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'method_not_allowed'
   | 'rate_limited'
   | 'unauthorized'
+  | 'forbidden'
   | 'unavailable'
   | 'store_full'
   | 'internal';

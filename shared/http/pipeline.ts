@@ -1,7 +1,8 @@
 import type { HttpFunction, Request } from '@google-cloud/functions-framework';
 import { StoreFullError, StoreUnavailableError } from '../store/errors.js';
 import { observeRequest } from '../telemetry/metrics.js';
-import { bearerCheck } from './auth.js';
+import { type Principal, accessCheck } from './auth.js';
+import { type DeviceKey, deviceTokenVerifier } from './device-tokens.js';
 import { installBodyOwnership, readBody, reclaimBody } from './body.js';
 import { HttpError, storeFull } from './errors.js';
 import { sendError } from './respond.js';
@@ -14,11 +15,12 @@ export interface PipelineOptions {
 
 interface Compiled {
   readonly handler: Handler;
-  readonly authorize: (header: string | undefined) => void;
+  readonly authorize: (header: string | undefined) => Principal | Promise<Principal>;
 }
 type CompiledRoute = ReadonlyMap<Method, Compiled>;
 
 const bodies = new WeakMap<Request, unknown>();
+const principals = new WeakMap<Request, Principal>();
 
 /**
  * The one request pipeline of every function, in this order: timing, route (404), method (405), bearer
@@ -36,7 +38,8 @@ export function serve(functionName: string, routes: Routes, options: PipelineOpt
     try {
       const declared = reclaimBody(req);
       const { handler, authorize } = pick(route, path, req.method, table);
-      authorize(req.headers.authorization);
+      const principal = authorize(req.headers.authorization);
+      principals.set(req, principal instanceof Promise ? await principal : principal);
       bodies.set(req, await readBody(req, declared, options.maxBodyBytes));
       await handler(req, res);
     } catch (error) {
@@ -48,6 +51,11 @@ export function serve(functionName: string, routes: Routes, options: PipelineOpt
   };
 }
 
+/** The one device a request may write (it came with a device token), or undefined for any device. */
+export function deviceScope(req: Request): string | undefined {
+  return principals.get(req)?.device;
+}
+
 /** The parsed JSON body of a request; a request without one is a 400. */
 export function jsonBody(req: Request): unknown {
   const body = bodies.get(req);
@@ -56,18 +64,22 @@ export function jsonBody(req: Request): unknown {
 }
 
 function compile(routes: Routes): Map<string, CompiledRoute> {
-  const open = bearerCheck([]);
+  const open = accessCheck([]);
   return new Map(
     Object.entries(routes).map(([path, route]) => {
       const methods = new Map<Method, Compiled>();
       for (const method of METHODS) {
         const endpoint = route[method];
         if (typeof endpoint === 'function') methods.set(method, { handler: endpoint, authorize: open });
-        else if (endpoint) methods.set(method, { handler: endpoint.handler, authorize: bearerCheck(endpoint.tokens) });
+        else if (endpoint) methods.set(method, { handler: endpoint.handler, authorize: authorization(endpoint.tokens, endpoint.deviceKeys) });
       }
       return [path, methods];
     }),
   );
+}
+
+function authorization(tokens: readonly string[], deviceKeys: readonly DeviceKey[] = []) {
+  return accessCheck(tokens, deviceKeys.length > 0 ? deviceTokenVerifier(deviceKeys) : undefined);
 }
 
 function pick(route: CompiledRoute | undefined, path: string, method: string, table: Map<string, CompiledRoute>): Compiled {

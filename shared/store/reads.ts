@@ -107,7 +107,8 @@ function totalsView(hash: Record<string, string>): Totals {
     entry[kind] = Number(raw);
     perMetric.set(metric, entry);
   }
-  // A metric whose events were all taken back (a failed script) has only zero fields left.
+  // Earlier versions counted events before applying them and took back those refused: a metric can
+  // have only zero fields left.
   const kept = [...perMetric].filter(([, v]) => v.events !== 0 || v.anomalies !== 0);
   const per_metric = Object.fromEntries(kept.sort(([a], [b]) => (a < b ? -1 : 1)));
   return { events: Number(hash.events ?? 0), anomalies: Number(hash.anomalies ?? 0), per_metric };

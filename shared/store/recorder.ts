@@ -57,9 +57,8 @@ interface Applied {
   results: RunResult[];
   /** Flagged values in request order, with their stored records. */
   flagged: Array<{ at: Flagged; stored: StoredAnomaly }>;
-  /** Values sent per metric, and those not applied (duplicates, refused, failed). */
-  sent: ValueCounts;
-  unsent: ValueCounts | undefined;
+  /** The events applied now, and their values per metric. */
+  counts: ValueCounts;
 }
 
 /** What the write path works with. */
@@ -94,17 +93,14 @@ export function createRecorder(redis: Redis | Cluster, config: Config): Recorder
 }
 
 /*
- * The totals count a request's events before the replies say which were applied, so that the tally
- * leaves in the same round trip as the record calls; events that turn out not applied (duplicates,
- * rate-limited, lost with a failed call) are taken back by a second tally, which also carries the
- * anomalies found and the series whose expiry moved.
+ * The bookkeeping over all devices (totals, device index, recent anomalies, live series) is one tally
+ * made once the replies say what was applied: it counts exactly the events stored, and a device whose
+ * events were all refused or duplicates is not indexed. It costs a round trip after the record calls.
  */
 async function apply(w: WritePath, readings: readonly Reading[], runs: DeviceRun[], mode: ReplyMode): Promise<Applied> {
   const now = Date.now();
   const calls = planCalls(runs, w.redis.isCluster);
   const replies = calls.map((group) => w.redis.record(...encodeRecord(group, readings, now, mode, w.config)));
-  const sent = valueCounts(readings, readings.keys());
-  const bookkeeping = w.tally({ devices: runs.map((run) => run.device), increments: increments(sent, 1) });
   w.prune(now);
   const done = redisTimer(mode === 'full' ? 'record' : 'record_batch');
   const settled = await Promise.allSettled(replies);
@@ -119,34 +115,32 @@ async function apply(w: WritePath, readings: readonly Reading[], runs: DeviceRun
     group.forEach((run, i) => byRun.set(run, decoded[i]!));
   });
   const results = runs.map((run) => byRun.get(run)!);
-  const unsent = notApplied(readings, runs, results);
   const flagged = flaggedValues(results, readings, now);
-  const booked = await bookkeeping.then(() => true, tallyFailed);
-  const after = afterReplies(runs, results, flagged, booked ? unsent : undefined, now);
-  if (after.increments!.size > 0 || after.series!.length > 0) await w.tally(after).catch(tallyFailed);
-  return { results, flagged, sent, unsent };
+  const { entry, counts } = bookkeeping(readings, runs, results, flagged, now);
+  if (counts.events > 0) await w.tally(entry).catch(tallyFailed);
+  return { results, flagged, counts };
 }
 
-/** The events of runs not applied (refused, failed, duplicates), or undefined when all were. */
-function notApplied(readings: readonly Reading[], runs: DeviceRun[], results: RunResult[]): ValueCounts | undefined {
-  const events = runs.flatMap((run, i) => {
-    const result = results[i]!;
-    return result.kind === 'applied' ? [...result.duplicates] : run.events;
-  });
-  return events.length > 0 ? valueCounts(readings, events) : undefined;
-}
-
-/** The second tally: totals taken back, anomalies found (with their totals), series whose expiry moved. */
-function afterReplies(runs: DeviceRun[], results: RunResult[], flagged: Applied['flagged'], unsent: ValueCounts | undefined, now: number): TallyEntry {
-  const add: Increments = unsent ? increments(unsent, -1) : new Map();
-  if (flagged.length > 0) add.set('anomalies', flagged.length);
-  for (const { stored } of flagged) add.set(`anomalies:${stored.metric}`, (add.get(`anomalies:${stored.metric}`) ?? 0) + 1);
+/** The tally of what was applied: events and values per metric, their devices, anomalies, series whose expiry moved. */
+function bookkeeping(readings: readonly Reading[], runs: DeviceRun[], results: RunResult[], flagged: Applied['flagged'], now: number) {
+  const events: number[] = [];
+  const devices: string[] = [];
   const series: Array<[string, number]> = [];
   runs.forEach((run, i) => {
     const result = results[i]!;
-    if (result.kind === 'applied') for (const metric of result.refreshed) series.push([seriesMember(run.device, metric), now]);
+    if (result.kind !== 'applied') return;
+    const applied = run.events.filter((index) => !result.duplicates.has(index));
+    if (applied.length === 0) return;
+    events.push(...applied);
+    devices.push(run.device);
+    for (const metric of result.refreshed) series.push([seriesMember(run.device, metric), now]);
   });
-  return { increments: add, anomalies: flagged.map((f) => f.stored), series };
+  const counts = valueCounts(readings, events);
+  const add = increments(counts);
+  if (flagged.length > 0) add.set('anomalies', flagged.length);
+  for (const { stored } of flagged) add.set(`anomalies:${stored.metric}`, (add.get(`anomalies:${stored.metric}`) ?? 0) + 1);
+  const entry: TallyEntry = { devices, increments: add, anomalies: flagged.map((f) => f.stored), series };
+  return { entry, counts };
 }
 
 /** The results, or the first failure thrown (for callers that answer a request as a whole). */
@@ -212,10 +206,10 @@ function coalesced(w: WritePath): (reading: Reading) => Promise<EventOutcome> {
 
 async function recordBatch(w: WritePath, readings: readonly Reading[]): Promise<BatchOutcome> {
   const runs = runsByDevice(readings);
-  const { results, flagged, sent, unsent } = await apply(w, readings, runs, 'anomalies');
-  const outcome: BatchOutcome = { anomalies: [], duplicates: [], rateLimited: [], storeFull: [], counted: countedValues(sent, unsent, flagged) };
+  const { results, flagged, counts } = await apply(w, readings, runs, 'anomalies');
+  const outcome: BatchOutcome = { anomalies: [], duplicates: [], rateLimited: [], storeFull: [], counted: countedValues(counts, flagged) };
   // A full Redis refuses a call before it runs: its devices are refused whole, and said so. Any other
-  // failure fails the request (the totals of its events were taken back).
+  // failure fails the request (its events were not counted).
   let failure: Error | undefined;
   runs.forEach((run, r) => {
     const result = results[r]!;
@@ -249,19 +243,16 @@ function valueCounts(readings: readonly Reading[], indexes: Iterable<number>): V
   return counts;
 }
 
-function increments(counts: ValueCounts, sign: 1 | -1): Increments {
-  const out: Increments = new Map([['events', sign * counts.events]]);
-  for (const [name, n] of counts.perMetric) out.set(`events:${name}`, sign * n);
+function increments(counts: ValueCounts): Increments {
+  const out: Increments = new Map([['events', counts.events]]);
+  for (const [name, n] of counts.perMetric) out.set(`events:${name}`, n);
   return out;
 }
 
-/** Values applied per metric: those sent less those not applied, with the flagged ones. */
-function countedValues(sent: ValueCounts, unsent: ValueCounts | undefined, flagged: ReadonlyArray<{ at: Flagged }>): Counted {
+/** Values applied per metric, with the flagged ones. */
+function countedValues(applied: ValueCounts, flagged: ReadonlyArray<{ at: Flagged }>): Counted {
   const counted: Counted = new Map();
-  for (const [name, n] of sent.perMetric) {
-    const values = n - (unsent?.perMetric.get(name) ?? 0);
-    if (values > 0) counted.set(name, { values, anomalies: 0 });
-  }
+  for (const [name, values] of applied.perMetric) counted.set(name, { values, anomalies: 0 });
   for (const { at } of flagged) counted.get(at.metric)!.anomalies++;
   return counted;
 }
@@ -285,9 +276,8 @@ function flaggedValues(results: readonly RunResult[], readings: readonly Reading
 }
 
 // The events are applied: refusing them would invite a retry that applies them twice.
-function tallyFailed(error: unknown): false {
+function tallyFailed(error: unknown): void {
   console.error(JSON.stringify({ severity: 'WARNING', message: 'tally failed; totals undercount', error: String(error) }));
-  return false;
 }
 
 /** Drops devices idle past the TTL from the device index and the series count, at most once a minute per process. */

@@ -9,9 +9,9 @@
   then F, then F pairs (totals field, increment)
   then the rest: anomaly JSON records (times in ms, as record.lua writes them), oldest first
   Returns: nothing.
-  Flag allow-oom: at maxmemory this still runs, so that the totals stay exact (a request's events are
-  counted before its record calls are answered, and taken back when Redis refused them); it adds at
-  most the device index entries and the capped anomaly list of the requests of one turn.
+  Flag allow-oom: at maxmemory this still runs, so that the bookkeeping of events already stored (it
+  is sent once their record calls have answered) is not lost; it adds at most the device index
+  entries and the capped anomaly list of the requests of one turn.
 ]]
 --- @include "chunked"
 

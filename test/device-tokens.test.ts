@@ -1,0 +1,101 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingestRoutes } from '../functions/ingest/routes.js';
+import { mintDeviceToken } from '../shared/http/device-tokens.js';
+import { type TestApp, request, snapshot, startApp } from './support/app.js';
+
+const OLD = { id: 'old', secret: 'o'.repeat(20) + '-old-secret-0123456789' };
+const NEW = { id: 'new', secret: 'n'.repeat(20) + '-new-secret-0123456789' };
+const FLEET = 'fleet-gateway-token-0123456789';
+const keys = (...list: Array<{ id: string; secret: string }>) => list.map((k) => `${k.id}:${k.secret}`).join(',');
+
+// Mid-rotation: NEW signs, OLD still verifies.
+let app: TestApp;
+beforeAll(async () => {
+  app = await startApp(ingestRoutes, { INGEST_TOKENS: FLEET, DEVICE_TOKEN_KEYS: keys(NEW, OLD) });
+});
+afterAll(() => app?.close());
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const send = (path: string, body: unknown, token: string) => request(`${app.url}${path}`, { body, headers: bearer(token) });
+
+describe('device tokens (per-device credentials)', () => {
+  it('let a device write its own series, single events and batches', async () => {
+    const token = await mintDeviceToken(NEW, 'sensor-42', 3600);
+    expect((await send('/ingest', { device_id: 'sensor-42', cpu: 1 }, token)).status).toBe(202);
+    const batch = await send('/ingest/batch', [{ device_id: 'sensor-42', cpu: 2 }, { device_id: 'sensor-42', rps: 3 }], token);
+    expect(batch.status).toBe(202);
+    expect((await app.context.store.series('sensor-42')).map((s) => s.count)).toEqual([2, 1]);
+  });
+
+  it("refuse another device's event with 403, a batch whole, naming the index, and store nothing", async () => {
+    const token = await mintDeviceToken(NEW, 'sensor-42', 3600);
+    const before = await snapshot(app.context.config);
+    const single = await send('/ingest', { device_id: 'sensor-7', cpu: 1 }, token);
+    expect(single.status).toBe(403);
+    expect(single.body).toEqual({ error: 'forbidden', message: 'device_id: the token of device sensor-42 may not write device sensor-7', details: { field: 'device_id' } });
+    const batch = await send('/ingest/batch', [{ device_id: 'sensor-42', cpu: 1 }, { device_id: 'sensor-42', cpu: 2 }, { device_id: 'other', cpu: 3 }, { cpu: 4 }], token);
+    expect(batch.status).toBe(403);
+    expect(batch.body).toMatchObject({ error: 'forbidden', details: { field: '[2].device_id', indexes: [2, 3] } });
+    expect(batch.body.message).toBe('[2].device_id: the token of device sensor-42 may not write device other');
+    expect(await snapshot(app.context.config)).toEqual(before);
+  });
+
+  it('leave fleet tokens (INGEST_TOKENS) free to write batches of many devices', async () => {
+    const reply = await send('/ingest/batch', [{ device_id: 'gw-1', cpu: 1 }, { device_id: 'gw-2', cpu: 2 }], FLEET);
+    expect(reply).toMatchObject({ status: 202, body: { accepted: 2 } });
+  });
+
+  it('accept a token of the key being rotated out, and refuse it once that key is gone', async () => {
+    const token = await mintDeviceToken(OLD, 'rotating', 3600);
+    expect((await send('/ingest', { device_id: 'rotating', cpu: 1 }, token)).status).toBe(202);
+    const after = await startApp(ingestRoutes, { INGEST_TOKENS: FLEET, DEVICE_TOKEN_KEYS: keys(NEW) });
+    try {
+      const refused = await request(`${after.url}/ingest`, { body: { device_id: 'rotating', cpu: 2 }, headers: bearer(token) });
+      expect(refused.status).toBe(401);
+      expect(refused.body.message).toMatch(/not valid/);
+    } finally {
+      await after.close();
+    }
+  });
+
+  it.each([
+    ['expired', async () => mintDeviceToken(NEW, 'sensor-42', 60, Date.now() - 120_000), /expired/],
+    ['signed with a key not configured (same id, other secret)', async () => mintDeviceToken({ id: 'new', secret: 'x'.repeat(40) }, 'sensor-42', 3600), /not valid/],
+    ['signed with an unknown key id', async () => mintDeviceToken({ id: 'gone', secret: NEW.secret }, 'sensor-42', 3600), /not valid/],
+    ['tampered (its device changed, signature kept)', async () => tamper(await mintDeviceToken(NEW, 'sensor-42', 3600), 'sensor-7'), /not valid/],
+    ['with its signature removed', async () => `${(await mintDeviceToken(NEW, 'sensor-7', 3600)).split('.').slice(0, 2).join('.')}.`, /not valid/],
+    ['a fleet token cut short', async () => FLEET.slice(0, -1), /valid token/],
+  ])('refuse a token %s with 401, writing nothing', async (_name, make, message) => {
+    const before = await snapshot(app.context.config);
+    const reply = await send('/ingest', { device_id: 'sensor-7', cpu: 1 }, await make());
+    expect(reply.status).toBe(401);
+    expect(reply.body).toMatchObject({ error: 'unauthorized' });
+    expect(reply.body.message).toMatch(message);
+    expect(reply.headers.get('www-authenticate')).toBe('Bearer');
+    expect(await snapshot(app.context.config)).toEqual(before);
+  });
+
+  it('are minted by npm run token with the first configured key', async () => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const tsx = fileURLToPath(new URL('../node_modules/tsx/dist/cli.mjs', import.meta.url));
+    const minted = spawnSync(process.execPath, [tsx, 'scripts/token.ts', '--device', 'minted-1', '--ttl', '1h'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, DEVICE_TOKEN_KEYS: keys(NEW, OLD) },
+    });
+    expect(minted.status, minted.stderr).toBe(0);
+    const token = minted.stdout.trim();
+    expect(JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString())).toMatchObject({ alg: 'HS256', kid: 'new' });
+    expect((await send('/ingest', { device_id: 'minted-1', cpu: 1 }, token)).status).toBe(202);
+    expect((await send('/ingest', { device_id: 'minted-2', cpu: 1 }, token)).status).toBe(403);
+  });
+});
+
+/** The token with its subject replaced, header and signature unchanged. */
+function tamper(token: string, device: string): string {
+  const [header, payload, signature] = token.split('.') as [string, string, string];
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+  return [header, Buffer.from(JSON.stringify({ ...claims, sub: device })).toString('base64url'), signature].join('.');
+}
