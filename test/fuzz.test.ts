@@ -1,23 +1,28 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { analyzeRoutes } from '../functions/analyze/routes.js';
 import { apiRoutes } from '../functions/api.js';
+import { ingestRoutes } from '../functions/ingest/routes.js';
+import { statsRoutes } from '../functions/stats/routes.js';
 import { type TestApp, snapshot, startApp } from './support/app.js';
 
 /**
- * Property-based fuzzing of the HTTP boundary, through the all-in-one target (every path of the three
- * functions behind the one request pipeline they share): random methods, paths, query strings,
- * headers and bodies. Whatever arrives: never a 5xx, never a stack trace, every refusal in our JSON
+ * Property-based fuzzing of the HTTP boundary of every function (ingest, analyze, stats, and the
+ * all-in-one target), each request to one of them at random: random methods, paths, query strings,
+ * headers, sizes and bodies. Whatever arrives: never a 5xx, never a stack trace, every refusal in our JSON
  * error shape, and Redis exactly as it was after every refused request. FUZZ_RUNS=5000 for more cases.
  */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
 const PATHS = ['/', '/ingest', '/ingest/batch', '/batch', '/metrics-data', '/analyze', '/anomalies', '/devices', '/stats', '/health', '/health/readiness', '/metrics'];
 const FIELDS = ['device_id', 'timestamp', 'id', 'cpu', 'rps', 'memory', 'latency', 'metrics', 'constructor', '__proto__', 'a'.repeat(70)];
 
-let app: TestApp;
+const MAX_BODY_BYTES = 65_536;
+const TARGETS = [ingestRoutes, analyzeRoutes, statsRoutes, apiRoutes];
+let apps: TestApp[] = [];
 beforeAll(async () => {
-  app = await startApp(apiRoutes, { MAX_BODY_BYTES: '65536', MAX_BATCH: '50' });
+  apps = await Promise.all(TARGETS.map((routes) => startApp(routes, { MAX_BODY_BYTES: String(MAX_BODY_BYTES), MAX_BATCH: '50' })));
 });
-afterAll(() => app?.close());
+afterAll(() => Promise.all(apps.map((app) => app.close())));
 
 const scalar = fc.oneof(
   fc.double(),
@@ -36,8 +41,11 @@ const body = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom('{"cpu":1,"cpu":2}', `${'['.repeat(40)}${']'.repeat(40)}`, '{"cpu":1e999}', '\uFEFF{"cpu":1}', '{"device_id":"d","cpu":1}'.repeat(3), 'null', '""') },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }) },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b).toString('latin1')) },
+  // Sizes around the limit: a valid event padded to just under or over MAX_BODY_BYTES.
+  { weight: 1, arbitrary: fc.integer({ min: MAX_BODY_BYTES - 64, max: MAX_BODY_BYTES + 64 }).map((size) => `{"device_id":"big","cpu":1${' '.repeat(Math.max(0, size - 27))}}`) },
 );
 const request = fc.record({
+  target: fc.nat({ max: TARGETS.length - 1 }),
   method: fc.constantFrom('GET', 'POST', 'POST', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'),
   path: fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...PATHS) }, { weight: 1, arbitrary: fc.webPath() }),
   query: fc.dictionary(fc.constantFrom('device', 'metric', 'limit', 'history', 'x', 'device[]'), fc.oneof(fc.string(), fc.constantFrom('0', '-1', '1000000', 'cpu', 'sensor-1', '1e3', '%zz')), { maxKeys: 3 }),
@@ -56,8 +64,9 @@ async function send(r: FuzzRequest) {
   if (r.encoding) headers['content-encoding'] = r.encoding;
   if (r.auth) headers.authorization = r.auth.replace(/[^\t\x20-\x7e]/g, '');
   const withBody = r.body !== null && r.method !== 'GET' && r.method !== 'HEAD';
+  const app = apps[r.target]!;
   const response = await fetch(`${app.url}${r.path}${search ? `?${search}` : ''}`, { method: r.method, headers, body: withBody ? r.body! : undefined });
-  return { status: response.status, text: await response.text() };
+  return { app, status: response.status, text: await response.text() };
 }
 
 describe('the HTTP boundary under random requests', () => {
@@ -65,7 +74,9 @@ describe('the HTTP boundary under random requests', () => {
     let refused = 0;
     await fc.assert(
       fc.asyncProperty(request, async (r) => {
-        const before = await snapshot(app.context.config);
+        // One key prefix per app: every app's keys, before and after.
+        const keyspace = () => Promise.all(apps.map((a) => snapshot(a.context.config)));
+        const before = await keyspace();
         const { status, text } = await send(r);
         expect(status, text).toBeLessThan(500);
         expect(text).not.toMatch(/\n\s+at |node_modules|\.ts:\d+/);
@@ -75,7 +86,7 @@ describe('the HTTP boundary under random requests', () => {
         expect(Object.keys(parsed).filter((k) => k !== 'details').sort()).toEqual(['error', 'message']);
         expect(parsed.error).toMatch(/^[a-z_]+$/);
         expect(typeof parsed.message).toBe('string');
-        expect(await snapshot(app.context.config)).toEqual(before);
+        expect(await keyspace()).toEqual(before);
       }),
       { numRuns: RUNS },
     );
