@@ -23,6 +23,26 @@ beforeAll(async () => {
 afterAll(() => api.close());
 
 describe('GET /analyze', () => {
+  it('with history=true, returns the values of the window the detector holds, oldest first', async () => {
+    const app = await startApp(apiRoutes, { WINDOW_SIZE: '5', MIN_SAMPLES: '2' });
+    try {
+      const values = [3, 1, 4, 1, 5, 9, 2, 6];
+      await request(`${app.url}/ingest/batch`, { body: values.map((v) => ({ device_id: 'hist', cpu: v, rps: -v })) });
+      const reply = await request(`${app.url}/analyze?device=hist&metric=cpu&history=true`);
+      expect(reply.body.series).toHaveLength(1);
+      expect(reply.body.series[0]).toMatchObject({ metric: 'cpu', samples: 5, window: [1, 5, 9, 2, 6] });
+      expect(reply.body.series[0].avg).toBeCloseTo(moments([1, 5, 9, 2, 6]).mean, 12);
+      const all = await request(`${app.url}/analyze?device=hist&history=true`);
+      expect(all.body.series.map((s: { window: number[] }) => s.window)).toEqual([[1, 5, 9, 2, 6], [-1, -5, -9, -2, -6]]);
+      expect((await request(`${app.url}/analyze?device=hist`)).body.series[0]).not.toHaveProperty('window');
+      const bad = await request(`${app.url}/analyze?device=hist&history=yes`);
+      expect(bad.status).toBe(400);
+      expect(bad.body).toMatchObject({ error: 'invalid_query', details: [{ field: 'history', message: 'must be true or false' }] });
+    } finally {
+      await app.close();
+    }
+  });
+
   it('reports each series of a device against a recomputation', async () => {
     const reply = await request(`${api.url}/analyze?device=dev-a`);
     expect(reply.status).toBe(200);

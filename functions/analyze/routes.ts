@@ -10,8 +10,8 @@ export function analyzeRoutes({ config, store }: Context): Routes {
   const anomaliesQuery = AnomaliesQuery(config.recentAnomalies);
 
   const analyze: Handler = async (req, res) => {
-    const { device, metric } = parseQuery(AnalyzeQuery, req.query);
-    res.json({ device_id: device, ...detector, series: await store.series(device, metric) });
+    const { device, metric, history } = parseQuery(AnalyzeQuery, req.query);
+    res.json({ device_id: device, ...detector, series: await store.series(device, metric, history) });
   };
 
   const anomalies: Handler = async (req, res) => {

@@ -5,6 +5,10 @@ import { DEFAULT_DEVICE, DeviceId, MetricName } from './names.js';
 export const AnalyzeQuery = z.object({
   device: DeviceId.default(DEFAULT_DEVICE),
   metric: MetricName.optional(),
+  history: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('false')
+    .transform((v) => v === 'true'),
 });
 export type AnalyzeQuery = z.infer<typeof AnalyzeQuery>;
 

@@ -16,6 +16,8 @@ export interface SeriesView {
   anomalies: number;
   timestamp: string;
   updated_at: string;
+  /** With history: the values of the window the detector holds, oldest first. */
+  window?: number[];
 }
 
 export interface Totals {
@@ -25,8 +27,8 @@ export interface Totals {
 }
 
 export interface Reads {
-  /** The series of a device (all its live metrics, or one), as the API shows them. */
-  series(device: string, metric?: string): Promise<SeriesView[]>;
+  /** The series of a device (all its live metrics, or one), as the API shows them; with `history`, each with its window. */
+  series(device: string, metric?: string, history?: boolean): Promise<SeriesView[]>;
   /** Devices seen within the TTL, most recent first. */
   devices(limit: number): Promise<Array<{ device_id: string; last_seen: string }>>;
   totals(): Promise<Totals>;
@@ -39,12 +41,19 @@ export interface Reads {
 export function createReads(redis: Client, seriesTtlSeconds: number): Reads {
   const ttlMs = seriesTtlSeconds * 1000;
   return {
-    async series(device, metric) {
+    async series(device, metric, history = false) {
       const done = redisTimer('series');
       const metrics = metric ? [metric] : (await redis.zrangebyscore(keys.seriesIndex(device), Date.now() - ttlMs, '+inf')).sort();
       const rows = await Promise.all(metrics.map((m) => redis.hgetBuffer(keys.state(device, m), STATE_FIELD)));
+      const views = rows.flatMap((packed, i) => seriesView(metrics[i]!, packed));
+      // The last `samples` values of the list: what the detector holds (the list can be longer for a
+      // moment after WINDOW_SIZE was lowered, until the next write trims it).
+      if (history) {
+        const windows = await Promise.all(views.map((v) => (v.samples > 0 ? redis.lrange(keys.window(device, v.metric), -v.samples, -1) : [])));
+        views.forEach((view, i) => (view.window = windows[i]!.map(Number)));
+      }
       done();
-      return rows.flatMap((packed, i) => seriesView(metrics[i]!, packed));
+      return views;
     },
 
     async devices(limit) {
