@@ -360,12 +360,24 @@ describe('each function directory builds on its own (npm run bundle)', () => {
   });
 });
 
+describe('alertmanager/alertmanager.yml', () => {
+  it('passes amtool check-config, routes to a webhook, and is where Prometheus sends its alerts', () => {
+    const out = execFileSync('amtool', ['check-config', repo('alertmanager/alertmanager.yml')], { encoding: 'utf8' });
+    expect(out).toContain('SUCCESS');
+    expect(out).toMatch(/1 receivers/);
+    const config = parse(read('alertmanager/alertmanager.yml')) as { receivers: Array<{ webhook_configs?: unknown[] }> };
+    expect(config.receivers[0]!.webhook_configs).toHaveLength(1);
+    const prometheus = parse(read('prometheus/prometheus.yml')) as { alerting: { alertmanagers: Array<{ static_configs: Array<{ targets: string[] }> }> } };
+    expect(prometheus.alerting.alertmanagers[0]!.static_configs[0]!.targets).toEqual(['alertmanager:9093']);
+  });
+});
+
 describe('docker-compose.yml', () => {
   const compose: Doc = parse(read('docker-compose.yml'), { merge: true });
   const entries = Object.entries(compose.services as Record<string, Doc>);
 
   it('describes every service with an image or this repository build, and healthchecks behind depends_on', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['analyze', 'api', 'grafana', 'ingest', 'prometheus', 'pushgateway', 'redis', 'stats']);
+    expect(Object.keys(compose.services).sort()).toEqual(['alertmanager', 'analyze', 'api', 'grafana', 'ingest', 'prometheus', 'pushgateway', 'redis', 'stats']);
     for (const [name, service] of entries) {
       expect(typeof service.image === 'string' || service.build === '.', name).toBe(true);
       for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {}) as Array<[string, { condition: string }]>) {
