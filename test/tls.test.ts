@@ -49,7 +49,8 @@ describe('Redis over TLS (rediss://), certificate verification on', () => {
       expect(reply.body).toMatchObject({ error: 'unavailable' });
       expect((await request(`${app.url}/health/liveness`)).status).toBe(503);
       const lines = logged.mock.calls.map((args) => String(args[0]));
-      expect(lines.some((line) => line.includes('redis TLS certificate not trusted') && line.includes('REDIS_TLS_CA_FILE'))).toBe(true);
+      // Said once, however often the client retries.
+      expect(lines.filter((line) => line.includes('redis TLS certificate not trusted') && line.includes('REDIS_TLS_CA_FILE'))).toHaveLength(1);
     } finally {
       await app.close();
       logged.mockRestore();
