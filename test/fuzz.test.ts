@@ -52,6 +52,17 @@ const request = fc.record({
   contentType: fc.option(fc.constantFrom('application/json', 'application/json; charset=utf-8', 'application/json; charset=latin1', 'text/plain', 'application/x-www-form-urlencoded', 'application/cloudevents+json', 'multipart/form-data; boundary=x')),
   encoding: fc.option(fc.constantFrom('gzip', 'deflate', 'identity', 'br')),
   auth: fc.option(fc.oneof(fc.string(), fc.constant('Bearer '), fc.constant('Bearer x'))),
+  // Binary-mode CloudEvent headers, well-formed or not.
+  cloudEvent: fc.option(
+    fc.record({
+      'ce-specversion': fc.constantFrom('1.0', '0.3', '2', ''),
+      'ce-id': fc.string({ maxLength: 300 }),
+      'ce-source': fc.oneof(fc.constant('/gw'), fc.string()),
+      'ce-type': fc.constantFrom('io.iot-metrics.reading', 'io.iot-metrics.readings', 'other', ''),
+      'ce-subject': fc.oneof(fc.constant('sensor-1'), fc.string()),
+    }, { requiredKeys: ['ce-specversion'] }),
+    { freq: 4 },
+  ),
   body: fc.option(body, { freq: 3 }),
 });
 
@@ -63,6 +74,7 @@ async function send(r: FuzzRequest) {
   if (r.contentType) headers['content-type'] = r.contentType;
   if (r.encoding) headers['content-encoding'] = r.encoding;
   if (r.auth) headers.authorization = r.auth.replace(/[^\t\x20-\x7e]/g, '');
+  for (const [name, value] of Object.entries(r.cloudEvent ?? {})) headers[name] = String(value).replace(/[^\t\x20-\x7e]/g, '');
   const withBody = r.body !== null && r.method !== 'GET' && r.method !== 'HEAD';
   const app = apps[r.target]!;
   const response = await fetch(`${app.url}${r.path}${search ? `?${search}` : ''}`, { method: r.method, headers, body: withBody ? r.body! : undefined });

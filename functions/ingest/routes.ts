@@ -1,5 +1,6 @@
 import type { Request, Response } from '@google-cloud/functions-framework';
 import type { Context } from '../../shared/context.js';
+import { cloudEventBody, isCloudEvent } from '../../shared/http/cloudevent.js';
 import { HttpError, STORE_FULL_RETRY_SECONDS, storeFull } from '../../shared/http/errors.js';
 import { healthRoutes } from '../../shared/http/health.js';
 import { batchBody, ingestBody } from '../../shared/http/parse.js';
@@ -56,7 +57,8 @@ export function ingestRoutes({ config, store }: Context): Routes {
   };
 
   const event: Handler = async (req, res) => {
-    const body = ingestBody(jsonBody(req), Date.now(), config.maxBatch);
+    const raw = jsonBody(req);
+    const body = isCloudEvent(req.headers) ? cloudEventBody(req.headers, raw, Date.now(), config.maxBatch) : ingestBody(raw, Date.now(), config.maxBatch);
     if (body.kind === 'batch') return recordBatch(req, body.readings, res);
     const { reading } = body;
     checkScope(req, [reading], false);

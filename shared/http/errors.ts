@@ -3,6 +3,7 @@ export type ErrorCode =
   | 'invalid_event'
   | 'invalid_batch'
   | 'invalid_query'
+  | 'invalid_cloudevent'
   | 'empty_body'
   | 'malformed_json'
   | 'bad_body'
