@@ -4,7 +4,10 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symli
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Broker } from '@kubernetes-models/knative/eventing.knative.dev/v1/Broker';
+import { Trigger } from '@kubernetes-models/knative/eventing.knative.dev/v1/Trigger';
 import { Service as KnativeService } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';
+import { CLOUDEVENT_TYPES } from '../shared/http/cloudevent.js';
 import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import Ajv from 'ajv-draft-04';
@@ -46,6 +49,8 @@ const secrets: Doc[] = ofKind('Secret');
 
 const models: Record<string, new (data: Doc) => { validate(): void }> = {
   'serving.knative.dev/v1/Service': KnativeService,
+  'eventing.knative.dev/v1/Broker': Broker,
+  'eventing.knative.dev/v1/Trigger': Trigger,
   'monitoring.coreos.com/v1/PodMonitor': PodMonitor,
   'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
   'apps/v1/StatefulSet': StatefulSet,
@@ -73,6 +78,7 @@ function environment(container: Doc): Record<string, string> {
 describe('knative/ (rendered by kustomize)', () => {
   it('holds everything the deployment needs, in the iot namespace', () => {
     expect(rendered.map((d) => `${d.kind}/${d.metadata.name}`).sort()).toEqual([
+      'Broker/default',
       'ConfigMap/iot-metrics-dashboard',
       'Namespace/iot',
       'PodMonitor/iot-functions',
@@ -84,8 +90,20 @@ describe('knative/ (rendered by kustomize)', () => {
       'Service/redis',
       'Service/stats',
       'StatefulSet/redis',
+      'Trigger/device-reading',
+      'Trigger/device-readings',
     ]);
     for (const d of rendered.filter((d) => d.kind !== 'Namespace')) expect(d.metadata.namespace, d.metadata.name).toBe('iot');
+  });
+
+  it('routes every CloudEvent type ingest accepts from the Broker to the ingest Service, and nothing else', () => {
+    const triggers = ofKind('Trigger', 'eventing.knative.dev/v1');
+    expect(triggers.map((t) => t.spec.filter.attributes.type).sort()).toEqual(Object.values(CLOUDEVENT_TYPES).sort());
+    for (const trigger of triggers) {
+      expect(trigger.spec.broker).toBe(ofKind('Broker')[0].metadata.name);
+      expect(trigger.spec.subscriber.ref).toEqual({ apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'ingest' });
+    }
+    expect(services.map((s) => s.metadata.name)).toContain('ingest');
   });
 
   it.each(rendered.map((d) => [`${d.kind}/${d.metadata.name}`, d]))('%s validates against its Kubernetes model', (_name, doc) => {
