@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeRoutes } from '../functions/analyze/routes.js';
 import { apiRoutes } from '../functions/api.js';
+import { statsRoutes } from '../functions/stats/routes.js';
 import { loadConfig } from '../shared/config/load.js';
 import { type TestApp, request, startApp } from './support/app.js';
 import { type Running, startRedis } from '../support/servers.js';
@@ -79,17 +80,20 @@ describe('readiness when Redis is at maxmemory', () => {
 
   it('stays ready for a function that only reads, and for a Redis that evicts instead of refusing', async () => {
     const analyze = await startApp(analyzeRoutes, { REDIS_URL: redis.url });
+    const stats = await startApp(statsRoutes, { REDIS_URL: redis.url });
     const api = await startApp(apiRoutes, { REDIS_URL: redis.url });
     try {
       await raw.config('SET', 'maxmemory-policy', 'noeviction');
       await raw.config('SET', 'maxmemory', '1');
       expect(await request(`${analyze.url}/health/readiness`)).toMatchObject({ status: 200, body: { status: 'ok', store: 'full' } });
+      expect(await request(`${stats.url}/health/readiness`)).toMatchObject({ status: 200, body: { status: 'ok', store: 'full' } });
       expect((await request(`${api.url}/health/readiness`)).status).toBe(503);
       await raw.config('SET', 'maxmemory-policy', 'allkeys-lru');
       expect(await request(`${api.url}/health/readiness`)).toMatchObject({ status: 200, body: { status: 'ok' } });
     } finally {
       await raw.config('SET', 'maxmemory', '0');
       await analyze.close();
+      await stats.close();
       await api.close();
     }
   });
@@ -106,5 +110,25 @@ describe('configuration refusals', () => {
     const hundred = Array.from({ length: 100 }, (_, i) => `d${i}`);
     expect(loadConfig({ METRICS_DEVICES: hundred.join(',') }).metricsDevices).toHaveLength(100);
     expect(() => loadConfig({ METRICS_DEVICES: [...hundred, 'd100'].join(',') })).toThrowError(/METRICS_DEVICES/);
+  });
+});
+
+describe('configuration rules at their bounds', () => {
+  it('take whole numbers within their range, both ends included, surrounding spaces ignored', () => {
+    expect(loadConfig({ WINDOW_SIZE: '10000', MIN_SAMPLES: '10000' })).toMatchObject({ windowSize: 10_000, minSamples: 10_000 });
+    expect(loadConfig({ WINDOW_SIZE: ' 2 ', MIN_SAMPLES: '2' })).toMatchObject({ windowSize: 2, minSamples: 2 });
+    for (const bad of ['10001', '1', '5x', 'x5', '5.0', '1e3']) expect(() => loadConfig({ WINDOW_SIZE: bad }), bad).toThrowError(/WINDOW_SIZE must be an integer from 2 to 10000/);
+    expect(() => loadConfig({ WINDOW_SIZE: '5', MIN_SAMPLES: '6' })).toThrowError('MIN_SAMPLES must not exceed WINDOW_SIZE (got 6 > 5)');
+  });
+
+  it('take positive numbers only, and name an empty one as unset', () => {
+    expect(loadConfig({ Z_THRESHOLD: '0.5' }).zThreshold).toBe(0.5);
+    expect(loadConfig({ Z_THRESHOLD: '' }).zThreshold).toBe(2);
+    for (const bad of ['0', '-1', ' ', 'NaN', 'Infinity', 'x']) expect(() => loadConfig({ Z_THRESHOLD: bad }), bad).toThrowError(/Z_THRESHOLD must be a number greater than 0/);
+  });
+
+  it('take tokens of 16 characters or more, trimmed, and refuse shorter ones or inner spaces', () => {
+    expect(loadConfig({ INGEST_TOKENS: ` ${'a'.repeat(16)} , ${'b'.repeat(20)}` }).ingestTokens).toEqual(['a'.repeat(16), 'b'.repeat(20)]);
+    for (const bad of ['a'.repeat(15), `${'a'.repeat(10)} ${'a'.repeat(10)}`]) expect(() => loadConfig({ INGEST_TOKENS: bad })).toThrowError(/INGEST_TOKENS/);
   });
 });
