@@ -18,7 +18,7 @@ const { values } = parseCommandLine({
     device: { type: 'string', arg: 'id', doc: 'the device id the token may write' },
     ttl: { type: 'string', arg: 'duration', default: '30d', doc: 'how long it is valid: a number with s, m, h or d, at most 366d' },
   },
-  examples: ["DEVICE_TOKEN_KEYS='k1:<32+ characters>' npm run token -- --device sensor-42 --ttl 30d"],
+  examples: ["DEVICE_TOKEN_KEYS='k1:change-me-device-token-signing-key-0001' npm run token -- --device sensor-42 --ttl 30d"],
 });
 
 function ttlSeconds(text: string): number {
