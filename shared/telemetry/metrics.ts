@@ -87,12 +87,12 @@ export function observeRequest(fn: string, method: string, route: string, status
 /** Per metric: values applied, and how many of them were flagged. */
 export type Counted = ReadonlyMap<string, { readonly values: number; readonly anomalies: number }>;
 
-/** Counts an accepted batch: its size, and the values applied per metric (duplicates and refusals excluded). */
 /** Events the store refused (nothing of them written). */
 export function countRefused(reason: 'rate_limited' | 'store_full', events: number): void {
   if (events > 0) eventsRefused.inc({ reason }, events);
 }
 
+/** Counts an accepted batch: its size, and the values applied per metric (duplicates and refusals excluded). */
 export function countBatch(events: number, counted: Counted): void {
   batchSize.observe(events);
   for (const [metric, { values, anomalies }] of counted) countValues(metric, values, anomalies);

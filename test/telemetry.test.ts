@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createContext } from '../shared/context.js';
+import { loadConfig } from '../shared/config/load.js';
+import { countBatch, countEvent, countRefused, observeRequest, registry } from '../shared/telemetry/metrics.js';
+import { observe, servedTarget } from '../shared/telemetry/observe.js';
+import { type Running, waitFor } from '../support/servers.js';
+import { startPushgateway } from '../support/prometheus.js';
+import { testConfig } from './support/app.js';
+
+// The registry in this process (the observability test runs the functions as child processes; here a
+// change to the counting code is seen by the test itself), with a real Redis and Pushgateway.
+const value = async (name: string, labels: Record<string, string> = {}) =>
+  (await registry.getSingleMetric(name)!.get()).values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value ?? 0;
+
+let pushgateway: Running;
+beforeAll(async () => {
+  pushgateway = await startPushgateway();
+});
+afterAll(() => pushgateway?.stop());
+
+describe('the counters of a function process', () => {
+  it('count requests, values, anomalies, batch sizes and refusals as they happen', async () => {
+    const before = { requests: await value('http_requests_total', { function: 'f', status: '202' }), cpu: await value('metrics_processed_total', { metric: 'cpu' }) };
+    observeRequest('f', 'POST', '/ingest', 202, 0.004);
+    countEvent([['cpu', true], ['rps', false]]);
+    countBatch(5, new Map([['cpu', { values: 4, anomalies: 1 }]]));
+    countRefused('store_full', 3);
+    countRefused('rate_limited', 0);
+    expect(await value('http_requests_total', { function: 'f', status: '202' })).toBe(before.requests + 1);
+    expect(await value('metrics_processed_total', { metric: 'cpu' })).toBe(before.cpu + 5);
+    expect(await value('anomaly_detected_total', { metric: 'cpu' })).toBeGreaterThanOrEqual(2);
+    expect(await value('anomaly_detected_total', { metric: 'rps' })).toBe(0);
+    expect(await value('events_refused_total', { reason: 'store_full' })).toBe(3);
+    expect((await registry.getSingleMetric('events_refused_total')!.get()).values.some((v) => v.labels.reason === 'rate_limited')).toBe(false);
+    const sizes = (await registry.getSingleMetric('ingest_batch_size')!.get()).values as Array<{ metricName?: string; value: number }>;
+    expect(sizes.find((v) => v.metricName === 'ingest_batch_size_sum')?.value).toBe(6);
+  });
+
+  it('label at most 100 metric names, then "other"', async () => {
+    for (let i = 0; i < 120; i++) countEvent([[`m${i}`, false]]);
+    const labels = new Set((await registry.getSingleMetric('metrics_processed_total')!.get()).values.map((v) => String(v.labels.metric)));
+    expect(labels.size).toBeLessThanOrEqual(101);
+    expect(labels.has('other')).toBe(true);
+  });
+});
+
+describe('a served function reports', () => {
+  it('the series of METRICS_DEVICES read from Redis, Redis reachability, and pushes them to the Pushgateway', async () => {
+    const base = testConfig();
+    const config = loadConfig({ REDIS_URL: base.redisUrl, KEY_PREFIX: base.keyPrefix, METRICS_DEVICES: 'g1,g2', PUSHGATEWAY_URL: pushgateway.url, PUSH_INTERVAL_MS: '100', HOSTNAME: 'pod-t' });
+    const context = createContext(config);
+    const stop = observe('telemetry-test', context, { seriesGauges: true });
+    try {
+      await context.store.recordBatch([1, 1, 5].map((cpu, i) => ({ deviceId: 'g1', timestamp: i, metrics: [['cpu', cpu]] as Array<[string, number]> })));
+      const text = await registry.metrics();
+      expect(text).toContain('iot_redis_up 1');
+      expect(text).toContain('iot_metric_value{device="g1",metric="cpu"} 5');
+      expect(text).toContain('iot_metric_zscore{device="g1",metric="cpu"} +Inf');
+      expect(text).not.toContain('device="g2"');
+      // Pushes every 100 ms: one taken after the batch carries its series, under job and instance.
+      const line = /iot_metric_value\{device="g1",instance="pod-t",job="telemetry-test",metric="cpu"\} 5/;
+      await waitFor('the push of the series', async () => line.test(await (await fetch(`${pushgateway.url}/metrics`)).text()));
+      expect(await value('metrics_push_last_success_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 60);
+    } finally {
+      stop();
+      await context.store.close();
+    }
+  });
+
+  it('picks the target it serves from --target or FUNCTION_TARGET', () => {
+    expect(servedTarget(['node', 'main.js', '--target=ingest'], {})).toBe('ingest');
+    expect(servedTarget(['node', 'main.js', '--target', 'stats'], {})).toBe('stats');
+    expect(servedTarget(['node', 'main.js'], { FUNCTION_TARGET: 'analyze' })).toBe('analyze');
+    expect(servedTarget(['node', 'main.js'], {})).toBeUndefined();
+  });
+});
