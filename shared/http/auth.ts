@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { HttpError } from './errors.js';
+import { unauthorized } from './errors.js';
 
 /** Whom a request speaks for: any device (a fleet token, or an open endpoint), or one device only. */
 export interface Principal {
@@ -8,7 +8,6 @@ export interface Principal {
 
 const ANY: Principal = Object.freeze({});
 const digest = (text: string) => createHash('sha256').update(text).digest();
-const unauthorized = (message: string) => new HttpError(401, 'unauthorized', message, undefined, { 'WWW-Authenticate': 'Bearer' });
 const isJwt = (token: string) => token.split('.').length === 3;
 
 /**

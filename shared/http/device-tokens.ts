@@ -1,6 +1,6 @@
 import { SignJWT, errors, jwtVerify } from 'jose';
 import { DEVICE_ID } from '../schemas/names.js';
-import { HttpError } from './errors.js';
+import { HttpError, unauthorized } from './errors.js';
 
 /** One signing key of device tokens: its id (the token's `kid`) and its secret (HS256). */
 export interface DeviceKey {
@@ -10,7 +10,6 @@ export interface DeviceKey {
 
 const ALGORITHM = 'HS256';
 const ISSUER = 'iot-metrics';
-const unauthorized = (message: string) => new HttpError(401, 'unauthorized', message, undefined, { 'WWW-Authenticate': 'Bearer' });
 
 /**
  * Mints a device token: a JWT (HS256) whose `sub` is the device id, signed with `key` (its id in `kid`),

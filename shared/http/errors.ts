@@ -40,3 +40,8 @@ export function storeFull(details?: unknown): HttpError {
 
 /** What a client is asked to wait after store_full: long enough for an operator or eviction to act. */
 export const STORE_FULL_RETRY_SECONDS = 30;
+
+/** 401: no valid bearer token; `WWW-Authenticate` tells the client which scheme. */
+export function unauthorized(message: string): HttpError {
+  return new HttpError(401, 'unauthorized', message, undefined, { 'WWW-Authenticate': 'Bearer' });
+}
