@@ -53,9 +53,12 @@ describe('isAnomaly', () => {
 describe('replay', () => {
   it('follows the semantics value by value', () => {
     const out = replay([1, 2, 3, 10, 10], params);
-    expect(out[0]).toEqual({ avg: 1, zscore: 0, anomaly: false });
-    expect(out[1]).toEqual({ avg: 1.5, zscore: null, anomaly: false }); // 1 earlier value: below the warm-up
-    expect(out[2]).toEqual({ avg: 2, zscore: 3, anomaly: true }); // baseline [1,2]: mean 1.5, std 0.5
+    const unscored = { score: 0, likelihood: 0.5, episode: null };
+    expect(out[0]).toEqual({ avg: 1, zscore: 0, anomaly: false, ...unscored });
+    expect(out[1]).toEqual({ avg: 1.5, zscore: null, anomaly: false, ...unscored }); // 1 earlier value: below the warm-up
+    // baseline [1,2]: mean 1.5, std 0.5; the flag opens an episode (trigger `flag`, the default)
+    expect(out[2]).toMatchObject({ avg: 2, zscore: 3, anomaly: true, episode: 'opened' });
+    expect(out[2]!.score).toBeCloseTo(0.9973002, 6); // P(|N(0,1)| < 3)
     expect(out[3]!.avg).toBe(5); // window [2,3,10]
     expect(out[3]!.zscore).toBeCloseTo(8 / Math.sqrt(2 / 3), 12); // baseline [1,2,3]
     expect(out[3]!.anomaly).toBe(true);

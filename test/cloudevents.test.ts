@@ -38,8 +38,8 @@ describe('CloudEvents in', () => {
 
   it('takes a batch (type io.iot-metrics.readings) and batched mode, each event once', async () => {
     const batch = { specversion: '1.0', id: 'b-1', source: '/gw', type: 'io.iot-metrics.readings', data: [{ device_id: 'ce-b1', cpu: 1 }, { device_id: 'ce-b2', cpu: 2 }, { device_id: 'ce-b1', cpu: 3 }] };
-    expect((await structured(batch)).body).toEqual({ accepted: 3, anomalies: [], duplicates: [] });
-    expect((await structured(batch)).body).toEqual({ accepted: 3, anomalies: [], duplicates: [0, 1, 2] });
+    expect((await structured(batch)).body).toEqual({ accepted: 3, anomalies: [], alerts: [], duplicates: [] });
+    expect((await structured(batch)).body).toEqual({ accepted: 3, anomalies: [], alerts: [], duplicates: [0, 1, 2] });
     const batched = [
       { specversion: '1.0', id: 'm-1', source: '/gw', type: 'io.iot-metrics.reading', subject: 'ce-b3', data: { cpu: 7 } },
       { specversion: '1.0', id: 'm-2', source: '/gw', type: 'io.iot-metrics.reading', subject: 'ce-b3', data: { cpu: 8 } },

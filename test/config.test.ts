@@ -1,3 +1,5 @@
+import { detectorParams } from '../shared/detector/params.js';
+import { PROFILES } from '../shared/detector/profiles.js';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -13,9 +15,17 @@ describe('loadConfig', () => {
       redisClusterNodes: [],
       redisTlsCa: undefined,
       keyPrefix: 'iot:',
+      detectorProfile: 'default',
       windowSize: 50,
       zThreshold: 2,
       minSamples: 10,
+      likelihoodShort: 10,
+      likelihoodLong: 1000,
+      episodeTrigger: 'flag',
+      episodeLikelihood: 0.9999,
+      episodeScore: 0,
+      episodeCloseAfter: 5,
+      episodeRefractory: 0,
       maxBatch: 1000,
       maxBodyBytes: 1048576,
       seriesTtlSeconds: 604800,
@@ -32,6 +42,16 @@ describe('loadConfig', () => {
       deviceTokenKeys: [],
       readTokens: [],
     });
+  });
+
+  it('takes the detector parameters from DETECTOR_PROFILE, each variable overriding its own', () => {
+    const infra = loadConfig({ DETECTOR_PROFILE: 'infra' });
+    expect(detectorParams(infra)).toEqual(PROFILES.infra);
+    const tuned = loadConfig({ DETECTOR_PROFILE: 'infra', WINDOW_SIZE: '300', EPISODE_TRIGGER: 'flag' });
+    expect(detectorParams(tuned)).toEqual({ ...PROFILES.infra, windowSize: 300, episodeTrigger: 'flag' });
+    expect(() => loadConfig({ DETECTOR_PROFILE: 'fast' })).toThrowError('Invalid configuration: DETECTOR_PROFILE must be one of default, infra (got "fast")');
+    expect(() => loadConfig({ EPISODE_LIKELIHOOD: '1.5' })).toThrowError('Invalid configuration: EPISODE_LIKELIHOOD must be a number from 0.5 to 1 (got "1.5")');
+    expect(() => loadConfig({ EPISODE_TRIGGER: 'score' })).toThrowError(/EPISODE_TRIGGER must be one of flag, likelihood/);
   });
 
   it('reads device-token signing keys, and never echoes a secret in its refusal', () => {

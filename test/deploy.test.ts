@@ -310,9 +310,9 @@ describe('each function directory builds on its own (npm run bundle)', () => {
     await withBundle('ingest', async (url, { own }) => {
       // Baselines {10} and {10, 20}: the third value has z = (30 - 15) / 5.
       const expected = [
-        { value: 10, avg: 10, zscore: 0, anomaly: false },
-        { value: 20, avg: 15, zscore: null, anomaly: false },
-        { value: 30, avg: 20, zscore: 3, anomaly: false },
+        { value: 10, avg: 10, zscore: 0, anomaly: false, score: 0, likelihood: 0.5, episode: null },
+        { value: 20, avg: 15, zscore: null, anomaly: false, score: 0, likelihood: 0.5, episode: null },
+        { value: 30, avg: 20, zscore: 3, anomaly: false, score: 0, likelihood: 0.5, episode: null },
       ];
       for (const [i, path] of ['/', '/ingest', '/metrics-data'].entries()) {
         const reply = await request(`${url}${path}`, { body: { device_id: 'bundled', timestamp: 1700000000 + i, cpu: expected[i]!.value } });
@@ -325,7 +325,7 @@ describe('each function directory builds on its own (npm run bundle)', () => {
       }
       const batch = await request(`${url}/ingest/batch`, { body: [{ device_id: 'bundled', cpu: 40 }, { device_id: 'other', rps: 1 }] });
       expect(batch.status).toBe(202);
-      expect(batch.body).toEqual({ accepted: 2, anomalies: [], duplicates: [] });
+      expect(batch.body).toEqual({ accepted: 2, anomalies: [], alerts: [], duplicates: [] });
       // What the bundle wrote is what the source build reads back.
       const [cpu] = await own.context.store.series('bundled');
       expect(cpu).toMatchObject({ metric: 'cpu', value: 40, avg: 25, samples: 4, count: 4, anomalies: 0 });

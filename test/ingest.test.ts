@@ -22,8 +22,8 @@ describe('the seed payloads of the source services', () => {
       device_id: 'default',
       timestamp: '2024-01-15T10:30:00.000Z',
       metrics: {
-        cpu: { value: 75.5, avg: 75.5, zscore: 0, anomaly: false },
-        rps: { value: 1250, avg: 1250, zscore: 0, anomaly: false },
+        cpu: { value: 75.5, avg: 75.5, zscore: 0, anomaly: false, score: 0, likelihood: 0.5, episode: null },
+        rps: { value: 1250, avg: 1250, zscore: 0, anomaly: false, score: 0, likelihood: 0.5, episode: null },
       },
     });
   });
@@ -36,8 +36,9 @@ describe('the seed payloads of the source services', () => {
     expect(reply.body.timestamp).toBe('2009-02-13T23:31:30.000Z');
     expect(Object.keys(reply.body.metrics)).toEqual(['cpu', 'rps', 'memory', 'latency']);
     // cpu and rps now have a one-value baseline that differs: zero variance, reported as null, not yet an anomaly.
-    expect(reply.body.metrics.cpu).toEqual({ value: 45.5, avg: 60.5, zscore: null, anomaly: false });
-    expect(reply.body.metrics.memory).toEqual({ value: 50.2, avg: 50.2, zscore: 0, anomaly: false });
+    // Not scored either (the score and likelihood wait for MIN_SAMPLES too).
+    expect(reply.body.metrics.cpu).toEqual({ value: 45.5, avg: 60.5, zscore: null, anomaly: false, score: 0, likelihood: 0.5, episode: null });
+    expect(reply.body.metrics.memory).toEqual({ value: 50.2, avg: 50.2, zscore: 0, anomaly: false, score: 0, likelihood: 0.5, episode: null });
   });
 
   it('reads epoch milliseconds, and stamps an event without timestamp with the receive time', async () => {
@@ -60,7 +61,7 @@ describe('batches', () => {
     ] as const) {
       const reply = await request(`${app.url}${path}`, { body });
       expect(reply.status, path).toBe(202);
-      expect(reply.body, path).toEqual({ accepted: 5, anomalies: [], duplicates: [] });
+      expect(reply.body, path).toEqual({ accepted: 5, anomalies: [], alerts: [], duplicates: [] });
     }
     const series = await app.context.store.series('b0', 'cpu');
     expect(series[0]).toMatchObject({ count: 9, samples: 9 });

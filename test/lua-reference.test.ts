@@ -1,5 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { type DetectorParams, type Outcome, moments, replay, zScore } from '../shared/detector/reference.js';
+import { detectorEnv } from '../shared/detector/params.js';
+import { PROFILES } from '../shared/detector/profiles.js';
+import { type DetectorParams, type Outcome, type ReplayParams, moments, replay, zScore } from '../shared/detector/reference.js';
 import { createContext } from '../shared/context.js';
 import type { Reading } from '../shared/schemas/event.js';
 import type { MetricResult, Store } from '../shared/store/store.js';
@@ -9,15 +11,8 @@ import { testConfig } from './support/app.js';
 const stores: Store[] = [];
 afterAll(async () => Promise.all(stores.map((s) => s.close())));
 
-function storeFor(params: DetectorParams): Store {
-  const store = createContext(
-    testConfig({
-      WINDOW_SIZE: String(params.windowSize),
-      Z_THRESHOLD: String(params.zThreshold),
-      MIN_SAMPLES: String(params.minSamples),
-      MAX_BATCH: '10000',
-    }),
-  ).store;
+function storeFor(params: ReplayParams): Store {
+  const store = createContext(testConfig({ ...detectorEnv({ ...PROFILES.default, ...params }), MAX_BATCH: '10000' })).store;
   stores.push(store);
   return store;
 }
@@ -37,9 +32,16 @@ async function throughLua(store: Store, values: readonly number[], r: Rng, maxCh
   return out;
 }
 
-/** Agreement within 1e-9 relative: avg against the window's magnitude, z against max(1, |z|). */
-function compare(values: readonly number[], lua: MetricResult[], ref: Outcome[], params: DetectorParams) {
+/**
+ * Agreement within 1e-9 relative: avg against the window's magnitude, z against max(1, |z|); score and
+ * likelihood within 1e-6; the episode step exactly, up to the first value whose flag, score or
+ * likelihood lies within that tolerance of a threshold (past it, the two may take different branches).
+ */
+function compare(values: readonly number[], lua: MetricResult[], ref: Outcome[], given: ReplayParams) {
+  const params: DetectorParams = { ...PROFILES.default, ...given };
   const problems: string[] = [];
+  let episodesAgree = true;
+  let opened = 0;
   for (let i = 0; i < values.length && problems.length < 5; i++) {
     const a = lua[i]!;
     const b = ref[i]!;
@@ -57,8 +59,34 @@ function compare(values: readonly number[], lua: MetricResult[], ref: Outcome[],
       const onThreshold = Math.abs(Math.abs(b.zscore) - params.zThreshold) <= tolerance;
       if (a.anomaly !== b.anomaly && !onThreshold) problems.push(`${where}: anomaly ${a.anomaly} vs ${b.anomaly}`);
     } else if (a.anomaly !== b.anomaly) problems.push(`${where}: anomaly ${a.anomaly} vs ${b.anomaly}`);
+    if (!(Math.abs(a.score - b.score) <= 1e-6)) problems.push(`${where}: score ${a.score} vs ${b.score}`);
+    if (!(Math.abs(a.likelihood - b.likelihood) <= 1e-6)) problems.push(`${where}: likelihood ${a.likelihood} vs ${b.likelihood}`);
+    episodesAgree &&= !nearThreshold(b, params);
+    if (episodesAgree && a.episode !== b.episode) problems.push(`${where}: episode ${a.episode} vs ${b.episode}`);
+    if (episodesAgree && b.episode === 'opened') opened++;
   }
+  // The episode comparison must have seen episodes open: a stream that never opens one checks nothing.
+  if (opened === 0) problems.push('no episode opened before the comparison stopped');
   return problems;
+}
+
+function nearThreshold(o: Outcome, p: DetectorParams): boolean {
+  const near = (x: number, t: number) => Math.abs(x - t) <= 1e-6 * Math.max(1, Math.abs(t));
+  if (p.episodeTrigger === 'flag') return o.zscore !== null && near(Math.abs(o.zscore), p.zThreshold);
+  return near(o.likelihood, p.episodeLikelihood) || (p.episodeScore > 0 && near(o.score, p.episodeScore));
+}
+
+/** Random detection parameters around those of the profiles. */
+function randomDetection(r: Rng, windowSize: number): Partial<DetectorParams> {
+  return {
+    likelihoodShort: r.pick([1, 3, 10]),
+    likelihoodLong: r.pick([10, 100, 1000]),
+    episodeTrigger: r.pick(['flag', 'likelihood'] as const),
+    episodeLikelihood: r.pick([0.9, 0.99, 0.9999]),
+    episodeScore: r.pick([0, 0.99, 0.999999]),
+    episodeCloseAfter: r.pick([1, 3, Math.min(windowSize, 20)]),
+    episodeRefractory: r.pick([0, 2, 10]),
+  };
 }
 
 /** Random streams made of segments: noise at some offset and scale, constant runs, spikes, tiny values, small integers. */
@@ -106,7 +134,7 @@ describe('the Lua script against the reference', () => {
   for (const [n, windowSize] of windows.entries()) {
     it(`agrees on every value of random streams, W = ${windowSize}`, async () => {
       const r = rng(1000 + n);
-      const params = { windowSize, zThreshold: r.pick([1, 2, 3]), minSamples: Math.min(windowSize, r.pick([1, 2, 10])) };
+      const params = { windowSize, zThreshold: r.pick([1, 2, 3]), minSamples: Math.min(windowSize, r.pick([1, 2, 10])), ...randomDetection(r, windowSize) };
       const values = stream(r, Math.max(4000, 5 * windowSize), windowSize);
       const lua = await throughLua(storeFor(params), values, r, 400);
       expect(lua).toHaveLength(values.length);

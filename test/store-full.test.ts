@@ -78,7 +78,7 @@ describe('Redis at maxmemory with noeviction', () => {
     expect((await request(`${app.url}/health/readiness`)).status).toBe(200);
     const again = await request(`${app.url}/ingest/batch`, { body: refused.map((i) => fleet[i]) });
     expect(again.status).toBe(202);
-    expect(again.body).toEqual({ accepted: refused.length, anomalies: [], duplicates: [] });
+    expect(again.body).toEqual({ accepted: refused.length, anomalies: [], alerts: [], duplicates: [] });
     for (const device of ['full-0', 'full-749', 'full-1499']) expect((await app.context.store.series(device)).map((s) => s.count)).toEqual([2, 2]);
     expect((await app.context.store.totals()).events - before.events).toBe(3000);
   });

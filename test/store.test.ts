@@ -44,7 +44,7 @@ describe('the store', () => {
       const reply = await request(`${app.url}/batch`, { body: [{ device_id: 'fine', cpu: 1 }, { device_id: 'broken', cpu: 2, rps: 3 }] });
       expect(reply.status).toBe(500);
       expect(reply.body).toEqual({ error: 'internal', message: 'Internal error' });
-      expect(await store.totals()).toEqual({ events: 1, anomalies: 0, per_metric: { cpu: { events: 1, anomalies: 0 } } });
+      expect(await store.totals()).toEqual({ events: 1, anomalies: 0, episodes: 0, per_metric: { cpu: { events: 1, anomalies: 0, episodes: 0 } } });
       expect((await store.series('fine'))[0]).toMatchObject({ metric: 'cpu', count: 1 });
       expect(await store.series('broken')).toEqual([]);
     } finally {

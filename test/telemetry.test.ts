@@ -22,14 +22,17 @@ describe('the counters of a function process', () => {
   it('count requests, values, anomalies, batch sizes and refusals as they happen', async () => {
     const before = { requests: await value('http_requests_total', { function: 'f', status: '202' }), cpu: await value('metrics_processed_total', { metric: 'cpu' }) };
     observeRequest('f', 'POST', '/ingest', 202, 0.004);
-    countEvent([['cpu', true], ['rps', false]]);
-    countBatch(5, new Map([['cpu', { values: 4, anomalies: 1 }]]));
+    const episodes = { opened: await value('anomaly_episodes_total', { metric: 'cpu' }), closed: await value('anomaly_episodes_closed_total', { metric: 'cpu' }) };
+    countEvent([['cpu', true, 'opened'], ['rps', false, null]]);
+    countBatch(5, new Map([['cpu', { values: 4, anomalies: 1, opened: 2, closed: 1 }]]));
     countRefused('store_full', 3);
     countRefused('rate_limited', 0);
     expect(await value('http_requests_total', { function: 'f', status: '202' })).toBe(before.requests + 1);
     expect(await value('metrics_processed_total', { metric: 'cpu' })).toBe(before.cpu + 5);
     expect(await value('anomaly_detected_total', { metric: 'cpu' })).toBeGreaterThanOrEqual(2);
     expect(await value('anomaly_detected_total', { metric: 'rps' })).toBe(0);
+    expect(await value('anomaly_episodes_total', { metric: 'cpu' })).toBe(episodes.opened + 3);
+    expect(await value('anomaly_episodes_closed_total', { metric: 'cpu' })).toBe(episodes.closed + 1);
     expect(await value('events_refused_total', { reason: 'store_full' })).toBe(3);
     expect((await registry.getSingleMetric('events_refused_total')!.get()).values.some((v) => v.labels.reason === 'rate_limited')).toBe(false);
     const sizes = (await registry.getSingleMetric('ingest_batch_size')!.get()).values as Array<{ metricName?: string; value: number }>;
@@ -37,7 +40,7 @@ describe('the counters of a function process', () => {
   });
 
   it('label at most 100 metric names, then "other"', async () => {
-    for (let i = 0; i < 120; i++) countEvent([[`m${i}`, false]]);
+    for (let i = 0; i < 120; i++) countEvent([[`m${i}`, false, null]]);
     const labels = new Set((await registry.getSingleMetric('metrics_processed_total')!.get()).values.map((v) => String(v.labels.metric)));
     expect(labels.size).toBeLessThanOrEqual(101);
     expect(labels.has('other')).toBe(true);

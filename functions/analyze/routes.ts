@@ -6,7 +6,7 @@ import { type Handler, type Routes, guarded } from '../../shared/http/routes.js'
 import { AnalyzeQuery, AnomaliesQuery, DevicesQuery } from '../../shared/schemas/query.js';
 
 export function analyzeRoutes({ config, store }: Context): Routes {
-  const detector = detectorEcho(config);
+  const detector = { detector_profile: config.detectorProfile, ...detectorEcho(config) };
   const anomaliesQuery = AnomaliesQuery(config.recentAnomalies);
 
   const analyze: Handler = async (req, res) => {
@@ -16,8 +16,8 @@ export function analyzeRoutes({ config, store }: Context): Routes {
 
   const anomalies: Handler = async (req, res) => {
     const { limit, device } = parseQuery(anomaliesQuery, req.query);
-    const [totals, recent] = await Promise.all([store.totals(), store.recentAnomalies(limit, device)]);
-    res.json({ ...detector, total: totals.anomalies, per_metric: totals.per_metric, recent });
+    const [totals, recent, episodes] = await Promise.all([store.totals(), store.recentAnomalies(limit, device), store.recentEpisodes(limit, device)]);
+    res.json({ ...detector, total: totals.anomalies, episodes: totals.episodes, per_metric: totals.per_metric, recent, recent_episodes: episodes });
   };
 
   const devices: Handler = async (req, res) => {

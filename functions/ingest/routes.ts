@@ -34,7 +34,7 @@ function batchReply(limit: number, readings: readonly Reading[], outcome: BatchO
     throw rateLimited(limit, readings[0]!.deviceId, retryAfterSeconds * 1000, refusals);
   }
   const accepted = readings.length - limited.length - outcome.storeFull.length;
-  return { accepted, anomalies: outcome.anomalies, duplicates: outcome.duplicates, ...refusals };
+  return { accepted, anomalies: outcome.anomalies, alerts: outcome.alerts, duplicates: outcome.duplicates, ...refusals };
 }
 
 /** A device token writes its own device only: an event of another device refuses the request whole (403). */
@@ -76,7 +76,7 @@ export function ingestRoutes({ config, store }: Context): Routes {
       return;
     }
     const metrics = Object.fromEntries(reading.metrics.map(([name], i) => [name, outcome.metrics[i]!]));
-    countEvent(outcome.metrics.map((m, i) => [reading.metrics[i]![0], m.anomaly]));
+    countEvent(outcome.metrics.map((m, i) => [reading.metrics[i]![0], m.anomaly, m.episode]));
     res.status(202).json({ ...head, metrics });
   };
 

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { PROFILES } from '../detector/profiles.js';
 import { SETTINGS, type Setting } from './settings.js';
 
 type Settings = typeof SETTINGS;
@@ -53,6 +54,12 @@ function readEnv(env: Record<string, string | undefined>): Env {
     const parsed = s.rule.parse(raw);
     if ('error' in parsed) throw new ConfigError(`Invalid configuration: ${variable} ${parsed.error}`);
     out[variable] = parsed.value;
+  }
+  // A profiled setting left unset takes its value from the profile in force.
+  const profile = PROFILES[out.DETECTOR_PROFILE as keyof typeof PROFILES];
+  for (const [variable, s] of Object.entries(SETTINGS) as Array<[string, Setting<unknown>]>) {
+    const raw = env[variable];
+    if (s.profiled && s.key && (raw === undefined || raw === '')) out[variable] = profile[s.key as keyof typeof profile];
   }
   return out as Env;
 }

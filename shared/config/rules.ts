@@ -33,6 +33,22 @@ export const positive = (): Rule<number> => ({
   },
 });
 
+/** A number in [min, max]. */
+export const between = (min: number, max: number, text = `number ${min}–${max}`): Rule<number> => ({
+  text,
+  parse: (raw) => {
+    const value = Number(raw);
+    if (raw.trim() !== '' && Number.isFinite(value) && value >= min && value <= max) return ok(value);
+    return { error: `must be a number from ${min} to ${max}${got(raw)}` };
+  },
+});
+
+/** One of a few names. */
+export const oneOf = <const T extends string>(names: readonly T[]): Rule<T> => ({
+  text: names.map((n) => `\`${n}\``).join(' or '),
+  parse: (raw) => ((names as readonly string[]).includes(raw) ? ok(raw as T) : { error: `must be one of ${names.join(', ')}${got(raw)}` }),
+});
+
 /** A string matching `pattern`; `rule` is both the README's text and the error's. */
 export const matching = (pattern: RegExp, text: string, error: string): Rule<string> => ({
   text,

@@ -1,4 +1,5 @@
-import { anyText, deviceIds, hostPort, hostPorts, httpUrl, integer, matching, pemFile, positive, redisUrl, signingKeys, tokens } from './rules.js';
+import { PROFILES, PROFILE_NAMES, type ProfileName } from '../detector/profiles.js';
+import { anyText, between, deviceIds, oneOf, hostPort, hostPorts, httpUrl, integer, matching, pemFile, positive, redisUrl, signingKeys, tokens } from './rules.js';
 import type { Rule } from './rules.js';
 
 /**
@@ -15,9 +16,13 @@ export interface Setting<T, K extends string | undefined = string | undefined> {
   readonly echo?: boolean;
   /** An empty value is taken as it is rather than as "unset". */
   readonly allowEmpty?: boolean;
+  /** Unset, it takes the value of the DETECTOR_PROFILE in force (the fallback is the default profile's). */
+  readonly profiled?: boolean;
 }
 
 const setting = <T, const K extends string | undefined>(s: Setting<T, K>): Setting<T, K> => s;
+/** The README's default of a profiled setting: its value in each profile. */
+const profiled = (key: keyof (typeof PROFILES)['default']) => PROFILE_NAMES.map((name) => `${name}: ${PROFILES[name][key]}`).join(', ');
 const DAY = 24 * 3600;
 
 /** Every setting of the service, each declared once; the README's configuration table is made from this. */
@@ -32,9 +37,17 @@ export const SETTINGS = {
   REDIS_CLUSTER_NODES: setting({ key: 'redisClusterNodes', rule: hostPorts(), fallback: Object.freeze([]), shown: '—', doc: 'seed nodes of a Redis Cluster: when set, the cluster client is used (the password, if any, comes from `REDIS_URL` or `REDIS_PASSWORD`)' }),
   REDIS_TLS_CA_FILE: setting({ key: 'redisTlsCa', rule: pemFile(), fallback: undefined as string | undefined, shown: '— (the system CAs)', doc: 'CA certificates (PEM) that signed the Redis server certificate, for a `rediss://` server with a private CA; verification stays on' }),
   KEY_PREFIX: setting({ key: 'keyPrefix', rule: matching(/^[A-Za-z0-9_.:-]{0,64}$/, '≤ 64 of `[A-Za-z0-9_.:-]`', 'must be at most 64 characters of [A-Za-z0-9_.:-]'), fallback: 'iot:', shown: '`iot:`', allowEmpty: true, doc: 'prefix of every Redis key, to share one Redis between deployments' }),
-  WINDOW_SIZE: setting({ key: 'windowSize', rule: integer(2, 10_000), fallback: 50, echo: true, doc: 'values per rolling window' }),
-  Z_THRESHOLD: setting({ key: 'zThreshold', rule: positive(), fallback: 2.0, shown: '2.0', echo: true, doc: 'anomaly when \\|z\\| exceeds it' }),
-  MIN_SAMPLES: setting({ key: 'minSamples', rule: integer(1, 10_000, 'integer 1–`WINDOW_SIZE`'), fallback: 10, echo: true, doc: 'earlier values needed before anything is flagged' }),
+  DETECTOR_PROFILE: setting({ key: 'detectorProfile', rule: oneOf(PROFILE_NAMES), fallback: 'default' as ProfileName, echo: true, doc: 'a documented set of detector parameters (README, Detection); each variable whose default names the profiles overrides its value' }),
+  WINDOW_SIZE: setting({ key: 'windowSize', rule: integer(2, 10_000), fallback: PROFILES.default.windowSize, shown: profiled('windowSize'), profiled: true, echo: true, doc: 'values per rolling window' }),
+  Z_THRESHOLD: setting({ key: 'zThreshold', rule: positive(), fallback: PROFILES.default.zThreshold, shown: profiled('zThreshold'), profiled: true, echo: true, doc: 'anomaly when \\|z\\| exceeds it' }),
+  MIN_SAMPLES: setting({ key: 'minSamples', rule: integer(1, 10_000, 'integer 1–`WINDOW_SIZE`'), fallback: PROFILES.default.minSamples, shown: profiled('minSamples'), profiled: true, echo: true, doc: 'earlier values needed before anything is flagged or scored' }),
+  LIKELIHOOD_SHORT: setting({ key: 'likelihoodShort', rule: integer(1, 10_000), fallback: PROFILES.default.likelihoodShort, shown: profiled('likelihoodShort'), profiled: true, echo: true, doc: 'span (values) of the short average of scores the likelihood judges' }),
+  LIKELIHOOD_LONG: setting({ key: 'likelihoodLong', rule: integer(10, 1_000_000), fallback: PROFILES.default.likelihoodLong, shown: profiled('likelihoodLong'), profiled: true, echo: true, doc: "span (values) of the series' long-run score distribution; the likelihood is 0.5 for its first tenth" }),
+  EPISODE_TRIGGER: setting({ key: 'episodeTrigger', rule: oneOf(['flag', 'likelihood'] as const), fallback: PROFILES.default.episodeTrigger as 'flag' | 'likelihood', shown: profiled('episodeTrigger'), profiled: true, echo: true, doc: 'what opens an alert episode: the per-value flag, or the likelihood (or an extreme score)' }),
+  EPISODE_LIKELIHOOD: setting({ key: 'episodeLikelihood', rule: between(0.5, 1), fallback: PROFILES.default.episodeLikelihood, shown: profiled('episodeLikelihood'), profiled: true, echo: true, doc: 'trigger `likelihood`: a likelihood this high is unusual' }),
+  EPISODE_SCORE: setting({ key: 'episodeScore', rule: between(0, 1), fallback: PROFILES.default.episodeScore, shown: profiled('episodeScore'), profiled: true, echo: true, doc: 'trigger `likelihood`: a score this high is unusual too (0 = off)' }),
+  EPISODE_CLOSE_AFTER: setting({ key: 'episodeCloseAfter', rule: integer(1, 100_000), fallback: PROFILES.default.episodeCloseAfter, shown: profiled('episodeCloseAfter'), profiled: true, echo: true, doc: 'usual values in a row that close an episode' }),
+  EPISODE_REFRACTORY: setting({ key: 'episodeRefractory', rule: integer(0, 100_000), fallback: PROFILES.default.episodeRefractory, shown: profiled('episodeRefractory'), profiled: true, echo: true, doc: 'values after an episode closes during which none opens' }),
   MAX_BATCH: setting({ key: 'maxBatch', rule: integer(1, 10_000), fallback: 1000, echo: true, doc: 'events per batch' }),
   MAX_BODY_BYTES: setting({ key: 'maxBodyBytes', rule: integer(1024, 64 * 1024 * 1024), fallback: 1024 * 1024, echo: true, doc: 'largest request body, on every path of every function' }),
   SERIES_TTL_SECONDS: setting({ key: 'seriesTtlSeconds', rule: integer(60, 10 * 365 * DAY), fallback: 7 * DAY, shown: '604800 (7 days)', echo: true, doc: "a device's keys expire after this long without events" }),

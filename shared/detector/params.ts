@@ -4,16 +4,44 @@ export interface DetectorParams {
   readonly windowSize: number;
   /** A value is an anomaly when |z| exceeds this. */
   readonly zThreshold: number;
-  /** Earlier values needed before anything is flagged. */
+  /** Earlier values needed before anything is flagged or scored. */
   readonly minSamples: number;
+  /** Span (values) of the short moving average of scores that the likelihood judges. */
+  readonly likelihoodShort: number;
+  /** Span (values) of the long-run distribution of that average: what is usual for this series. */
+  readonly likelihoodLong: number;
+  /** What opens an episode: the per-value flag, or the likelihood (and, if set, an extreme score). */
+  readonly episodeTrigger: 'flag' | 'likelihood';
+  /** With trigger `likelihood`: a likelihood at least this high is unusual. */
+  readonly episodeLikelihood: number;
+  /** With trigger `likelihood`: a score at least this high is unusual too (0 = off). */
+  readonly episodeScore: number;
+  /** An open episode closes after this many usual values in a row. */
+  readonly episodeCloseAfter: number;
+  /** Values after an episode closes during which no new one opens. */
+  readonly episodeRefractory: number;
 }
 
+const NAMES = [
+  'windowSize', 'zThreshold', 'minSamples', 'likelihoodShort', 'likelihoodLong', 'episodeTrigger',
+  'episodeLikelihood', 'episodeScore', 'episodeCloseAfter', 'episodeRefractory',
+] as const satisfies ReadonlyArray<keyof DetectorParams>;
+
 /** Just the detector's parameters out of a larger object (such as the Config). */
-export function detectorParams({ windowSize, zThreshold, minSamples }: DetectorParams): DetectorParams {
-  return { windowSize, zThreshold, minSamples };
+export function detectorParams(source: DetectorParams): DetectorParams {
+  return Object.fromEntries(NAMES.map((name) => [name, source[name]])) as unknown as DetectorParams;
 }
 
 /** The parameters as the API shows them next to results (snake_case, like the rest of the API). */
-export function detectorEcho({ windowSize, zThreshold, minSamples }: DetectorParams) {
-  return { window_size: windowSize, z_threshold: zThreshold, min_samples: minSamples };
+export function detectorEcho(params: DetectorParams) {
+  return Object.fromEntries(NAMES.map((name) => [snake(name), params[name]]));
+}
+
+/** The environment that gives a service process these parameters (the variables are the names in upper snake case). */
+export function detectorEnv(params: DetectorParams): Record<string, string> {
+  return Object.fromEntries(NAMES.map((name) => [snake(name).toUpperCase(), String(params[name])]));
+}
+
+function snake(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }

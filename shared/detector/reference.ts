@@ -2,7 +2,9 @@
  * The reference semantics of the detector, recomputed from scratch for every value (no I/O, no state).
  * shared/store/lua/record.lua computes the same thing in O(1) per value; tests hold the two together.
  */
+import { type EpisodeStep, detect, emptyDetection } from './detection.js';
 import type { DetectorParams } from './params.js';
+import { PROFILES } from './profiles.js';
 
 export type { DetectorParams } from './params.js';
 
@@ -12,6 +14,10 @@ export interface Outcome {
   /** (value − mean) / std over the values before this one; `null` when that baseline has zero variance and the value differs. */
   readonly zscore: number | null;
   readonly anomaly: boolean;
+  /** Graded score in [0, 1], likelihood, and what this value did to the series' episode (shared/detector/detection.ts). */
+  readonly score: number;
+  readonly likelihood: number;
+  readonly episode: EpisodeStep;
 }
 
 export interface Moments {
@@ -57,18 +63,25 @@ export function zScore(value: number, baseline: readonly number[]): number | nul
 }
 
 /** Whether a z-score over a baseline of `samples` values is an anomaly. */
-export function isAnomaly(zscore: number | null, samples: number, params: DetectorParams): boolean {
+export function isAnomaly(zscore: number | null, samples: number, params: Pick<DetectorParams, 'zThreshold' | 'minSamples'>): boolean {
   return samples >= params.minSamples && (zscore === null || Math.abs(zscore) > params.zThreshold);
 }
 
-/** Runs a stream of values of one series through the detector, starting from an empty window. */
-export function replay(values: readonly number[], params: DetectorParams): Outcome[] {
+/** The z-score parameters, and any others (the rest from the default profile). */
+export type ReplayParams = Pick<DetectorParams, 'windowSize' | 'zThreshold' | 'minSamples'> & Partial<DetectorParams>;
+
+/** Runs a stream of values of one series through the detector, starting from an empty state; value i has time `times[i]` (default i). */
+export function replay(values: readonly number[], given: ReplayParams, times?: readonly number[]): Outcome[] {
+  const params: DetectorParams = { ...PROFILES.default, ...given };
   const window: number[] = [];
-  return values.map((value) => {
+  const state = emptyDetection();
+  return values.map((value, i) => {
     const zscore = zScore(value, window);
+    const scored = window.length >= params.minSamples;
     const anomaly = isAnomaly(zscore, window.length, params);
+    const detection = detect(state, zscore, scored, anomaly, value, times?.[i] ?? i, 0, params);
     window.push(value);
     if (window.length > params.windowSize) window.shift();
-    return { avg: moments(window).mean, zscore, anomaly };
+    return { avg: moments(window).mean, zscore, anomaly, ...detection };
   });
 }

@@ -6,6 +6,8 @@
 export const keys = {
   seriesIndex: (device: string) => `dev:{${device}}:series`,
   deviceAnomalies: (device: string) => `dev:{${device}}:anomalies`,
+  /** list of JSON alert episodes of the device, newest first (shared/store/episode-record.ts). */
+  deviceEpisodes: (device: string) => `dev:{${device}}:episodes`,
   /** zset: event id → when it may be applied again (ms). */
   eventIds: (device: string) => `dev:{${device}}:ids`,
   /** hash: the device's rate-limit token bucket. */
@@ -19,6 +21,8 @@ export const keys = {
   totals: '{global}:totals',
   /** list of JSON anomalies over all devices, newest first, capped. */
   anomalies: '{global}:anomalies',
+  /** list of JSON alert episodes over all devices, newest first by opening, capped like the anomalies. */
+  episodes: '{global}:episodes',
   /** zset: `device/metric` → when its keys' expiry was last pushed back (ms), as in the device's series
    * index: the series alive now are those scored within the TTL, counted without visiting devices. */
   series: '{global}:series',

@@ -1,6 +1,7 @@
 import { apiTime } from '../schemas/time.js';
 import { redisTimer } from '../telemetry/metrics.js';
 import { type AnomalyRecord, type StoredAnomaly, presentAnomaly } from './anomaly-record.js';
+import { type EpisodeRecord, type StoredEpisode, presentEpisode } from './episode-record.js';
 import type { Client } from './connection.js';
 import { keys } from './keys.js';
 import { STATE_FIELD, decodeState } from './series-state.js';
@@ -11,6 +12,13 @@ export interface SeriesView {
   avg: number;
   zscore: number | null;
   anomaly: boolean;
+  /** The last value's graded score and the series' anomaly likelihood after it. */
+  score: number;
+  likelihood: number;
+  /** The open alert episode (since when), or null. */
+  episode: { status: 'open'; start: string } | null;
+  /** Alert episodes opened so far. */
+  episodes: number;
   samples: number;
   count: number;
   anomalies: number;
@@ -23,7 +31,8 @@ export interface SeriesView {
 export interface Totals {
   events: number;
   anomalies: number;
-  per_metric: Record<string, { events: number; anomalies: number }>;
+  episodes: number;
+  per_metric: Record<string, { events: number; anomalies: number; episodes: number }>;
 }
 
 export interface Reads {
@@ -34,6 +43,8 @@ export interface Reads {
   totals(): Promise<Totals>;
   /** The newest anomalies, over all devices or of one. */
   recentAnomalies(limit: number, device?: string): Promise<AnomalyRecord[]>;
+  /** The newest alert episodes (by opening), over all devices or of one. */
+  recentEpisodes(limit: number, device?: string): Promise<EpisodeRecord[]>;
   counts(): Promise<{ devices: number; series: number }>;
 }
 
@@ -75,6 +86,11 @@ export function createReads(redis: Client, seriesTtlSeconds: number): Reads {
       return list.map((text) => presentAnomaly(JSON.parse(text) as StoredAnomaly));
     },
 
+    async recentEpisodes(limit, device) {
+      const list = await redis.lrange(device ? keys.deviceEpisodes(device) : keys.episodes, 0, limit - 1);
+      return list.map((text) => presentEpisode(JSON.parse(text) as StoredEpisode));
+    },
+
     // Both counts are kept as the data changes (the tally scores each device and series as record.lua
     // refreshes it), so this costs O(log n), not a visit to every device.
     async counts() {
@@ -97,6 +113,10 @@ function seriesView(metric: string, packed: Buffer | null): SeriesView[] {
       avg: state.avg,
       zscore: Number.isFinite(state.z) ? state.z : null,
       anomaly: state.anomaly === 1,
+      score: state.score,
+      likelihood: state.likelihood,
+      episode: state.ep === 1 ? { status: 'open', start: apiTime(state.start) } : null,
+      episodes: state.episodes,
       samples: state.n,
       count: state.count,
       anomalies: state.anomalies,
@@ -108,11 +128,11 @@ function seriesView(metric: string, packed: Buffer | null): SeriesView[] {
 
 function totalsView(hash: Record<string, string>): Totals {
   // A Map, not an object: "constructor" is a valid metric name.
-  const perMetric = new Map<string, { events: number; anomalies: number }>();
+  const perMetric = new Map<string, { events: number; anomalies: number; episodes: number }>();
   for (const [field, raw] of Object.entries(hash)) {
     const [kind, metric] = field.split(':') as [string, string | undefined];
-    if (!metric || (kind !== 'events' && kind !== 'anomalies')) continue;
-    const entry = perMetric.get(metric) ?? { events: 0, anomalies: 0 };
+    if (!metric || (kind !== 'events' && kind !== 'anomalies' && kind !== 'episodes')) continue;
+    const entry = perMetric.get(metric) ?? { events: 0, anomalies: 0, episodes: 0 };
     entry[kind] = Number(raw);
     perMetric.set(metric, entry);
   }
@@ -120,5 +140,5 @@ function totalsView(hash: Record<string, string>): Totals {
   // have only zero fields left.
   const kept = [...perMetric].filter(([, v]) => v.events !== 0 || v.anomalies !== 0);
   const per_metric = Object.fromEntries(kept.sort(([a], [b]) => (a < b ? -1 : 1)));
-  return { events: Number(hash.events ?? 0), anomalies: Number(hash.anomalies ?? 0), per_metric };
+  return { events: Number(hash.events ?? 0), anomalies: Number(hash.anomalies ?? 0), episodes: Number(hash.episodes ?? 0), per_metric };
 }

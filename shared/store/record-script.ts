@@ -1,4 +1,5 @@
 import type { Config } from '../config/load.js';
+import type { EpisodeStep } from '../detector/detection.js';
 import type { Reading } from '../schemas/event.js';
 import { keys } from './keys.js';
 
@@ -25,6 +26,20 @@ export interface MetricResult {
   avg: number;
   zscore: number | null;
   anomaly: boolean;
+  /** Graded score in [0, 1] and anomaly likelihood (shared/detector/detection.ts). */
+  score: number;
+  likelihood: number;
+  /** What this value did to the series' alert episode. */
+  episode: EpisodeStep;
+}
+
+/** An alert episode opened or closed by a value: its stored record (JSON) and, for a closing, the opening record it replaces. */
+export interface EpisodeChange {
+  index: number;
+  metric: string;
+  step: 'opened' | 'closed';
+  record: string;
+  replaces: string;
 }
 
 /** A flagged value: which event (index into the request) and metric, with the detector's figures. */
@@ -47,6 +62,7 @@ export type RunResult =
       /** Per applied event, its results in the order sent (mode `full` only). */
       results: Map<number, MetricResult[]>;
       flagged: Flagged[];
+      episodes: EpisodeChange[];
       /** Metrics whose keys' expiry this call pushed back (at the call's `now`). */
       refreshed: string[];
     };
@@ -79,9 +95,11 @@ export function encodeRecord(runs: readonly DeviceRun[], readings: readonly Read
   const args: Array<string | number> = [
     config.windowSize, config.zThreshold, config.minSamples, config.seriesTtlSeconds, DEVICE_ANOMALY_CAP, now, mode,
     config.idempotencyTtlSeconds, config.rateLimitPerDevice, config.rateLimitBurst, runs.length,
+    config.likelihoodShort, config.likelihoodLong, config.episodeTrigger, config.episodeLikelihood, config.episodeScore,
+    config.episodeCloseAfter, config.episodeRefractory,
   ];
   for (const { device, metrics, position, events } of runs) {
-    keyList.push(keys.seriesIndex(device), keys.deviceAnomalies(device), keys.eventIds(device), keys.rateBucket(device));
+    keyList.push(keys.seriesIndex(device), keys.deviceAnomalies(device), keys.eventIds(device), keys.rateBucket(device), keys.deviceEpisodes(device));
     for (const metric of metrics) keyList.push(keys.window(device, metric), keys.state(device, metric));
     args.push(device, metrics.length, ...metrics, events.length);
     for (const index of events) {
@@ -106,13 +124,34 @@ export function decodeRecord(runs: readonly DeviceRun[], readings: readonly Read
     const refreshedCount = Number(reply[reply.length - 1]);
     const end = reply.length - 1 - refreshedCount;
     const refreshed = reply.slice(end, reply.length - 1).map((n) => run.metrics[Number(n) - 1]!);
-    const data = reply.slice(2 + count, end);
+    const episodeCount = Number(reply[end - 1]);
+    const valuesEnd = end - 1 - EPISODE_FIELDS * episodeCount;
+    const episodes = decodeEpisodes(run, reply.slice(valuesEnd, end - 1));
+    const data = reply.slice(2 + count, valuesEnd);
     const decoded = mode === 'full' ? decodeFull(run, readings, duplicates, data) : decodeFlagged(run, readings, data);
-    return { kind: 'applied', duplicates, refreshed, ...decoded };
+    return { kind: 'applied', duplicates, refreshed, episodes, ...decoded };
   });
 }
 
-/** Mode `full`: avg, z, flag for every applied value, in input order. */
+const EPISODE_FIELDS = 5;
+const STEPS: EpisodeStep[] = [null, 'opened', 'open', 'closed'];
+
+/** Episodes opened (1) or closed (3): step, event number, metric number, record, the record it replaces. */
+function decodeEpisodes(run: DeviceRun, data: Reply): EpisodeChange[] {
+  const out: EpisodeChange[] = [];
+  for (let i = 0; i < data.length; i += EPISODE_FIELDS) {
+    out.push({
+      step: data[i] === 1 ? 'opened' : 'closed',
+      index: run.events[Number(data[i + 1]) - 1]!,
+      metric: run.metrics[Number(data[i + 2]) - 1]!,
+      record: String(data[i + 3]),
+      replaces: String(data[i + 4]),
+    });
+  }
+  return out;
+}
+
+/** Mode `full`: avg, z, flag, score, likelihood, episode step for every applied value, in input order. */
 function decodeFull(run: DeviceRun, readings: readonly Reading[], duplicates: Set<number>, data: Reply) {
   const results = new Map<number, MetricResult[]>();
   const flagged: Flagged[] = [];
@@ -120,8 +159,11 @@ function decodeFull(run: DeviceRun, readings: readonly Reading[], duplicates: Se
   for (const index of run.events) {
     if (duplicates.has(index)) continue;
     const metrics = readings[index]!.metrics.map(([metric, value]): MetricResult => {
-      const result = { value, avg: Number(data[at]), zscore: parseZ(data[at + 1]), anomaly: data[at + 2] === 1 };
-      at += 3;
+      const result: MetricResult = {
+        value, avg: Number(data[at]), zscore: parseZ(data[at + 1]), anomaly: data[at + 2] === 1,
+        score: Number(data[at + 3]), likelihood: Number(data[at + 4]), episode: STEPS[Number(data[at + 5])] ?? null,
+      };
+      at += 6;
       if (result.anomaly) flagged.push({ index, metric, value, avg: result.avg, zscore: result.zscore });
       return result;
     });

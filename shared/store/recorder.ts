@@ -3,11 +3,12 @@ import type { Config } from '../config/load.js';
 import type { Reading } from '../schemas/event.js';
 import { redisTimer } from '../telemetry/metrics.js';
 import { type AnomalyRecord, type StoredAnomaly, presentAnomaly } from './anomaly-record.js';
+import { type EpisodeRecord, type StoredEpisode, presentEpisode } from './episode-record.js';
 import { planCalls } from './call-plan.js';
 import { storeError } from './connection.js';
 import { StoreFullError } from './errors.js';
 import { keys, seriesMember } from './keys.js';
-import { type DeviceRun, type Flagged, type MetricResult, type ReplyMode, type RunResult, decodeRecord, encodeRecord, runsByDevice } from './record-script.js';
+import { type DeviceRun, type EpisodeChange, type Flagged, type MetricResult, type ReplyMode, type RunResult, decodeRecord, encodeRecord, runsByDevice } from './record-script.js';
 import { type Increments, type TallyEntry, createTally } from './tally.js';
 
 export type { MetricResult } from './record-script.js';
@@ -25,11 +26,18 @@ export interface BatchAnomaly extends AnomalyRecord {
   index: number;
 }
 
-/** Per metric: values applied, and how many of them were flagged. */
-export type Counted = Map<string, { values: number; anomalies: number }>;
+export interface BatchAlert extends EpisodeRecord {
+  /** Position in the batch of the event whose value opened the episode. */
+  index: number;
+}
+
+/** Per metric: values applied, how many of them were flagged, and episodes opened and closed. */
+export type Counted = Map<string, { values: number; anomalies: number; opened: number; closed: number }>;
 
 export interface BatchOutcome {
   anomalies: BatchAnomaly[];
+  /** Alert episodes opened by the batch's values (at most one per episode). */
+  alerts: BatchAlert[];
   /** Positions of events applied before (same device and id). */
   duplicates: number[];
   /** Positions of events refused by their device's rate limit, and when to retry. */
@@ -57,6 +65,8 @@ interface Applied {
   results: RunResult[];
   /** Flagged values in request order, with their stored records. */
   flagged: Array<{ at: Flagged; stored: StoredAnomaly }>;
+  /** Episodes opened and closed, in request order. */
+  episodes: EpisodeChange[];
   /** The events applied now, and their values per metric. */
   counts: ValueCounts;
 }
@@ -116,9 +126,20 @@ async function apply(w: WritePath, readings: readonly Reading[], runs: DeviceRun
   });
   const results = runs.map((run) => byRun.get(run)!);
   const flagged = flaggedValues(results, readings, now);
+  const episodes = results.flatMap((result) => (result.kind === 'applied' ? result.episodes : [])).sort((a, b) => a.index - b.index);
   const { entry, counts } = bookkeeping(readings, runs, results, flagged, now);
+  addEpisodes(entry, episodes);
   if (counts.events > 0) await w.tally(entry).catch(tallyFailed);
-  return { results, flagged, counts };
+  return { results, flagged, episodes, counts };
+}
+
+/** Episodes in the tally: the global list, and `episodes`, `episodes:<metric>` counted at opening. */
+function addEpisodes(entry: TallyEntry, episodes: readonly EpisodeChange[]): void {
+  const opened = episodes.filter((e) => e.step === 'opened');
+  entry.opened = opened.map((e) => e.record);
+  entry.closed = episodes.filter((e) => e.step === 'closed').map((e) => [e.replaces, e.record] as const);
+  if (opened.length > 0) entry.increments!.set('episodes', opened.length);
+  for (const e of opened) entry.increments!.set(`episodes:${e.metric}`, (entry.increments!.get(`episodes:${e.metric}`) ?? 0) + 1);
 }
 
 /** The tally of what was applied: events and values per metric, their devices, anomalies, series whose expiry moved. */
@@ -206,8 +227,8 @@ function coalesced(w: WritePath): (reading: Reading) => Promise<EventOutcome> {
 
 async function recordBatch(w: WritePath, readings: readonly Reading[]): Promise<BatchOutcome> {
   const runs = runsByDevice(readings);
-  const { results, flagged, counts } = await apply(w, readings, runs, 'anomalies');
-  const outcome: BatchOutcome = { anomalies: [], duplicates: [], rateLimited: [], storeFull: [], counted: countedValues(counts, flagged) };
+  const { results, flagged, episodes, counts } = await apply(w, readings, runs, 'anomalies');
+  const outcome: BatchOutcome = { anomalies: [], alerts: [], duplicates: [], rateLimited: [], storeFull: [], counted: countedValues(counts, flagged, episodes) };
   // A full Redis refuses a call before it runs: its devices are refused whole, and said so. Any other
   // failure fails the request (its events were not counted).
   let failure: Error | undefined;
@@ -223,6 +244,7 @@ async function recordBatch(w: WritePath, readings: readonly Reading[]): Promise<
   if (failure) throw failure;
   outcome.storeFull.sort((a, b) => a - b);
   outcome.anomalies = flagged.map(({ at, stored }) => ({ index: at.index, ...presentAnomaly(stored) }));
+  outcome.alerts = episodes.filter((e) => e.step === 'opened').map((e) => ({ index: e.index, ...presentEpisode(JSON.parse(e.record) as StoredEpisode) }));
   outcome.duplicates.sort((a, b) => a - b);
   outcome.rateLimited.sort((a, b) => a.index - b.index);
   return outcome;
@@ -249,11 +271,12 @@ function increments(counts: ValueCounts): Increments {
   return out;
 }
 
-/** Values applied per metric, with the flagged ones. */
-function countedValues(applied: ValueCounts, flagged: ReadonlyArray<{ at: Flagged }>): Counted {
+/** Values applied per metric, with the flagged ones and the episodes opened and closed. */
+function countedValues(applied: ValueCounts, flagged: ReadonlyArray<{ at: Flagged }>, episodes: readonly EpisodeChange[]): Counted {
   const counted: Counted = new Map();
-  for (const [name, values] of applied.perMetric) counted.set(name, { values, anomalies: 0 });
+  for (const [name, values] of applied.perMetric) counted.set(name, { values, anomalies: 0, opened: 0, closed: 0 });
   for (const { at } of flagged) counted.get(at.metric)!.anomalies++;
+  for (const e of episodes) counted.get(e.metric)![e.step]++;
   return counted;
 }
 

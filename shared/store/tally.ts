@@ -14,6 +14,9 @@ export interface TallyEntry {
   anomalies?: readonly StoredAnomaly[];
   /** Series (`seriesMember`) whose expiry was pushed back, with when (ms). */
   series?: ReadonlyArray<readonly [string, number]>;
+  /** Episode records opened, and closings (the opening record, the closed one), oldest first. */
+  opened?: readonly string[];
+  closed?: ReadonlyArray<readonly [string, string]>;
 }
 
 /** Adds the bookkeeping of one request; resolves once it is stored. */
@@ -24,15 +27,18 @@ interface Merged {
   increments: Increments;
   anomalies: StoredAnomaly[];
   series: Map<string, number>;
+  opened: string[];
+  closed: Array<readonly [string, string]>;
 }
 
 /** The KEYS and ARGV of one tally.lua call, in the layout its header documents. */
 export function encodeTally(merged: Merged, now: number, cap: number) {
-  const args: Array<string | number> = [keys.devices, keys.totals, keys.anomalies, keys.series, now, cap, merged.devices.size, ...merged.devices];
+  const args: Array<string | number> = [keys.devices, keys.totals, keys.anomalies, keys.series, keys.episodes, now, cap, merged.devices.size, ...merged.devices];
   args.push(merged.series.size);
   for (const [member, at] of merged.series) args.push(at, member);
   args.push(merged.increments.size);
   for (const [field, n] of merged.increments) args.push(field, n);
+  args.push(merged.opened.length, ...merged.opened, merged.closed.length, ...merged.closed.flat());
   for (const a of merged.anomalies) args.push(JSON.stringify(a));
   return args;
 }
@@ -46,7 +52,7 @@ export function createTally(redis: Redis | Cluster, recentAnomalies: number): Ta
   let pending: { merged: Merged; done: Promise<unknown> } | undefined;
   return (entry) => {
     if (!pending) {
-      const merged: Merged = { devices: new Set(), increments: new Map(), anomalies: [], series: new Map() };
+      const merged: Merged = { devices: new Set(), increments: new Map(), anomalies: [], series: new Map(), opened: [], closed: [] };
       const done = new Promise((resolve) => setImmediate(resolve)).then(() => {
         pending = undefined;
         return redis.tally(...encodeTally(merged, Date.now(), recentAnomalies));
@@ -57,6 +63,8 @@ export function createTally(redis: Redis | Cluster, recentAnomalies: number): Ta
     for (const device of entry.devices ?? []) merged.devices.add(device);
     for (const [field, n] of entry.increments ?? []) merged.increments.set(field, (merged.increments.get(field) ?? 0) + n);
     if (entry.anomalies) merged.anomalies.push(...entry.anomalies);
+    if (entry.opened) merged.opened.push(...entry.opened);
+    if (entry.closed) merged.closed.push(...entry.closed);
     for (const [member, at] of entry.series ?? []) merged.series.set(member, Math.max(at, merged.series.get(member) ?? 0));
     return pending.done;
   };

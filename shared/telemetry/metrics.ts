@@ -34,6 +34,20 @@ const anomaliesDetected = new Counter({
   registers: [registry],
 });
 
+const episodesOpened = new Counter({
+  name: 'anomaly_episodes_total',
+  help: 'Alert episodes opened (at most one alert each), by metric.',
+  labelNames: ['metric'] as const,
+  registers: [registry],
+});
+
+const episodesClosed = new Counter({
+  name: 'anomaly_episodes_closed_total',
+  help: 'Alert episodes closed after enough usual values, by metric.',
+  labelNames: ['metric'] as const,
+  registers: [registry],
+});
+
 const batchSize = new Histogram({
   name: 'ingest_batch_size',
   help: 'Events per accepted ingest request (1 for a single event).',
@@ -84,8 +98,8 @@ export function observeRequest(fn: string, method: string, route: string, status
   httpDuration.observe({ function: fn, route }, seconds);
 }
 
-/** Per metric: values applied, and how many of them were flagged. */
-export type Counted = ReadonlyMap<string, { readonly values: number; readonly anomalies: number }>;
+/** Per metric: values applied, how many of them were flagged, and episodes opened and closed. */
+export type Counted = ReadonlyMap<string, { readonly values: number; readonly anomalies: number; readonly opened: number; readonly closed: number }>;
 
 /** Events the store refused (nothing of them written). */
 export function countRefused(reason: 'rate_limited' | 'store_full', events: number): void {
@@ -95,19 +109,23 @@ export function countRefused(reason: 'rate_limited' | 'store_full', events: numb
 /** Counts an accepted batch: its size, and the values applied per metric (duplicates and refusals excluded). */
 export function countBatch(events: number, counted: Counted): void {
   batchSize.observe(events);
-  for (const [metric, { values, anomalies }] of counted) countValues(metric, values, anomalies);
+  for (const [metric, counts] of counted) countValues(metric, counts);
 }
 
-/** Counts one applied event: one value per metric, and whether it was flagged. */
-export function countEvent(metrics: ReadonlyArray<readonly [metric: string, anomaly: boolean]>): void {
+/** Counts one applied event: one value per metric, whether it was flagged, and what it did to its episode. */
+export function countEvent(metrics: ReadonlyArray<readonly [metric: string, anomaly: boolean, episode: string | null]>): void {
   batchSize.observe(1);
-  for (const [metric, anomaly] of metrics) countValues(metric, 1, anomaly ? 1 : 0);
+  for (const [metric, anomaly, episode] of metrics) {
+    countValues(metric, { values: 1, anomalies: anomaly ? 1 : 0, opened: episode === 'opened' ? 1 : 0, closed: episode === 'closed' ? 1 : 0 });
+  }
 }
 
-function countValues(metric: string, values: number, anomalies: number): void {
+function countValues(metric: string, { values, anomalies, opened, closed }: Counted extends ReadonlyMap<string, infer C> ? C : never): void {
   const label = metricLabel(metric);
   metricsProcessed.inc({ metric: label }, values);
   if (anomalies > 0) anomaliesDetected.inc({ metric: label }, anomalies);
+  if (opened > 0) episodesOpened.inc({ metric: label }, opened);
+  if (closed > 0) episodesClosed.inc({ metric: label }, closed);
 }
 
 /** Starts timing one store operation; call the result when it is done (no promise added to the hot path). */

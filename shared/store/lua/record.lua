@@ -7,11 +7,14 @@
   ARGV[1] window size W   ARGV[2] z threshold   ARGV[3] min samples   ARGV[4] ttl (s)
   ARGV[5] cap of a device's anomaly list   ARGV[6] now (ms)   ARGV[7] reply mode   ARGV[8] id ttl (s)
   ARGV[9] rate limit (events/s, 0 = off)   ARGV[10] burst   ARGV[11] R, the number of runs
+  ARGV[12..18] detection: likelihood short span, long span, episode trigger ("flag" or "likelihood"),
+  likelihood threshold, score threshold (0 = off), usual values that close an episode, refractory values
   then per run: device id, M, M metric names, E, then per event: timestamp (ms), id ("" for none), k,
   then k pairs (metric number 1..M, value as text).
   KEYS, per run in the same order: series index of the device (zset: metric -> time its keys' expiry was
   last refreshed, ms), recent anomalies of the device (list of JSON, newest first), event ids seen (zset:
-  id -> expiry, ms), rate-limit bucket (hash: tokens, at), then per metric: window list, state hash.
+  id -> expiry, ms), rate-limit bucket (hash: tokens, at), recent episodes of the device (list of JSON,
+  newest first by start), then per metric: window list, state hash.
   Two runs may name the same device: they apply one after the other, as two calls would.
   The #!lua line (no flags) makes Redis refuse the whole call before it runs when it is at maxmemory
   with noeviction (OOM), rather than at its first write: a refused call has written nothing.
@@ -20,13 +23,23 @@
   {"limited", retry after (ms)} when the bucket cannot take the run's new events (nothing written);
   {"error", message} when a command failed (the run stops there; later runs still apply);
   else {"ok", D, the D duplicate event numbers, then per applied value in input order: reply mode "full"
-     -> avg, z, anomaly (0/1); mode "anomalies" -> only anomalous values: event number, metric number,
-     avg, z; then the numbers of the F metrics whose expiry was refreshed (at `now`), and last F}.
-  avg and z are "%.17g" text; z is "inf" or "-inf" when the baseline has zero variance.
+     -> avg, z, anomaly (0/1), score, likelihood, episode step (0 none, 1 opened, 2 open, 3 closed);
+     mode "anomalies" -> only anomalous values: event number, metric number, avg, z; then per episode
+     opened or closed, in order: step (1 or 3), event number, metric number, its record, the record it
+     replaces ("" for an opening), then X, their number; then the numbers of the F metrics whose expiry
+     was refreshed (at `now`), and last F}.
+  avg, z, score and likelihood are "%.17g" text; z is "inf" or "-inf" when the baseline has zero variance.
   An event whose id was applied within the id ttl (or earlier in this run) is a duplicate: not applied.
 
-  State hash: one field "state", 17 little-endian doubles (layout v1, decoded in shared/store/series-state.ts):
-  version, n, k, s1, s2, e1, e2, w, count, anomalies, refreshed, last, avg, z, anomaly, ts, updated.
+  State hash: one field "state", 36 little-endian doubles (layout v2, decoded in shared/store/series-state.ts):
+  version, n, k, s1, s2, e1, e2, w, count, anomalies, refreshed, last, avg, z, anomaly, ts, updated,
+  score, likelihood, then the detection state (includes/detection.lua): sh, mu, v, lc, ep, start, calm,
+  cool, episodes, last_unusual, peak, peak_value, peak_at, open_value, open_score, open_likelihood,
+  opened_at. A v1 state (the first 17) is read with an empty detection state.
+
+  Episode records (device list, and the global one through the tally) are JSON, times in ms: device_id,
+  metric, start, end (null while open), value, score, likelihood (of the opening value), detected_at,
+  and once closed peak_score, peak_value, peak_at, closed_at. A closing replaces its opening record.
 
   Anomaly records (device list) are JSON with times in ms, the format the tally writes to the global list.
   They are built by concatenation, which is safe: the device id and metric names passed the event schema
@@ -41,6 +54,7 @@
 --- @include "event-ids"
 --- @include "token-bucket"
 --- @include "window-stats"
+--- @include "detection"
 
 local W = tonumber(ARGV[1])
 local THRESHOLD = tonumber(ARGV[2])
@@ -53,11 +67,20 @@ local ID_TTL_MS = tonumber(ARGV[8]) * 1000
 local RATE = tonumber(ARGV[9])
 local BURST = tonumber(ARGV[10])
 local RUNS = tonumber(ARGV[11])
+local P = {
+  short = tonumber(ARGV[12]), long = tonumber(ARGV[13]), trigger_flag = ARGV[14] == 'flag',
+  lik_threshold = tonumber(ARGV[15]), score_threshold = tonumber(ARGV[16]),
+  close_after = tonumber(ARGV[17]), refractory = tonumber(ARGV[18]),
+}
+local KEYS_PER_RUN = 5
 local REFRESH_MS = TTL * 10 -- 1% of the TTL, in ms
 
 local fmt, abs, sqrt, HUGE = string.format, math.abs, math.sqrt, math.huge
 local function num(x) return fmt('%.17g', x) end
-local LAYOUT = '<' .. string.rep('d', 17)
+local LAYOUT_V1 = '<' .. string.rep('d', 17)
+local LAYOUT = '<' .. string.rep('d', 36)
+local DETECTION = { 'sh', 'mu', 'v', 'lc', 'ep', 'start', 'calm', 'cool', 'episodes', 'last_unusual', 'peak',
+  'peak_value', 'peak_at', 'open_value', 'open_score', 'open_likelihood', 'opened_at' }
 
 -- One run as offsets into ARGV and KEYS; returns it and where the next run starts.
 local function parse_run(a, k)
@@ -71,7 +94,7 @@ local function parse_run(a, k)
     a = a + 3 + 2 * ev.k
     run.events[e] = ev
   end
-  return run, a, k + 4 + 2 * M
+  return run, a, k + KEYS_PER_RUN + 2 * M
 end
 
 -- The window after appending a run: RPUSH answers the new length, LPOP the values that leave, oldest
@@ -92,11 +115,12 @@ local function append_values(wkey, values)
 end
 
 -- Writes value j's results into the reply (mode full) and, when flagged, its anomaly record.
-local function record_value(run, i, values, j, avg, z, flag)
+local function record_value(run, i, values, j, avg, z, flag, score, likelihood, step)
   local reply = run.reply
   if FULL then
-    local base = run.head + 3 * (values.slots[j] - 1)
+    local base = run.head + 6 * (values.slots[j] - 1)
     reply[base + 1] = num(avg); reply[base + 2] = num(z); reply[base + 3] = flag
+    reply[base + 4] = num(score); reply[base + 5] = num(likelihood); reply[base + 6] = step
   end
   if flag == 1 then
     local ztext = num(z)
@@ -114,17 +138,48 @@ end
 -- The packed state of a series, or an empty one (n = -1 forces a rebuild of a layout it cannot read).
 local function read_state(skey)
   local st = { n = 0, k = 0, s1 = 0, s2 = 0, e1 = 0, e2 = 0, w = 0, seen = 0, flagged = 0 }
+  local dt = {}
+  for _, name in ipairs(DETECTION) do dt[name] = 0 end
+  st.dt = dt
   local packed = redis.call('HGET', skey, 'state')
-  if packed then
-    local version
-    version, st.n, st.k, st.s1, st.s2, st.e1, st.e2, st.w, st.seen, st.flagged, st.refreshed = struct.unpack(LAYOUT, packed)
-    if version ~= 1 then st.n, st.seen, st.flagged, st.refreshed = -1, 0, 0, nil end
+  if not packed then return st end
+  local v1 = #packed == 17 * 8
+  local f = { struct.unpack(v1 and LAYOUT_V1 or LAYOUT, packed) }
+  if f[1] ~= (v1 and 1 or 2) then st.n = -1; return st end
+  st.n, st.k, st.s1, st.s2, st.e1, st.e2, st.w, st.seen, st.flagged, st.refreshed = unpack(f, 2, 11)
+  if not v1 then
+    for t, name in ipairs(DETECTION) do dt[name] = f[19 + t] end
   end
   return st
 end
 
+local function write_state(skey, st, refreshed, last, avg, z, flag, ts, score, likelihood)
+  local dt, f = st.dt, {}
+  for t, name in ipairs(DETECTION) do f[t] = dt[name] end
+  redis.call('HSET', skey, 'state', struct.pack(LAYOUT, 2, st.n, st.k, st.s1, st.s2, st.e1, st.e2, W, st.seen,
+    st.flagged, refreshed, last, avg, z, flag, ts, NOW, score, likelihood, unpack(f)))
+end
+
+-- The record of an episode: as it was opened, or as it closed.
+local function episode_record(run, i, dt, closed)
+  local head = '{"device_id":"' .. run.device .. '","metric":"' .. run.names[i] .. '","start":' .. num(dt.start) .. ',"end":'
+  local tail = ',"value":' .. num(dt.open_value) .. ',"score":' .. num(dt.open_score) .. ',"likelihood":' ..
+    num(dt.open_likelihood) .. ',"detected_at":' .. num(dt.opened_at)
+  if not closed then return head .. 'null' .. tail .. '}' end
+  return head .. num(dt.last_unusual) .. tail .. ',"peak_score":' .. num(dt.peak) .. ',"peak_value":' .. num(dt.peak_value) ..
+    ',"peak_at":' .. num(dt.peak_at) .. ',"closed_at":' .. NOW .. '}'
+end
+
+-- An episode opened (step 1) or closed (step 3) by value j: its record, for the device list and the reply.
+local function note_episode(run, i, values, j, dt, step)
+  local opened = episode_record(run, i, dt, false)
+  local entry = { step = step, event = values.events[j], metric = i, record = opened, replaces = '' }
+  if step == 3 then entry.record, entry.replaces = episode_record(run, i, dt, true), opened end
+  run.episodes[#run.episodes + 1] = entry
+end
+
 local function apply_metric(run, i)
-  local wkey, skey = KEYS[run.keys + 2 + 2 * i], KEYS[run.keys + 3 + 2 * i]
+  local wkey, skey = KEYS[run.keys + 3 + 2 * i], KEYS[run.keys + 4 + 2 * i]
   local values = run.values[i]
   local new, count = values.values, #values.values
 
@@ -149,9 +204,11 @@ local function apply_metric(run, i)
   -- leaving once the window is full). The sums live in locals here; the table st is written back
   -- around a rebuild (rare) and at the end.
   local n, k, s1, s2, e1, e2 = st.n, st.k, st.s1, st.s2, st.e1, st.e2
-  local left, flagged, avg, z, flag = skip, 0, 0, 0, 0
+  local left, flagged, avg, z, flag, score, likelihood = skip, 0, 0, 0, 0, 0, 0.5
+  local dt = st.dt
   for j = 1, count do
     local x = new[j]
+    local scored = n >= MIN_SAMPLES
     z, flag = 0, 0
     if n > 0 then
       local mean, var = moments_of(n, k, s1, s2, e1, e2)
@@ -165,8 +222,11 @@ local function apply_metric(run, i)
       else
         z = (x - mean) / sqrt(var)
       end
-      if n >= MIN_SAMPLES and abs(z) > THRESHOLD then flag = 1 end
+      if scored and abs(z) > THRESHOLD then flag = 1 end
     end
+    local step
+    score, likelihood, step = detect(dt, z, scored, flag, x, values.ts[j], NOW, P)
+    if step == 1 or step == 3 then note_episode(run, i, values, j, dt, step) end
     if n == W then
       left = left + 1
       local d = at(left) - k
@@ -186,7 +246,7 @@ local function apply_metric(run, i)
       k, s1, s2, e1, e2 = st.k, st.s1, st.s2, st.e1, st.e2
     end
     flagged = flagged + flag
-    if FULL or flag == 1 then record_value(run, i, values, j, avg, z, flag) end
+    if FULL or flag == 1 then record_value(run, i, values, j, avg, z, flag, score, likelihood, step) end
   end
   st.n, st.k, st.s1, st.s2, st.e1, st.e2 = n, k, s1, s2, e1, e2
 
@@ -194,8 +254,8 @@ local function apply_metric(run, i)
   -- entry and its keys always expire together (score + TTL).
   local refresh = not st.refreshed or NOW - st.refreshed > REFRESH_MS
   local refreshed = refresh and NOW or st.refreshed
-  redis.call('HSET', skey, 'state', struct.pack(LAYOUT, 1, st.n, st.k, st.s1, st.s2, st.e1, st.e2, W, st.seen + count,
-    st.flagged + flagged, refreshed, new[count], avg, z, flag, tonumber(run.events[values.events[count]].ts), NOW))
+  st.seen, st.flagged = st.seen + count, st.flagged + flagged
+  write_state(skey, st, refreshed, new[count], avg, z, flag, values.ts[count], score, likelihood)
   if refresh then
     redis.call('EXPIRE', wkey, TTL)
     redis.call('EXPIRE', skey, TTL)
@@ -208,7 +268,7 @@ end
 -- position in the reply.
 local function split_by_metric(run)
   run.values = {}
-  for i = 1, #run.names do run.values[i] = { values = {}, texts = {}, events = {}, slots = {} } end
+  for i = 1, #run.names do run.values[i] = { values = {}, texts = {}, events = {}, slots = {}, ts = {} } end
   local slot = 0
   for e = 1, #run.events do
     local ev = run.events[e]
@@ -219,6 +279,7 @@ local function split_by_metric(run)
         slot = slot + 1
         local j = #values.values + 1
         values.values[j] = tonumber(text); values.texts[j] = text; values.events[j] = e; values.slots[j] = slot
+        values.ts[j] = tonumber(ev.ts)
       end
     end
   end
@@ -236,7 +297,7 @@ local function apply_run(run)
 
   run.reply = { 'ok', #duplicates }
   for i, e in ipairs(duplicates) do run.reply[2 + i] = e end
-  run.head, run.found, run.refreshed = 2 + #duplicates, {}, {}
+  run.head, run.found, run.refreshed, run.episodes = 2 + #duplicates, {}, {}, {}
   split_by_metric(run)
   for i = 1, #run.names do
     if #run.values[i].values > 0 then apply_metric(run, i) end
@@ -251,14 +312,30 @@ local function apply_run(run)
     redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', NOW - TTL * 1000)
     redis.call('EXPIRE', KEYS[k], TTL)
   end
-  -- Last: the refreshed metric numbers, then their count.
   local reply = run.reply
+  -- The episodes opened and closed, in order: the device list first (a closing replaces its opening).
+  for _, e in ipairs(run.episodes) do
+    if e.step == 1 then
+      redis.call('LPUSH', KEYS[k + 4], e.record)
+    else
+      local at = redis.call('LPOS', KEYS[k + 4], e.replaces)
+      if at then redis.call('LSET', KEYS[k + 4], at, e.record) end
+    end
+    local r = #reply
+    reply[r + 1] = e.step; reply[r + 2] = e.event; reply[r + 3] = e.metric; reply[r + 4] = e.record; reply[r + 5] = e.replaces
+  end
+  reply[#reply + 1] = #run.episodes
+  if #run.episodes > 0 then
+    redis.call('LTRIM', KEYS[k + 4], 0, ANOMALY_CAP - 1)
+    redis.call('EXPIRE', KEYS[k + 4], TTL)
+  end
+  -- Last: the refreshed metric numbers, then their count.
   for _, i in ipairs(run.refreshed) do reply[#reply + 1] = i end
   reply[#reply + 1] = #run.refreshed
   return reply
 end
 
-local replies, a, k = {}, 12, 1
+local replies, a, k = {}, 19, 1
 for r = 1, RUNS do
   local run
   run, a, k = parse_run(a, k)

@@ -1,0 +1,143 @@
+/**
+ * Graded score, anomaly likelihood and alert episodes of one series, one value at a time, in O(1).
+ * The reference for shared/store/lua/includes/detection.lua, which computes the same arithmetic in the
+ * same order; tests hold the two together.
+ *
+ * - score: 1 − erfc(|z|/√2), the two-sided Gaussian probability of a deviation smaller than this one:
+ *   0 at z = 0, 1 for a non-zero deviation from a zero-variance baseline, uniform on [0, 1] for
+ *   Gaussian noise. 0 until the baseline holds MIN_SAMPLES values.
+ * - likelihood (after Numenta's anomaly likelihood, Ahmad et al. 2017): a short moving average of the
+ *   scores judged against the long-run mean and variance of that average for this series; the
+ *   Gaussian probability that the average is below its current value. 0.5 while learning.
+ * - episodes: open on an unusual value (the flag, or the likelihood / an extreme score), stay open
+ *   while values stay unusual, close after EPISODE_CLOSE_AFTER usual values; then no new one opens
+ *   for EPISODE_REFRACTORY values. An alert is an episode opening, at most one per episode.
+ */
+import type { DetectorParams } from './params.js';
+
+/** The learning period of the likelihood, as a share of its long span. */
+export const LIKELIHOOD_WARMUP_SHARE = 0.1;
+/** Smallest spread of the score average the likelihood assumes: a series whose scores never moved is not infinitely sensitive. */
+export const LIKELIHOOD_MIN_STD = 0.01;
+
+export interface DetectionState {
+  /** Short average of scores, long-run mean and variance of it, scores seen. */
+  sh: number;
+  mu: number;
+  v: number;
+  lc: number;
+  /** Episode: open (1) or not, start, usual values in a row, refractory values left, episodes opened. */
+  ep: number;
+  start: number;
+  calm: number;
+  cool: number;
+  episodes: number;
+  /** Last unusual value's time, and the peak: score, value, time. */
+  lastUnusual: number;
+  peak: number;
+  peakValue: number;
+  peakAt: number;
+  /** The opening value, its score and likelihood, and when it was detected. */
+  openValue: number;
+  openScore: number;
+  openLikelihood: number;
+  openedAt: number;
+}
+
+export type EpisodeStep = 'opened' | 'open' | 'closed' | null;
+
+export interface Detection {
+  score: number;
+  likelihood: number;
+  episode: EpisodeStep;
+}
+
+export function emptyDetection(): DetectionState {
+  return {
+    sh: 0, mu: 0, v: 0, lc: 0, ep: 0, start: 0, calm: 0, cool: 0, episodes: 0,
+    lastUnusual: 0, peak: 0, peakValue: 0, peakAt: 0, openValue: 0, openScore: 0, openLikelihood: 0, openedAt: 0,
+  };
+}
+
+/** erfc(x) for x ≥ 0, relative error below 1.2e-7 everywhere (Chebyshev fit, Numerical Recipes §6.2): good in the far tail. */
+export function erfc(x: number): number {
+  const t = 1 / (1 + 0.5 * x);
+  const poly =
+    -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  return t * Math.exp(-x * x + poly);
+}
+
+const SQRT2 = Math.SQRT2;
+
+/** The graded score of a z-score (null: ±∞); 0 when the baseline is too short to score. */
+export function scoreOf(zscore: number | null, scored: boolean): number {
+  if (!scored) return 0;
+  if (zscore === null) return 1;
+  const s = 1 - erfc(Math.abs(zscore) / SQRT2);
+  return s < 0 ? 0 : s;
+}
+
+/** P(X ≤ x) for a standard normal X. */
+export function normalCdf(x: number): number {
+  return x >= 0 ? 1 - 0.5 * erfc(x / SQRT2) : 0.5 * erfc(-x / SQRT2);
+}
+
+/** Folds a score into the likelihood state and returns the likelihood of the new short average. */
+export function likelihoodStep(st: DetectionState, score: number, p: DetectorParams): number {
+  const shortRate = 2 / (p.likelihoodShort + 1);
+  st.sh = st.lc === 0 ? score : st.sh + shortRate * (score - st.sh);
+  let likelihood = 0.5;
+  if (st.lc >= LIKELIHOOD_WARMUP_SHARE * p.likelihoodLong) {
+    const std = Math.max(Math.sqrt(st.v), LIKELIHOOD_MIN_STD);
+    likelihood = normalCdf((st.sh - st.mu) / std);
+  }
+  // A running mean and variance at first, an exponential one over the long span after.
+  const rate = Math.max(2 / (p.likelihoodLong + 1), 1 / (st.lc + 1));
+  const d = st.sh - st.mu;
+  st.mu += rate * d;
+  st.v = (1 - rate) * (st.v + rate * d * d);
+  st.lc += 1;
+  return likelihood;
+}
+
+/** Whether a value is unusual enough to open or extend an episode. */
+export function isUnusual(flag: boolean, score: number, likelihood: number, p: DetectorParams): boolean {
+  if (p.episodeTrigger === 'flag') return flag;
+  return likelihood >= p.episodeLikelihood || (p.episodeScore > 0 && score >= p.episodeScore);
+}
+
+/** Moves the episode of a series on by one value (time `ts`, detected at `now`). */
+export function episodeStep(st: DetectionState, unusual: boolean, d: Detection, value: number, ts: number, now: number, p: DetectorParams): EpisodeStep {
+  if (st.ep === 1) {
+    if (!unusual) {
+      st.calm += 1;
+      if (st.calm < p.episodeCloseAfter) return 'open';
+      st.ep = 0;
+      st.cool = p.episodeRefractory;
+      return 'closed';
+    }
+    st.calm = 0;
+    st.lastUnusual = ts;
+    if (d.score > st.peak) Object.assign(st, { peak: d.score, peakValue: value, peakAt: ts });
+    return 'open';
+  }
+  if (st.cool > 0) {
+    st.cool -= 1;
+    return null;
+  }
+  if (!unusual) return null;
+  Object.assign(st, {
+    ep: 1, start: ts, calm: 0, episodes: st.episodes + 1, lastUnusual: ts, peak: d.score, peakValue: value, peakAt: ts,
+    openValue: value, openScore: d.score, openLikelihood: d.likelihood, openedAt: now,
+  });
+  return 'opened';
+}
+
+/** Score, likelihood and episode of one value, given its z-score and flag; updates `st`. */
+export function detect(st: DetectionState, zscore: number | null, scored: boolean, flag: boolean, value: number, ts: number, now: number, p: DetectorParams): Detection {
+  const d: Detection = { score: scoreOf(zscore, scored), likelihood: 0.5, episode: null };
+  if (scored) d.likelihood = likelihoodStep(st, d.score, p);
+  d.episode = episodeStep(st, isUnusual(flag, d.score, d.likelihood, p), d, value, ts, now, p);
+  return d;
+}
