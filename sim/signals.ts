@@ -1,7 +1,8 @@
 import type { Rng } from '../support/random.js';
+import { INFRA_ANOMALY_RATE, createInfraDevice } from './infra.js';
 
 /** What was injected into one value, or null for a normal reading ('labelled' for files labelled elsewhere). */
-export type AnomalyKind = 'spike' | 'dip' | 'level_shift' | 'stuck' | 'source' | 'labelled';
+export type AnomalyKind = 'spike' | 'dip' | 'level_shift' | 'stuck' | 'flatline' | 'leak' | 'degradation' | 'source' | 'labelled';
 
 /** One event as the simulator sends it, with the truth about each metric. */
 export interface LabelledEvent {
@@ -12,8 +13,18 @@ export interface LabelledEvent {
   labels: Record<string, AnomalyKind | null>;
 }
 
-export type Preset = 'realistic' | 'source';
-export const PRESETS: readonly Preset[] = ['realistic', 'source'];
+export type Preset = 'realistic' | 'source' | 'infra';
+export const PRESETS: readonly Preset[] = ['realistic', 'source', 'infra'];
+
+/** Default probability that an anomaly starts, per reading and metric (the source preset has its fixed 10%). */
+export const ANOMALY_RATE = { realistic: 0.01, infra: INFRA_ANOMALY_RATE } as const;
+
+/** A virtual device: its readings one after the other. */
+export interface Device {
+  id: string;
+  /** The reading of this device at time `t` (ms). */
+  next(t: number): LabelledEvent;
+}
 
 interface MetricModel {
   level: number;
@@ -62,9 +73,11 @@ const DAY_MS = 86_400_000;
  * drift, and with probability `anomalyRate` per reading and metric one of: a spike or dip of 6-10
  * noise deviations (one reading), a level shift of 8 deviations lasting 20-60 readings (its first
  * five labelled), or a stuck sensor repeating its last value for 20-50 readings (all labelled).
- * Source preset: the source services' distribution, described above.
+ * Source preset: the source services' distribution, described above. Infra preset: see infra.ts.
  */
-export function createDevice(id: string, preset: Preset, r: Rng, anomalyRate = 0.01) {
+export function createDevice(id: string, preset: Preset, r: Rng, anomalyRate?: number): Device {
+  if (preset === 'infra') return createInfraDevice(id, r, anomalyRate);
+  const rate = anomalyRate ?? ANOMALY_RATE.realistic;
   const phase = r.next() * DAY_MS;
   const drift = Object.fromEntries(Object.keys(REALISTIC).map((m) => [m, (r.next() * 2 - 1) * REALISTIC[m]!.drift]));
   const episodes = new Map<string, Episode>();
@@ -84,7 +97,7 @@ export function createDevice(id: string, preset: Preset, r: Rng, anomalyRate = 0
       if (episode.kind === 'stuck') return [episode.value, 'stuck'];
       return [clamp(normal + episode.offset), episode.step <= SHIFT_LABELLED ? 'level_shift' : null];
     }
-    if (r.next() >= anomalyRate) return [clamp(normal), null];
+    if (r.next() >= rate) return [clamp(normal), null];
     const sign = r.next() < 0.5 ? -1 : 1;
     switch (r.pick(['spike', 'dip', 'level_shift', 'stuck'] as const)) {
       case 'spike':
@@ -106,7 +119,6 @@ export function createDevice(id: string, preset: Preset, r: Rng, anomalyRate = 0
 
   return {
     id,
-    /** The reading of this device at time `t` (ms). */
     next(t: number): LabelledEvent {
       const metrics: Record<string, number> = {};
       const labels: Record<string, AnomalyKind | null> = {};

@@ -5,7 +5,7 @@ import { finished } from 'node:stream/promises';
 import { parseCommandLine } from '../support/cli.js';
 import { rng } from '../support/random.js';
 import { count, fileProblem, fraction, httpUrl, instant, oneOf, positive, runCommand, seed } from './options.js';
-import { type LabelledEvent, PRESETS, createDevice, toApiEvent } from './signals.js';
+import { ANOMALY_RATE, type LabelledEvent, PRESETS, createDevice, toApiEvent } from './signals.js';
 
 /** Where an offline run writes when no --out is given (out/ is git-ignored). */
 const OFFLINE_OUT = 'out/stream.jsonl';
@@ -23,8 +23,12 @@ const { values: o } = parseCommandLine({
   options: {
     url: { type: 'string', arg: 'url', doc: 'live: base URL of the service; readings are stamped with the real time' },
     devices: { type: 'string', arg: 'n', default: '10', doc: 'number of virtual devices' },
-    preset: { type: 'string', arg: 'name', default: 'realistic', doc: `kind of signal: ${PRESETS.join(' or ')}` },
-    'anomaly-rate': { type: 'string', arg: 'p', default: '0.01', doc: 'realistic preset: probability of an anomaly per reading and metric' },
+    preset: { type: 'string', arg: 'name', default: 'realistic', doc: `kind of signal: ${PRESETS.slice(0, -1).join(', ')} or ${PRESETS.at(-1)}` },
+    'anomaly-rate': {
+      type: 'string',
+      arg: 'p',
+      doc: `probability that an anomaly starts, per reading and metric (default: ${ANOMALY_RATE.realistic} realistic, ${ANOMALY_RATE.infra} infra; source: a fixed 10% of readings)`,
+    },
     seed: { type: 'string', arg: 'n', default: '1', doc: 'seed of the random generator (0 to 4294967295)' },
     events: { type: 'string', arg: 'n', doc: `offline: readings per device (default: ${OFFLINE_EVENTS}); live: readings in all, instead of rate × duration` },
     interval: { type: 'string', arg: 'seconds', default: '10', doc: "offline: simulated time between a device's readings" },
@@ -37,6 +41,7 @@ const { values: o } = parseCommandLine({
   },
   examples: [
     'npm run simulate -- --preset realistic --devices 20 --events 2000 --interval 60 --seed 7',
+    'npm run simulate -- --preset infra --devices 20 --events 5000 --out out/infra.jsonl',
     'npm run simulate -- --url http://localhost:8080 --devices 10 --rate 50 --duration 60 --out out/live.jsonl',
   ],
 });
@@ -44,7 +49,7 @@ const { values: o } = parseCommandLine({
 // Every value is checked before anything starts, whichever mode it belongs to.
 const preset = oneOf('preset', o.preset, PRESETS);
 const devicesCount = count('devices', o.devices);
-const anomalyRate = fraction('anomaly-rate', o['anomaly-rate']);
+const anomalyRate = o['anomaly-rate'] === undefined ? undefined : fraction('anomaly-rate', o['anomaly-rate']);
 const r = rng(seed('seed', o.seed));
 const events = o.events === undefined ? undefined : count('events', o.events);
 const intervalMs = positive('interval', o.interval) * 1000;

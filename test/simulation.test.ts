@@ -1,16 +1,19 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { replay as reference } from '../shared/detector/reference.js';
 import { renderChart } from '../sim/chart.js';
 import { InputError, applyWindows, readCsv, readLabelledStream, readWindows } from '../sim/readers.js';
 import { chartSeries, evaluate, replay } from '../sim/replay.js';
 import { confusion, score } from '../sim/scoring.js';
+import { NOISE_LIMIT, createInfraDevice, heavyTailed, jobRuns } from '../sim/infra.js';
+import { INFRA_SHIFT_LABELLED } from '../sim/infra-incidents.js';
 import { type LabelledEvent, SHIFT_LABELLED, createDevice } from '../sim/signals.js';
 import { rng } from '../support/random.js';
 
@@ -118,6 +121,129 @@ describe('the simulator', () => {
     let run = 0;
     for (const [, l] of cpu) longestShiftLabels = Math.max(longestShiftLabels, (run = l === 'level_shift' ? run + 1 : 0));
     expect(longestShiftLabels).toBeLessThanOrEqual(SHIFT_LABELLED * 2);
+  });
+});
+
+describe('the infra preset', () => {
+  const START = Date.parse('2026-01-01T00:00:00Z');
+  type Window = { metric: string; kind: string; from: number; to: number };
+
+  /** `count` readings 10 s apart of each of `devices` devices, one device after the other. */
+  const stream = (seed: number, devices: number, count: number, rate?: number) => {
+    const r = rng(seed);
+    return Array.from({ length: devices }, (_, i) => {
+      const device = createInfraDevice(`i${i}`, r, rate);
+      return { device, events: Array.from({ length: count }, (_, k) => device.next(START + k * 10_000)) };
+    });
+  };
+
+  /** The labelled windows of one device's series: contiguous runs of one kind, `to` included. */
+  const windows = (events: readonly LabelledEvent[]): Window[] =>
+    Object.keys(events[0]!.metrics).flatMap((metric) => {
+      const found: Window[] = [];
+      events.forEach((e, i) => {
+        const kind = e.labels[metric];
+        if (!kind) return;
+        if (events[i - 1]?.labels[metric] === kind) found.at(-1)!.to = i;
+        else found.push({ metric, kind, from: i, to: i });
+      });
+      return found;
+    });
+
+  /** |z| of each value against the 50 before it (NaN for the first 50), as a naive detector sees it. */
+  const rollingZ = (values: readonly number[]) =>
+    values.map((v, i) => {
+      if (i < 50) return Number.NaN;
+      const before = values.slice(i - 50, i);
+      const mean = before.reduce((a, b) => a + b, 0) / 50;
+      const sd = Math.sqrt(before.reduce((a, b) => a + (b - mean) ** 2, 0) / 50);
+      return Math.abs(v - mean) / sd;
+    });
+
+  // 20 devices × 5,000 readings at the default rate, the scale the README measures.
+  let fleet: ReturnType<typeof stream>;
+  beforeAll(() => {
+    fleet = stream(1, 20, 5000);
+  });
+  const values = (metric: string, events: readonly LabelledEvent[]) => events.map((e) => e.metrics[metric]!);
+
+  it('is the same for the same seed, whatever the order in which the devices are read, and differs for another seed', () => {
+    const r = rng(4);
+    const devices = [createDevice('a', 'infra', r), createDevice('b', 'infra', r)];
+    const interleaved = Array.from({ length: 2000 }, (_, k) => devices.map((d) => d.next(START + k * 10_000)));
+    const [a, b] = stream(4, 2, 2000);
+    expect(interleaved.map(([e]) => e!.metrics)).toEqual(a!.events.map((e) => e.metrics));
+    expect(interleaved.map(([, e]) => e!.labels)).toEqual(b!.events.map((e) => e.labels));
+    expect(stream(4, 2, 2000).map((d) => d.events)).toEqual([a!.events, b!.events]);
+    expect(stream(5, 1, 2000)[0]!.events).not.toEqual(a!.events);
+  });
+
+  it('labels well under 1% of the values, in a handful of windows per 10,000 readings of a series', () => {
+    const all = fleet.flatMap(({ events }) => events.flatMap((e) => Object.values(e.labels)));
+    const share = all.filter(Boolean).length / all.length;
+    expect(share).toBeGreaterThan(0.001);
+    expect(share).toBeLessThan(0.01);
+    const perTenThousand = (fleet.flatMap(({ events }) => windows(events)).length / all.length) * 10_000;
+    expect(perTenThousand).toBeGreaterThan(1);
+    expect(perTenThousand).toBeLessThan(6);
+  });
+
+  it('injects every kind of incident, each labelled as documented', () => {
+    const devices = stream(2, 6, 10_000, 0.003);
+    const found = devices.flatMap(({ events }) => windows(events).filter((w) => w.to < events.length - 1).map((w) => ({ ...w, events })));
+    expect([...new Set(found.map((w) => w.kind))].sort()).toEqual(['degradation', 'dip', 'flatline', 'leak', 'level_shift', 'spike']);
+    for (const { metric, kind, from, to, events } of found) {
+      const v = values(metric, events);
+      const length = to - from + 1;
+      if (kind === 'spike' || kind === 'dip') expect(length).toBeLessThanOrEqual(3);
+      if (kind === 'level_shift') expect(length % INFRA_SHIFT_LABELLED).toBe(0);
+      // A flatline is one exact value, for all its length.
+      if (kind === 'flatline') expect([length >= 30, new Set(v.slice(from, to + 1)).size]).toEqual([true, 1]);
+      // A leak climbs on memory until a restart drops it, the restart labelled too; a degradation on latency likewise until a fix.
+      if (kind === 'leak' || kind === 'degradation') {
+        expect(metric).toBe(kind === 'leak' ? 'memory' : 'latency');
+        expect(v[to - 1]! - v[from]!).toBeGreaterThan(kind === 'leak' ? 10 : 20);
+        expect(v[to - 1]! - v[to]!).toBeGreaterThan(kind === 'leak' ? 10 : 20);
+      }
+    }
+  });
+
+  it('leaves normal behaviour unlabelled: heavy tails and periodic jobs that a naive 2σ detector takes for anomalies', () => {
+    const r = rng(7);
+    const draws = Array.from({ length: 200_000 }, () => heavyTailed(r));
+    expect(draws.every((x) => Math.abs(x) <= NOISE_LIMIT)).toBe(true);
+    // Gaussian noise puts 0.27% of values beyond 3 deviations; this Student-t (3) about 1.2%.
+    expect(draws.filter((x) => Math.abs(x) > 3).length / draws.length).toBeGreaterThan(0.01);
+    for (const { device, events } of stream(3, 3, 5000, 0)) {
+      expect(events.every((e) => Object.values(e.labels).every((l) => l === null))).toBe(true);
+      for (const metric of ['cpu', 'rps', 'memory', 'latency']) {
+        expect(rollingZ(values(metric, events)).filter((z) => z > 3).length, metric).toBeGreaterThan(50);
+      }
+      // The job runs every period (readings are 10 s apart), taking 20-30 points of cpu while it runs.
+      const job = events.filter((e) => jobRuns(device.profile, e.timestamp));
+      const runs = events.filter((e, i) => i > 0 && job.includes(e) && !job.includes(events[i - 1]!)).length;
+      expect(runs).toBeGreaterThanOrEqual(Math.floor((5000 * 10_000) / device.profile.job.periodMs) - 1);
+      const meanCpu = (some: readonly LabelledEvent[]) => some.reduce((sum, e) => sum + e.metrics.cpu!, 0) / some.length;
+      expect(meanCpu(job) - meanCpu(events.filter((e) => !job.includes(e)))).toBeGreaterThan(15);
+    }
+    // At the default rate, jobs are labelled no more than any other reading.
+    const jobs = fleet.flatMap(({ device, events }) => events.filter((e) => jobRuns(device.profile, e.timestamp)));
+    expect(jobs.filter((e) => e.labels.cpu !== null).length / jobs.length).toBeLessThan(0.01);
+  });
+});
+
+describe('the realistic and source presets', () => {
+  it.each([
+    ['realistic', 9, 0.02, '24bdbdf3f1d0109d1215d2adcd899b95dfe849ae5a2c6e70abdfed509ecf3984'],
+    ['realistic', 1, undefined, '10320cd49b78b9c5bcf26887039c07850162caef107cbe079d03f1044b93eb7e'],
+    ['realistic', 42, 0.05, '62525209204306480a5fe2bf7b86b3e5d04a9baac3f1d2fbe9df7e04ffa39e62'],
+    ['source', 9, 0.02, '824292a5abddf9d0a1393ec2b3e16fb27b920c9e9568b117743c1ebbe97b5d69'],
+  ] as const)('%s, seed %i, rate %s: the same stream as before the infra preset', (preset, seed, rate, hash) => {
+    const r = rng(seed);
+    const devices = [0, 1, 2].map((i) => createDevice(`d${i}`, preset, r, rate));
+    const digest = createHash('sha256');
+    for (let k = 0; k < 3000; k++) for (const d of devices) digest.update(`${JSON.stringify(d.next(1_767_225_600_000 + k * 10_000))}\n`);
+    expect(digest.digest('hex')).toBe(hash);
   });
 });
 
