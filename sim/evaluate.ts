@@ -1,4 +1,4 @@
-// npm run evaluate: replays a labelled stream through the real service and scores its flags against the labels.
+// npm run evaluate: replays labelled streams through the real service and scores its flags and alerts against the labels.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
@@ -8,44 +8,63 @@ import { type DetectorParams, detectorParams } from '../shared/detector/params.j
 import { parseCommandLine, usageError } from '../support/cli.js';
 import { renderChart } from './chart.js';
 import { CommandFailure, count, fileProblem, positiveList, runCommand } from './options.js';
-import { InputError, applyWindows, readCsv, readLabelledStream, readWindows } from './readers.js';
-import { type Evaluation, type Flags, chartSeries, evaluate, evaluationRedis, replay } from './replay.js';
+import {
+  type InputFile,
+  InputError,
+  type Window,
+  type WindowMap,
+  applyWindows,
+  corpusFiles,
+  isCsv,
+  readCsv,
+  readLabelWindows,
+  readLabelledStream,
+  windowsOf,
+} from './readers.js';
+import { type Detections, type Evaluation, type Flags, chartSeries, evaluate, evaluationRedis, mergeEvaluations, replayDetections, windowSeries } from './replay.js';
+import type { Scores } from './scoring.js';
 import type { LabelledEvent } from './signals.js';
+import { PROFILE_NAMES, type ProfileScores, addProfileScores, scoreProfiles } from './window-score.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
 const { values: o, positionals } = parseCommandLine({
-  usage: 'npm run evaluate -- <stream.jsonl | series.csv> [options]',
+  usage: 'npm run evaluate -- <file | directory>... [options]',
   summary: [
-    "Replays a labelled stream (the simulator's JSON lines, or a CSV series timestamp,value[,label]) through an ingest",
-    'process of the built service (npm run build is run first) and a Redis of its own, and prints precision, recall,',
-    'F1, false-positive rate and accuracy per metric and overall, and recall per kind of anomaly. The detector takes',
-    'WINDOW_SIZE, Z_THRESHOLD and MIN_SAMPLES from the environment, as the service does.',
+    "Replays labelled streams (the simulator's JSON lines, or CSV series timestamp,value[,label]; a directory stands for",
+    'every *.csv and *.jsonl under it) through an ingest process of the built service (npm run build is run first) and a',
+    'Redis of their own, one file after the other, and prints per file and overall precision, recall, F1 and false-positive',
+    "rate, and NAB scores (Numenta Anomaly Benchmark: standard, reward low FP, reward low FN) of the service's flags and of",
+    'its alerts; then per metric, per kind of anomaly and per --sweep threshold. The detector takes its parameters',
+    '(WINDOW_SIZE, Z_THRESHOLD, MIN_SAMPLES, ...) from the environment, as the service does.',
   ].join('\n'),
   positionals: true,
   options: {
-    labels: { type: 'string', arg: 'windows.json', doc: 'label a series from anomaly windows: [{"start", "end"}], ISO-8601 or Unix times' },
+    labels: {
+      type: 'string',
+      arg: 'windows.json',
+      doc: `anomaly windows: [{"start", "end"}] for one file, or {"dir/file.csv": [["start", "end"], ...]} for many (NAB's combined_windows.json); ISO-8601 or Unix times`,
+    },
     sweep: { type: 'string', arg: 't1,t2,...', doc: 'also score these thresholds' },
     charts: { type: 'boolean', doc: 'write an SVG chart per series: values, rolling average, ±threshold·σ band, flags, labels' },
     'charts-dir': { type: 'string', arg: 'dir', default: 'out/charts', doc: 'where --charts writes (created if missing)' },
     'charts-limit': { type: 'string', arg: 'n', default: '12', doc: 'chart at most this many series' },
+    'skip-build': { type: 'boolean', doc: 'replay through dist/ as it is, without npm run build first' },
     json: { type: 'boolean', doc: 'print the results as JSON' },
   },
   examples: [
     'npm run evaluate -- out/stream.jsonl --sweep 1.5,2.5,3 --charts',
+    'npm run evaluate -- NAB/data --labels NAB/labels/combined_windows.json',
     'npm run evaluate -- series.csv --labels windows.json --charts --charts-dir out/series',
-    'Z_THRESHOLD=3 WINDOW_SIZE=100 npm run evaluate -- out/stream.jsonl --json',
+    'Z_THRESHOLD=3 WINDOW_SIZE=100 npm run evaluate -- out/a.jsonl out/b.jsonl --json',
   ],
 });
 
-if (positionals.length !== 1) {
-  usageError(positionals.length === 0 ? 'give the file to evaluate: a stream of JSON lines or a CSV series' : `one file at a time (got ${positionals.join(', ')})`);
-}
-const file = positionals[0]!;
+if (positionals.length === 0) usageError('give the files to evaluate: streams of JSON lines, CSV series, or directories of them');
 const sweep = o.sweep === undefined ? [] : positiveList('sweep', o.sweep);
-const chartsLimit = count('charts-limit', o['charts-limit']);
 const chartsDir = o['charts-dir'] ?? '';
 if (chartsDir === '') usageError('--charts-dir must not be empty');
+let chartsLeft = count('charts-limit', o['charts-limit']);
 
 // The detector's parameters in force, from the same environment variables as the service (a bad one: one line, exit 1).
 const base = detectorParams(configFromEnvOrExit());
@@ -65,19 +84,40 @@ function readInputFile<T>(path: string, parse: (text: string) => T): T {
   }
 }
 
-function readEvents(): LabelledEvent[] {
-  const metric = basename(file, extname(file)).replace(/[^a-z0-9_]/gi, '_').toLowerCase().replace(/^[^a-z]+/, '') || 'value';
-  const csv = extname(file).toLowerCase() === '.csv';
-  let events = readInputFile(file, (text) => (csv ? readCsv(text, 'csv', metric) : readLabelledStream(text)));
-  if (o.labels) events = applyWindows(events, readInputFile(o.labels, readWindows));
-  if (events.length === 0) throw new InputError(`${file}: no events`);
+/** One file to replay: its events, labelled, and its anomaly windows when the labels give them. */
+interface Input {
+  file: string;
+  events: LabelledEvent[];
+  windows: Window[] | undefined;
+}
+
+/** A CSV series' metric: its file name as a metric name. */
+const metricOf = (path: string) => basename(path, extname(path)).replace(/[^a-z0-9_]/gi, '_').toLowerCase().replace(/^[^a-z]+/, '') || 'value';
+
+function readInput(file: InputFile, labels: Window[] | WindowMap | undefined): Input {
+  const csv = isCsv(file.path);
+  let events = readInputFile(file.path, (text) => (csv ? readCsv(text, 'csv', metricOf(file.path)) : readLabelledStream(text)));
+  const windows = labels === undefined || Array.isArray(labels) ? labels : windowsOf(labels, file);
+  if (windows) events = applyWindows(events, windows);
+  if (events.length === 0) throw new InputError(`${file.path}: no events`);
   if (!events.some((e) => Object.keys(e.labels).length > 0)) {
-    throw new InputError(`${file}: no labelled values to score: give labels (a label column, or --labels windows.json)`);
+    throw new InputError(`${file.path}: no labelled values to score: give labels (a label column, or --labels with its windows)`);
   }
-  return events;
+  return { file: file.path, events, windows };
+}
+
+/** Every file, read and checked before anything is replayed. */
+function readCorpus(): Input[] {
+  const files = corpusFiles(positionals);
+  const labels = o.labels === undefined ? undefined : readInputFile(o.labels, readLabelWindows);
+  if (Array.isArray(labels) && files.length > 1) {
+    usageError(`--labels ${o.labels} holds the windows of one series, and there are ${files.length} files: give a map {"file": [["start", "end"], ...]}`);
+  }
+  return files.map((file) => readInput(file, labels));
 }
 
 function build(): void {
+  if (o['skip-build']) return;
   try {
     execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   } catch {
@@ -85,16 +125,17 @@ function build(): void {
   }
 }
 
-function writeCharts(events: readonly LabelledEvent[], flags: Flags, settings: DetectorParams): void {
+function writeCharts(input: Input, flags: Flags, settings: DetectorParams, prefix: string): void {
   try {
     mkdirSync(chartsDir, { recursive: true });
   } catch (error) {
     throw fileProblem(chartsDir, error);
   }
-  for (const series of chartSeries(events, flags, settings).slice(0, chartsLimit)) {
-    const path = join(chartsDir, `${series.title.replace(/[^A-Za-z0-9_.-]+/g, '_')}.svg`);
+  for (const series of chartSeries(input.events, flags, settings).slice(0, chartsLeft)) {
+    chartsLeft--;
+    const path = join(chartsDir, `${(prefix + series.title).replace(/[^A-Za-z0-9_.-]+/g, '_')}.svg`);
     try {
-      writeFileSync(path, renderChart(series));
+      writeFileSync(path, renderChart({ ...series, title: prefix + series.title }));
     } catch (error) {
       throw fileProblem(path, error);
     }
@@ -102,23 +143,64 @@ function writeCharts(events: readonly LabelledEvent[], flags: Flags, settings: D
   }
 }
 
-interface Result {
-  settings: DetectorParams;
-  evaluation: Evaluation;
+/** NAB scores of the flags (every flagged value a detection) and of the alerts (episode openings); null: no alerts reported. */
+interface Nab {
+  flags: ProfileScores;
+  alerts: ProfileScores | null;
 }
 
-/** Replays the events once per threshold (the configured one first) and scores each run. */
-async function scoreAll(events: readonly LabelledEvent[]): Promise<Result[]> {
+interface FileResult {
+  file: string;
+  events: number;
+  evaluation: Evaluation;
+  nab: Nab;
+}
+
+interface Result extends FileResult {
+  settings: DetectorParams;
+  files: FileResult[];
+}
+
+function scoreFile(input: Input, found: Detections): FileResult {
+  const nab = (detections: Flags) => scoreProfiles(windowSeries(input.events, detections, input.windows));
+  const alerts = found.alertsReported ? nab(found.alerts) : null;
+  return { file: input.file, events: input.events.length, evaluation: evaluate(input.events, found.flags), nab: { flags: nab(found.flags), alerts } };
+}
+
+/** The corpus as a whole: counts added up over the files, NAB's raw scores summed before normalising. */
+function combine(settings: DetectorParams, files: FileResult[]): Result {
+  const alerts = files.map((f) => f.nab.alerts);
+  return {
+    settings,
+    file: 'all files',
+    events: files.reduce((sum, f) => sum + f.events, 0),
+    evaluation: mergeEvaluations(files.map((f) => f.evaluation)),
+    nab: { flags: addProfileScores(files.map((f) => f.nab.flags)), alerts: alerts.every((a): a is ProfileScores => a !== null) ? addProfileScores(alerts) : null },
+    files,
+  };
+}
+
+/** Replays every file with one setting of the detector, each with a fresh state (NAB: files are independent). */
+async function runSettings(inputs: readonly Input[], settings: DetectorParams, redisUrl: string, charts: boolean): Promise<Result> {
+  const files: FileResult[] = [];
+  for (const [i, input] of inputs.entries()) {
+    console.error(`[${i + 1}/${inputs.length}] ${input.file}: ${input.events.length} events, threshold ${settings.zThreshold}`);
+    const found = await replayDetections(input.events, settings, redisUrl);
+    files.push(scoreFile(input, found));
+    if (charts) writeCharts(input, found.flags, settings, inputs.length > 1 ? `${input.file} ` : '');
+  }
+  return combine(settings, files);
+}
+
+/** Replays the corpus once per threshold (the configured one first) and scores each run. */
+async function scoreAll(inputs: readonly Input[]): Promise<Result[]> {
   const thresholds = [...new Set([base.zThreshold, ...sweep])];
   build();
   const redis = await evaluationRedis();
   const results: Result[] = [];
   try {
     for (const zThreshold of thresholds) {
-      const settings: DetectorParams = { ...base, zThreshold };
-      const flags = await replay(events, settings, redis.url);
-      results.push({ settings, evaluation: evaluate(events, flags) });
-      if (o.charts && zThreshold === base.zThreshold) writeCharts(events, flags, settings);
+      results.push(await runSettings(inputs, { ...base, zThreshold }, redis.url, Boolean(o.charts) && zThreshold === base.zThreshold));
     }
   } finally {
     await redis.stop();
@@ -126,31 +208,56 @@ async function scoreAll(events: readonly LabelledEvent[]): Promise<Result[]> {
   return results;
 }
 
-const pct = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(7);
+const pct = (x: number, width = 8) => `${(100 * x).toFixed(1)}%`.padStart(width);
+const nabCells = (p: ProfileScores | null) => PROFILE_NAMES.map((name) => (p?.[name].score?.toFixed(1) ?? '—').padStart(9)).join('');
+const NAB_HEADER = ['standard', 'low FP', 'low FN'].map((h) => h.padStart(9)).join('');
 
-function printReport(events: readonly LabelledEvent[], results: readonly Result[]): void {
-  const first = results[0]!;
-  console.log(`${file}: ${events.length} events; W=${base.windowSize}, threshold=${base.zThreshold}, min samples=${base.minSamples}`);
-  console.log('metric      precision  recall      F1     FPR  accuracy      TP      FP      FN       TN');
-  for (const [name, s] of [...Object.entries(first.evaluation.perMetric), ['overall', first.evaluation.overall] as const]) {
-    console.log(`${name.padEnd(10)} ${pct(s.precision)}  ${pct(s.recall)} ${pct(s.f1)} ${pct(s.fpr)}   ${pct(s.accuracy)} ${String(s.tp).padStart(7)} ${String(s.fp).padStart(7)} ${String(s.fn).padStart(7)} ${String(s.tn).padStart(8)}`);
+function fileRow(r: FileResult, width: number): string {
+  const s: Scores = r.evaluation.overall;
+  return `${r.file.padEnd(width)}${String(r.events).padStart(8)}${pct(s.precision, 11)}${pct(s.recall)}${pct(s.f1)}${pct(s.fpr)}  ${nabCells(r.nab.flags)}  ${nabCells(r.nab.alerts)}`;
+}
+
+/** One row per file and one for all of them, with the NAB scores of flags and alerts side by side. */
+function printFiles(r: Result): void {
+  const width = Math.max(...[r, ...r.files].map((f) => f.file.length)) + 2;
+  const head = `${'file'.padEnd(width)}${'events'.padStart(8)}${'precision'.padStart(11)}${'recall'.padStart(8)}${'F1'.padStart(8)}${'FPR'.padStart(8)}`;
+  console.log(`${' '.repeat(head.length)}  ${'NAB score of flags'.padStart(27)}  ${'NAB score of alerts'.padStart(27)}`);
+  console.log(`${head}  ${NAB_HEADER}  ${NAB_HEADER}`);
+  for (const f of [...r.files, r]) console.log(fileRow(f, width));
+  console.log('NAB: 100 = every anomaly window detected at its start and no false positive, 0 = never alerting;');
+  console.log(`"all files" sums the raw scores over the files, then normalises.${r.nab.alerts ? '' : ' Alerts: — (the service reports none).'}`);
+}
+
+function printMetrics(e: Evaluation): void {
+  console.log('\nmetric      precision  recall      F1     FPR  accuracy      TP      FP      FN       TN');
+  for (const [name, s] of [...Object.entries(e.perMetric), ['overall', e.overall] as const]) {
+    console.log(`${name.padEnd(10)} ${pct(s.precision, 7)}  ${pct(s.recall, 7)} ${pct(s.f1, 7)} ${pct(s.fpr, 7)}   ${pct(s.accuracy, 7)} ${String(s.tp).padStart(7)} ${String(s.fp).padStart(7)} ${String(s.fn).padStart(7)} ${String(s.tn).padStart(8)}`);
   }
   console.log('\nrecall by kind of anomaly');
-  for (const [kind, k] of Object.entries(first.evaluation.perKind)) {
-    console.log(`${kind.padEnd(12)} ${pct(k.recall)}  (${k.flagged} of ${k.labelled} values)`);
-  }
-  if (results.length > 1) {
-    console.log('\nthreshold sweep (overall)\nthreshold  precision  recall      F1     FPR  accuracy');
-    for (const r of [...results].sort((a, b) => a.settings.zThreshold - b.settings.zThreshold)) {
-      const s = r.evaluation.overall;
-      console.log(`${String(r.settings.zThreshold).padEnd(9)} ${pct(s.precision)}  ${pct(s.recall)} ${pct(s.f1)} ${pct(s.fpr)}   ${pct(s.accuracy)}`);
-    }
+  for (const [kind, k] of Object.entries(e.perKind)) console.log(`${kind.padEnd(12)} ${pct(k.recall, 7)}  (${k.flagged} of ${k.labelled} values)`);
+}
+
+function printSweep(results: readonly Result[]): void {
+  console.log('\nthreshold sweep (all files)\nthreshold  precision  recall      F1     FPR  accuracy  NAB standard');
+  for (const r of [...results].sort((a, b) => a.settings.zThreshold - b.settings.zThreshold)) {
+    const s = r.evaluation.overall;
+    const nab = r.nab.flags.standard.score?.toFixed(1) ?? '—';
+    console.log(`${String(r.settings.zThreshold).padEnd(9)} ${pct(s.precision, 7)}  ${pct(s.recall, 7)} ${pct(s.f1, 7)} ${pct(s.fpr, 7)}   ${pct(s.accuracy, 7)}  ${nab.padStart(12)}`);
   }
 }
 
+function printReport(results: readonly Result[]): void {
+  const first = results[0]!;
+  const what = first.files.length === 1 ? `${first.files[0]!.file}:` : `${first.files.length} files,`;
+  console.log(`${what} ${first.events} events; W=${base.windowSize}, threshold=${base.zThreshold}, min samples=${base.minSamples}\n`);
+  printFiles(first);
+  printMetrics(first.evaluation);
+  if (results.length > 1) printSweep(results);
+}
+
 await runCommand(async () => {
-  const events = readEvents();
-  const results = await scoreAll(events);
-  if (o.json) console.log(JSON.stringify({ file, events: events.length, results }, null, 2));
-  else printReport(events, results);
+  const inputs = readCorpus();
+  const results = await scoreAll(inputs);
+  if (o.json) console.log(JSON.stringify({ files: inputs.map((i) => ({ file: i.file, events: i.events.length })), events: results[0]!.events, results }, null, 2));
+  else printReport(results);
 });

@@ -1,32 +1,47 @@
 import { randomUUID } from 'node:crypto';
-import type { DetectorParams } from '../shared/detector/params.js';
-import { moments } from '../shared/detector/reference.js';
+import { type DetectorParams, detectorEnv } from '../shared/detector/params.js';
+import { type ReplayParams, moments } from '../shared/detector/reference.js';
 import { type Running, startRedis } from '../support/servers.js';
 import { startFunction } from '../support/functions.js';
 import type { ChartSeries } from './chart.js';
 import { InputError } from './readers.js';
 import { type Confusion, type Scores, add, confusion, score } from './scoring.js';
 import { type LabelledEvent, toApiEvent } from './signals.js';
+import { type Window, type WindowSeries, windowsFromLabels } from './window-score.js';
 
 /** `${event index}:${metric}` of every value the service flagged. */
 export type Flags = Set<string>;
 
+/** What the service said about a replayed stream: every flagged value, and the values that opened an episode. */
+export interface Detections {
+  flags: Flags;
+  alerts: Flags;
+  /** Whether the service reports alerts at all (a batch response with an `alerts` array). */
+  alertsReported: boolean;
+}
+
+interface BatchReply {
+  anomalies?: Array<{ index: number; metric: string }>;
+  alerts?: Array<{ index: number; metric: string }>;
+  message?: string;
+}
+
 /**
  * Replays events, in order, through the real path: an ingest function process (functions-framework
- * serving dist/) and a Redis of their own, in batches of 1000. Returns what the service flagged.
+ * serving dist/) and a Redis of their own, in batches of 1000. Returns what the service flagged and alerted.
  */
-export async function replay(events: readonly LabelledEvent[], settings: DetectorParams, redisUrl: string): Promise<Flags> {
+export async function replayDetections(events: readonly LabelledEvent[], settings: ReplayParams, redisUrl: string): Promise<Detections> {
+  // A parameter left out (a partial settings object) keeps the service's default.
+  const detector = Object.entries(detectorEnv(settings as DetectorParams)).filter(([, value]) => value !== 'undefined');
   const ingest = await startFunction('ingest', {
     REDIS_URL: redisUrl,
     KEY_PREFIX: `eval:${randomUUID().slice(0, 8)}:`,
-    WINDOW_SIZE: String(settings.windowSize),
-    Z_THRESHOLD: String(settings.zThreshold),
-    MIN_SAMPLES: String(settings.minSamples),
+    ...Object.fromEntries(detector),
     MAX_BATCH: '1000',
     MAX_BODY_BYTES: String(16 * 1024 * 1024),
   });
   try {
-    const flags: Flags = new Set();
+    const found: Detections = { flags: new Set(), alerts: new Set(), alertsReported: false };
     for (let from = 0; from < events.length; from += 1000) {
       const batch = events.slice(from, from + 1000);
       const response = await fetch(`${ingest.url}/ingest/batch`, {
@@ -34,14 +49,21 @@ export async function replay(events: readonly LabelledEvent[], settings: Detecto
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(batch.map(toApiEvent)),
       });
-      const body = (await response.json()) as { anomalies?: Array<{ index: number; metric: string }>; message?: string };
+      const body = (await response.json()) as BatchReply;
       if (response.status !== 202) throw new InputError(`the service refused events ${from}-${from + batch.length - 1}: ${response.status} ${body.message}`);
-      for (const a of body.anomalies!) flags.add(`${from + a.index}:${a.metric}`);
+      for (const a of body.anomalies!) found.flags.add(`${from + a.index}:${a.metric}`);
+      if (body.alerts) found.alertsReported = true;
+      for (const a of body.alerts ?? []) found.alerts.add(`${from + a.index}:${a.metric}`);
     }
-    return flags;
+    return found;
   } finally {
     await ingest.stop();
   }
+}
+
+/** What the service flagged, only (for callers that need no alerts). */
+export async function replay(events: readonly LabelledEvent[], settings: ReplayParams, redisUrl: string): Promise<Flags> {
+  return (await replayDetections(events, settings, redisUrl)).flags;
 }
 
 /** Starts a Redis for an evaluation run (stopped by the caller). */
@@ -83,8 +105,48 @@ export function evaluate(events: readonly LabelledEvent[], flags: Flags): Evalua
   };
 }
 
+/** Evaluations of several files as one: counts added per metric and per kind, then scored again. */
+export function mergeEvaluations(list: readonly Evaluation[]): Evaluation {
+  const perMetric = new Map<string, Confusion>();
+  const kinds = new Map<string, { labelled: number; flagged: number }>();
+  for (const e of list) {
+    for (const [metric, s] of Object.entries(e.perMetric)) perMetric.set(metric, add(perMetric.get(metric) ?? { tp: 0, fp: 0, tn: 0, fn: 0 }, s));
+    for (const [kind, k] of Object.entries(e.perKind)) {
+      const sum = kinds.get(kind) ?? { labelled: 0, flagged: 0 };
+      kinds.set(kind, { labelled: sum.labelled + k.labelled, flagged: sum.flagged + k.flagged });
+    }
+  }
+  return {
+    perMetric: Object.fromEntries([...perMetric].sort(([a], [b]) => (a < b ? -1 : 1)).map(([m, c]) => [m, score(c)])),
+    overall: score(list.map((e) => e.overall).reduce<Confusion>(add, { tp: 0, fp: 0, tn: 0, fn: 0 })),
+    perKind: Object.fromEntries([...kinds].sort().map(([kind, k]) => [kind, { ...k, recall: k.labelled ? k.flagged / k.labelled : 0 }])),
+  };
+}
+
+/**
+ * The stream as series for window scoring, one per device and metric: the given windows, or else the
+ * runs of labelled values. A series none of whose values has a known label is left out.
+ */
+export function windowSeries(events: readonly LabelledEvent[], detections: Flags, windows?: readonly Window[]): WindowSeries[] {
+  const series = new Map<string, { timestamps: number[]; detections: boolean[]; labelled: boolean[]; known: boolean }>();
+  events.forEach((e, i) => {
+    for (const metric of Object.keys(e.metrics)) {
+      const key = `${e.device_id}\u0000${metric}`;
+      const s = series.get(key) ?? { timestamps: [], detections: [], labelled: [], known: false };
+      s.timestamps.push(e.timestamp);
+      s.detections.push(detections.has(`${i}:${metric}`));
+      s.labelled.push(Boolean(e.labels[metric]));
+      s.known ||= metric in e.labels;
+      series.set(key, s);
+    }
+  });
+  return [...series.values()]
+    .filter((s) => windows !== undefined || s.known)
+    .map((s) => ({ timestamps: s.timestamps, detections: s.detections, windows: windows ?? windowsFromLabels(s.timestamps, s.labelled) }));
+}
+
 /** The series of the stream, each ready to chart (average and band follow the reference semantics). */
-export function chartSeries(events: readonly LabelledEvent[], flags: Flags, settings: DetectorParams): ChartSeries[] {
+export function chartSeries(events: readonly LabelledEvent[], flags: Flags, settings: ReplayParams): ChartSeries[] {
   const series = new Map<string, { values: number[]; flagged: boolean[]; truth: Array<boolean | null> }>();
   events.forEach((e, i) => {
     for (const [metric, value] of Object.entries(e.metrics)) {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +30,7 @@ function command(name: 'simulate' | 'evaluate', args: string[], cwd = dir): Prom
 describe('--help', () => {
   it.each([
     ['simulate', ['--url', '--devices', '--preset', '--anomaly-rate', '--seed', '--events', '--interval', '--start', '--out', '--rate', '--duration', '--batch', '--token']],
-    ['evaluate', ['--labels', '--sweep', '--charts', '--charts-dir', '--charts-limit', '--json']],
+    ['evaluate', ['--labels', '--sweep', '--charts', '--charts-dir', '--charts-limit', '--skip-build', '--json']],
   ] as const)('npm run %s -- --help prints its options and an example, and exits 0', async (name, options) => {
     const { code, stdout, stderr } = await command(name, ['--help']);
     expect(code).toBe(0);
@@ -53,6 +53,9 @@ describe('mistakes on the command line and in the input', () => {
   beforeAll(() => {
     writeFileSync(join(dir, 'bad.csv'), 't,v\nyesterday,1\n');
     writeFileSync(join(dir, 'unlabelled.csv'), 't,v\n2026-01-01T00:00:00Z,1\n');
+    writeFileSync(join(dir, 'windows.json'), '[{"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:01:00Z"}]');
+    writeFileSync(join(dir, 'bad-map.json'), '{\n  "unlabelled.csv": [["2026-01-01 00:00:00", "later"]]\n}\n');
+    mkdirSync(join(dir, 'empty'), { recursive: true });
   });
 
   it.each([
@@ -66,8 +69,10 @@ describe('mistakes on the command line and in the input', () => {
     ['simulate', ['--url', 'ftp://x'], 2, /^--url must be an http or https URL/],
     ['simulate', ['stray'], 2, /^Unexpected argument 'stray'/],
     ['simulate', ['--out', '.'], 1, /^\.: is a directory$/],
-    ['evaluate', [], 2, /^give the file to evaluate/],
-    ['evaluate', ['a.csv', 'b.csv'], 2, /^one file at a time/],
+    ['evaluate', [], 2, /^give the files to evaluate/],
+    ['evaluate', ['unlabelled.csv', 'bad.csv', '--labels', 'windows.json'], 2, /^--labels windows\.json holds the windows of one series, and there are 2 files: give a map/],
+    ['evaluate', ['empty'], 1, /^empty: no \.csv or \.jsonl files in it$/],
+    ['evaluate', ['unlabelled.csv', 'missing.csv'], 1, /^missing\.csv: no such file or directory$/],
     ['evaluate', ['--bogus'], 2, /^Unknown option '--bogus'/],
     ['evaluate', ['x.csv', '--sweep', '2,a'], 2, /^--sweep must be numbers greater than 0/],
     ['evaluate', ['x.csv', '--charts-limit', '0'], 2, /^--charts-limit must be a whole number greater than 0/],
@@ -75,6 +80,7 @@ describe('mistakes on the command line and in the input', () => {
     ['evaluate', ['bad.csv'], 1, /^bad\.csv: line 2: timestamp must be an ISO-8601/],
     ['evaluate', ['unlabelled.csv'], 1, /^unlabelled\.csv: no labelled values to score/],
     ['evaluate', ['unlabelled.csv', '--labels', 'missing.json'], 1, /^missing\.json: no such file or directory$/],
+    ['evaluate', ['unlabelled.csv', '--labels', 'bad-map.json'], 1, /^bad-map\.json: line 2: "unlabelled\.csv" window 1: end must be an ISO-8601/],
   ] as const)('%s %j: one line on stderr, exit code %i, no stack trace', async (name, args, exitCode, message) => {
     const { code, stdout, stderr } = await command(name, [...args]);
     expect(code).toBe(exitCode);
