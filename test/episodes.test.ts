@@ -1,0 +1,171 @@
+// Graded scores, the anomaly likelihood and alert episodes, as a user of the HTTP API sees them.
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiRoutes } from '../functions/api.js';
+import { PROFILES } from '../shared/detector/profiles.js';
+import { replay } from '../shared/detector/reference.js';
+import { keys } from '../shared/store/keys.js';
+import { STATE_FIELD } from '../shared/store/series-state.js';
+import { registry } from '../shared/telemetry/metrics.js';
+import { rng } from '../support/random.js';
+import { type TestApp, request, startApp } from './support/app.js';
+
+const counter = async (name: string, metric: string) => (await registry.getSingleMetric(name)!.get()).values.find((v) => v.labels.metric === metric)?.value ?? 0;
+const T0 = 1_700_000_000_000;
+const at = (i: number) => new Date(T0 + i * 1000).toISOString();
+
+/** Baseline 10, 12, … (mean 11, σ 1), a spike, three usual values, a spike inside the refractory period, one more, a spike. */
+const BASELINE = Array.from({ length: 10 }, (_, i) => (i % 2 ? 12 : 10));
+const SERIES = [...BASELINE, 20, 11, 11, 11, 40, 11, 50];
+// trigger `flag`, K = 3 usual values close an episode, then 2 values of refractory period
+const EPISODES = { WINDOW_SIZE: '10', MIN_SAMPLES: '5', EPISODE_CLOSE_AFTER: '3', EPISODE_REFRACTORY: '2' };
+
+const apps: TestApp[] = [];
+async function app(env: Record<string, string>): Promise<TestApp> {
+  const started = await startApp(apiRoutes, env);
+  apps.push(started);
+  return started;
+}
+afterAll(() => Promise.all(apps.map((a) => a.close())));
+
+async function sendOneByOne(url: string, device: string, values: readonly number[], metric = 'cpu') {
+  const steps = [];
+  for (const [i, value] of values.entries()) {
+    const reply = await request(`${url}/ingest`, { body: { device_id: device, timestamp: at(i), [metric]: value } });
+    expect(reply.status).toBe(202);
+    steps.push(reply.body.metrics[metric]);
+  }
+  return steps;
+}
+
+describe('alert episodes (trigger: the flag)', () => {
+  let api: TestApp;
+  beforeAll(async () => {
+    api = await app(EPISODES);
+  });
+
+  it('open on a flag (one alert), close after K usual values, ignore flags in the refractory period', async () => {
+    const opened = await counter('anomaly_episodes_total', 'cpu');
+    const closed = await counter('anomaly_episodes_closed_total', 'cpu');
+    const steps = await sendOneByOne(api.url, 'ep-1', SERIES);
+    expect(steps.slice(10).map((s) => [s.anomaly, s.episode])).toEqual([
+      [true, 'opened'], [false, 'open'], [false, 'open'], [false, 'closed'],
+      [true, null], // flagged, but inside the refractory period: no episode, no alert
+      [false, null],
+      [true, 'opened'],
+    ]);
+    expect(steps.slice(0, 10).every((s) => s.episode === null)).toBe(true);
+    expect(await counter('anomaly_episodes_total', 'cpu')).toBe(opened + 2);
+    expect(await counter('anomaly_episodes_closed_total', 'cpu')).toBe(closed + 1);
+  });
+
+  it('keep the episodes, newest first, closed ones complete, in /anomalies and /analyze', async () => {
+    const steps = await sendOneByOne(api.url, 'ep-2', SERIES);
+    const reply = await request(`${api.url}/anomalies?device=ep-2`);
+    expect(reply.status).toBe(200);
+    expect(reply.body.recent_episodes).toEqual([
+      {
+        device_id: 'ep-2', metric: 'cpu', status: 'open', start: at(16), end: null, value: 50, score: steps[16].score,
+        likelihood: steps[16].likelihood, detected_at: expect.any(String), peak: null, closed_at: null,
+      },
+      {
+        device_id: 'ep-2', metric: 'cpu', status: 'closed', start: at(10), end: at(10), value: 20, score: steps[10].score,
+        likelihood: steps[10].likelihood, detected_at: expect.any(String), peak: { score: steps[10].score, value: 20, at: at(10) },
+        closed_at: expect.any(String),
+      },
+    ]);
+    // The same two in the global list (updated by the tally), with the others of this file.
+    const global = await request(`${api.url}/anomalies?limit=1000`);
+    expect(global.body.recent_episodes.filter((e: { device_id: string }) => e.device_id === 'ep-2')).toEqual(reply.body.recent_episodes);
+    expect(global.body.per_metric.cpu.episodes).toBe(global.body.episodes);
+    const analyze = await request(`${api.url}/analyze?device=ep-2`);
+    expect(analyze.body.series[0]).toMatchObject({ episode: { status: 'open', start: at(16) }, episodes: 2, score: steps[16].score });
+    expect(analyze.body).toMatchObject({ detector_profile: 'default', episode_trigger: 'flag', episode_close_after: 3 });
+  });
+
+  it('a batch answers the episodes it opened as alerts, by index, and takes the same steps as single events', async () => {
+    const batch = SERIES.map((cpu, i) => ({ device_id: 'ep-3', timestamp: at(i), cpu }));
+    const reply = await request(`${api.url}/ingest/batch`, { body: batch });
+    expect(reply.status).toBe(202);
+    expect(reply.body.alerts.map((a: { index: number; status: string; value: number }) => [a.index, a.status, a.value])).toEqual([[10, 'open', 20], [16, 'open', 50]]);
+    expect(reply.body.anomalies.map((a: { index: number }) => a.index)).toEqual([10, 14, 16]);
+    const episodes = (await request(`${api.url}/anomalies?device=ep-3`)).body.recent_episodes;
+    expect(episodes.map((e: { status: string; start: string }) => [e.status, e.start])).toEqual([['open', at(16)], ['closed', at(10)]]);
+  });
+
+  it('score every value in [0, 1], monotone in |z|, 1 against a zero-variance baseline', async () => {
+    const steps = await sendOneByOne(api.url, 'ep-4', [...Array(6).fill(5), 5, 6]);
+    expect(steps[6]).toMatchObject({ zscore: 0, score: 0 });
+    expect(steps[7]).toMatchObject({ zscore: null, score: 1, anomaly: true });
+    const noisy = await sendOneByOne(api.url, 'ep-5', Array.from({ length: 40 }, (_, i) => 100 + ((i * 7919) % 13) - 6));
+    const scored = noisy.filter((s) => s.zscore !== 0 && s.zscore !== null).slice(5);
+    expect(scored.length).toBeGreaterThan(10);
+    const byZ = [...scored].sort((a, b) => Math.abs(a.zscore) - Math.abs(b.zscore));
+    for (let i = 1; i < byZ.length; i++) expect(byZ[i].score).toBeGreaterThanOrEqual(byZ[i - 1].score);
+    expect(scored.every((s) => s.score > 0 && s.score < 1)).toBe(true);
+  });
+});
+
+describe('the anomaly likelihood (profile infra)', () => {
+  it('stays near 0.5 on steady noise, rises on a sustained shift that the flag sees only briefly, and opens one episode for it', async () => {
+    const api = await app({ DETECTOR_PROFILE: 'infra', LIKELIHOOD_LONG: '200', EPISODE_SCORE: '0' });
+    const r = rng(5);
+    const values = [...Array.from({ length: 400 }, () => 50 + r.gauss()), ...Array.from({ length: 60 }, () => 53 + r.gauss())];
+    const batch = values.map((cpu, i) => ({ device_id: 'lk-1', timestamp: at(i), cpu }));
+    const reply = await request(`${api.url}/ingest/batch`, { body: batch });
+    expect(reply.status).toBe(202);
+    // The flag fires on ~5% of plain noise; the likelihood opens nothing before the shift, and one episode at it.
+    expect(reply.body.anomalies.filter((a: { index: number }) => a.index < 400).length).toBeGreaterThan(5);
+    expect(reply.body.alerts.map((a: { index: number }) => a.index)).toEqual([expect.any(Number)]);
+    expect(reply.body.alerts[0].index).toBeGreaterThanOrEqual(400);
+    expect(reply.body.alerts[0].index).toBeLessThan(410);
+    expect(reply.body.alerts[0].likelihood).toBeGreaterThanOrEqual(PROFILES.infra.episodeLikelihood);
+    // What the service computed is the reference's, value for value.
+    const ref = replay(values, { ...PROFILES.infra, likelihoodLong: 200, episodeScore: 0 });
+    expect(ref.flatMap((o, i) => (o.episode === 'opened' ? [i] : []))).toEqual([reply.body.alerts[0].index]);
+  });
+
+  it('with EPISODE_SCORE, an extreme single value opens an episode by itself', async () => {
+    const api = await app({ DETECTOR_PROFILE: 'infra' });
+    const r = rng(6);
+    const values = [...Array.from({ length: 300 }, () => 50 + r.gauss()), 80, ...Array.from({ length: 30 }, () => 50 + r.gauss())];
+    const reply = await request(`${api.url}/ingest/batch`, { body: values.map((cpu, i) => ({ device_id: 'lk-2', timestamp: at(i), cpu })) });
+    expect(reply.body.alerts.map((a: { index: number; score: number }) => [a.index, a.score])).toEqual([[300, 1]]);
+  });
+});
+
+describe('state kept across versions and profiles', () => {
+  it('reads a series stored in layout v1, keeps its counts, and starts its detection state fresh', async () => {
+    const api = await app(EPISODES);
+    const redis = new Redis(api.context.config.redisUrl, { keyPrefix: api.context.config.keyPrefix });
+    try {
+      // A v1 state: 17 doubles (version, n, k, s1, s2, e1, e2, w, count, anomalies, refreshed, last, avg, z, anomaly, ts, updated).
+      const v1 = Buffer.alloc(17 * 8);
+      [1, 10, 11, 0, 10, 0, 0, 10, 500, 7, Date.now(), 12, 11, 1, 0, T0, Date.now()].forEach((x, i) => v1.writeDoubleLE(x, 8 * i));
+      await redis.rpush(keys.window('old', 'cpu'), ...BASELINE.map(String));
+      await redis.hset(keys.state('old', 'cpu'), STATE_FIELD, v1);
+      await redis.zadd(keys.seriesIndex('old'), Date.now(), 'cpu');
+      const before = (await request(`${api.url}/analyze?device=old`)).body.series[0];
+      expect(before).toMatchObject({ count: 500, anomalies: 7, score: 0, likelihood: 0.5, episode: null, episodes: 0 });
+      const steps = await sendOneByOne(api.url, 'old', [20]);
+      expect(steps[0]).toMatchObject({ anomaly: true, episode: 'opened' });
+      expect((await request(`${api.url}/analyze?device=old`)).body.series[0]).toMatchObject({ count: 501, anomalies: 8, episodes: 1 });
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('switching DETECTOR_PROFILE on a running store keeps serving: the window rebuilds to the new size', async () => {
+    const first = await app({});
+    const values = Array.from({ length: 120 }, (_, i) => 10 + (i % 5));
+    const prefix = first.context.config.keyPrefix;
+    await request(`${first.url}/ingest/batch`, { body: values.map((cpu, i) => ({ device_id: 'sw', timestamp: at(i), cpu })) });
+    const second = await startApp(apiRoutes, { DETECTOR_PROFILE: 'infra', KEY_PREFIX: prefix });
+    apps.push(second);
+    const reply = await request(`${second.url}/ingest`, { body: { device_id: 'sw', timestamp: at(120), cpu: 12 } });
+    expect(reply.status).toBe(202);
+    const series = (await request(`${second.url}/analyze?device=sw`)).body.series[0];
+    // The default profile kept 50 values; under infra (W = 200) the window grows from there.
+    expect(series).toMatchObject({ count: 121, samples: 51 });
+  });
+});
