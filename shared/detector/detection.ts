@@ -8,7 +8,11 @@
  *   Gaussian noise. 0 until the baseline holds MIN_SAMPLES values.
  * - likelihood (after Numenta's anomaly likelihood, Ahmad et al. 2017): a short moving average of the
  *   scores judged against the long-run mean and variance of that average for this series; the
- *   Gaussian probability that the average is below its current value. 0.5 while learning.
+ *   Gaussian probability that the average is below its current value. 0.5 while learning. The average
+ *   is taken over the scores' normal quantiles Φ⁻¹(score), clamped to ±8: standard normal for
+ *   Gaussian noise, so the Gaussian tail is exact there (scores themselves, uniform, spread the
+ *   average so wide that a sustained 3σ shift barely reaches 0.9997); heavier tails widen this
+ *   series' own long-run spread, which is the point of judging against it.
  * - episodes: open on an unusual value (the flag, or the likelihood / an extreme score), stay open
  *   while values stay unusual, close after EPISODE_CLOSE_AFTER usual values; then no new one opens
  *   for EPISODE_REFRACTORY values. An alert is an episode opening, at most one per episode.
@@ -18,7 +22,10 @@ import type { DetectorParams } from './params.js';
 /** The learning period of the likelihood, as a share of its long span. */
 export const LIKELIHOOD_WARMUP_SHARE = 0.1;
 /** Smallest spread of the score average the likelihood assumes: a series whose scores never moved is not infinitely sensitive. */
-export const LIKELIHOOD_MIN_STD = 0.01;
+export const LIKELIHOOD_MIN_STD = 0.05;
+/** Normal quantiles are clamped to ±8 (Φ(−8) ≈ 6e-16): a zero-variance deviation counts as 8, and a constant series as −8. */
+const QUANTILE_CLAMP = 8;
+const TAIL_CLAMP = 6.2e-16;
 
 export interface DetectionState {
   /** Short average of scores, long-run mean and variance of it, scores seen. */
@@ -73,9 +80,40 @@ const SQRT2 = Math.SQRT2;
 /** The graded score of a z-score (null: ±∞); 0 when the baseline is too short to score. */
 export function scoreOf(zscore: number | null, scored: boolean): number {
   if (!scored) return 0;
-  if (zscore === null) return 1;
-  const s = 1 - erfc(Math.abs(zscore) / SQRT2);
+  const s = 1 - tailOf(zscore);
   return s < 0 ? 0 : s;
+}
+
+// Acklam's rational approximation of the normal quantile (relative error below 1.2e-9).
+const A = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
+const B = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
+const C = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549671010506745, 4.374664141464968, 2.938163982698783];
+const D = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+const P_LOW = 0.02425;
+
+/** Φ⁻¹(p) for 0 < p < P_LOW (the lower tail). */
+function lowerQuantile(p: number): number {
+  const q = Math.sqrt(-2 * Math.log(p));
+  return (((((C[0]! * q + C[1]!) * q + C[2]!) * q + C[3]!) * q + C[4]!) * q + C[5]!) / ((((D[0]! * q + D[1]!) * q + D[2]!) * q + D[3]!) * q + 1);
+}
+
+/**
+ * Φ⁻¹(score), clamped to ±8, from the score and its two-sided tail 1 − score (given separately: it
+ * keeps its precision where the score has rounded to 1).
+ */
+export function scoreQuantile(score: number, tail: number): number {
+  if (tail < TAIL_CLAMP) return QUANTILE_CLAMP;
+  if (score < TAIL_CLAMP) return -QUANTILE_CLAMP;
+  if (tail < P_LOW) return -lowerQuantile(tail);
+  if (score < P_LOW) return lowerQuantile(score);
+  const q = score - 0.5;
+  const r = q * q;
+  return ((((((A[0]! * r + A[1]!) * r + A[2]!) * r + A[3]!) * r + A[4]!) * r + A[5]!) * q) / (((((B[0]! * r + B[1]!) * r + B[2]!) * r + B[3]!) * r + B[4]!) * r + 1);
+}
+
+/** The two-sided tail 1 − score of a z-score (null: ±∞ → 0). */
+export function tailOf(zscore: number | null): number {
+  return zscore === null ? 0 : erfc(Math.abs(zscore) / SQRT2);
 }
 
 /** P(X ≤ x) for a standard normal X. */
@@ -83,10 +121,10 @@ export function normalCdf(x: number): number {
   return x >= 0 ? 1 - 0.5 * erfc(x / SQRT2) : 0.5 * erfc(-x / SQRT2);
 }
 
-/** Folds a score into the likelihood state and returns the likelihood of the new short average. */
-export function likelihoodStep(st: DetectionState, score: number, p: DetectorParams): number {
+/** Folds a score's normal quantile into the likelihood state and returns the likelihood of the new short average. */
+export function likelihoodStep(st: DetectionState, quantile: number, p: DetectorParams): number {
   const shortRate = 2 / (p.likelihoodShort + 1);
-  st.sh = st.lc === 0 ? score : st.sh + shortRate * (score - st.sh);
+  st.sh = st.lc === 0 ? quantile : st.sh + shortRate * (quantile - st.sh);
   let likelihood = 0.5;
   if (st.lc >= LIKELIHOOD_WARMUP_SHARE * p.likelihoodLong) {
     const std = Math.max(Math.sqrt(st.v), LIKELIHOOD_MIN_STD);
@@ -137,7 +175,7 @@ export function episodeStep(st: DetectionState, unusual: boolean, d: Detection, 
 /** Score, likelihood and episode of one value, given its z-score and flag; updates `st`. */
 export function detect(st: DetectionState, zscore: number | null, scored: boolean, flag: boolean, value: number, ts: number, now: number, p: DetectorParams): Detection {
   const d: Detection = { score: scoreOf(zscore, scored), likelihood: 0.5, episode: null };
-  if (scored) d.likelihood = likelihoodStep(st, d.score, p);
+  if (scored) d.likelihood = likelihoodStep(st, scoreQuantile(d.score, tailOf(zscore)), p);
   d.episode = episodeStep(st, isUnusual(flag, d.score, d.likelihood, p), d, value, ts, now, p);
   return d;
 }

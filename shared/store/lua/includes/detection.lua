@@ -6,7 +6,12 @@
   short, long, trigger_flag, lik_threshold, score_threshold, close_after, refractory.
 ]]
 local SQRT2 = math.sqrt(2)
-local WARMUP_SHARE, MIN_STD = 0.1, 0.01
+local WARMUP_SHARE, MIN_STD = 0.1, 0.05
+local QUANTILE_CLAMP, TAIL_CLAMP, P_LOW = 8, 6.2e-16, 0.02425
+local A1, A2, A3, A4, A5, A6 = -3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239
+local B1, B2, B3, B4, B5 = -5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1
+local C1, C2, C3, C4, C5, C6 = -7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549671010506745, 4.374664141464968, 2.938163982698783
+local D1, D2, D3, D4 = 7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416
 
 local function erfc(x)
   local t = 1 / (1 + 0.5 * x)
@@ -15,12 +20,25 @@ local function erfc(x)
   return t * math.exp(-x * x + poly)
 end
 
-local function score_of(z, scored)
-  if not scored then return 0 end
-  if z == math.huge or z == -math.huge then return 1 end
-  local s = 1 - erfc(math.abs(z) / SQRT2)
-  if s < 0 then return 0 end
-  return s
+local function tail_of(z)
+  if z == math.huge or z == -math.huge then return 0 end
+  return erfc(math.abs(z) / SQRT2)
+end
+
+local function lower_quantile(p)
+  local q = math.sqrt(-2 * math.log(p))
+  return (((((C1 * q + C2) * q + C3) * q + C4) * q + C5) * q + C6) / ((((D1 * q + D2) * q + D3) * q + D4) * q + 1)
+end
+
+-- Normal quantile of a score, clamped to +-8, from the score and its tail (precise where the score is 1).
+local function score_quantile(score, tail)
+  if tail < TAIL_CLAMP then return QUANTILE_CLAMP end
+  if score < TAIL_CLAMP then return -QUANTILE_CLAMP end
+  if tail < P_LOW then return -lower_quantile(tail) end
+  if score < P_LOW then return lower_quantile(score) end
+  local q = score - 0.5
+  local r = q * q
+  return ((((((A1 * r + A2) * r + A3) * r + A4) * r + A5) * r + A6) * q) / (((((B1 * r + B2) * r + B3) * r + B4) * r + B5) * r + 1)
 end
 
 local function normal_cdf(x)
@@ -28,8 +46,8 @@ local function normal_cdf(x)
   return 0.5 * erfc(-x / SQRT2)
 end
 
-local function likelihood_step(dt, score, P)
-  if dt.lc == 0 then dt.sh = score else dt.sh = dt.sh + (2 / (P.short + 1)) * (score - dt.sh) end
+local function likelihood_step(dt, quantile, P)
+  if dt.lc == 0 then dt.sh = quantile else dt.sh = dt.sh + (2 / (P.short + 1)) * (quantile - dt.sh) end
   local likelihood = 0.5
   if dt.lc >= WARMUP_SHARE * P.long then
     local std = math.sqrt(dt.v)
@@ -68,9 +86,13 @@ end
 
 -- Score, likelihood and episode step of one value; updates dt.
 local function detect(dt, z, scored, flag, value, ts, now, P)
-  local score = score_of(z, scored)
-  local likelihood = 0.5
-  if scored then likelihood = likelihood_step(dt, score, P) end
+  local score, likelihood = 0, 0.5
+  if scored then
+    local tail = tail_of(z)
+    score = 1 - tail
+    if score < 0 then score = 0 end
+    likelihood = likelihood_step(dt, score_quantile(score, tail), P)
+  end
   local unusual
   if P.trigger_flag then unusual = flag == 1
   else unusual = likelihood >= P.lik_threshold or (P.score_threshold > 0 and score >= P.score_threshold) end
