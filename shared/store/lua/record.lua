@@ -79,8 +79,7 @@ local fmt, abs, sqrt, HUGE = string.format, math.abs, math.sqrt, math.huge
 local function num(x) return fmt('%.17g', x) end
 local LAYOUT_V1 = '<' .. string.rep('d', 17)
 local LAYOUT = '<' .. string.rep('d', 36)
-local DETECTION = { 'sh', 'mu', 'v', 'lc', 'ep', 'start', 'calm', 'cool', 'episodes', 'last_unusual', 'peak',
-  'peak_value', 'peak_at', 'open_value', 'open_score', 'open_likelihood', 'opened_at' }
+
 
 -- One run as offsets into ARGV and KEYS; returns it and where the next run starts.
 local function parse_run(a, k)
@@ -136,28 +135,34 @@ local function record_value(run, i, values, j, avg, z, flag, score, likelihood, 
 end
 
 -- The packed state of a series, or an empty one (n = -1 forces a rebuild of a layout it cannot read).
+-- Unpacked straight into fields: a table and a loop over names per series cost more than the arithmetic.
 local function read_state(skey)
   local st = { n = 0, k = 0, s1 = 0, s2 = 0, e1 = 0, e2 = 0, w = 0, seen = 0, flagged = 0 }
-  local dt = {}
-  for _, name in ipairs(DETECTION) do dt[name] = 0 end
+  local dt = { sh = 0, mu = 0, v = 0, lc = 0, ep = 0, start = 0, calm = 0, cool = 0, episodes = 0, last_unusual = 0,
+    peak = 0, peak_value = 0, peak_at = 0, open_value = 0, open_score = 0, open_likelihood = 0, opened_at = 0 }
   st.dt = dt
   local packed = redis.call('HGET', skey, 'state')
   if not packed then return st end
-  local v1 = #packed == 17 * 8
-  local f = { struct.unpack(v1 and LAYOUT_V1 or LAYOUT, packed) }
-  if f[1] ~= (v1 and 1 or 2) then st.n = -1; return st end
-  st.n, st.k, st.s1, st.s2, st.e1, st.e2, st.w, st.seen, st.flagged, st.refreshed = unpack(f, 2, 11)
-  if not v1 then
-    for t, name in ipairs(DETECTION) do dt[name] = f[19 + t] end
+  local version
+  if #packed == 17 * 8 then
+    version, st.n, st.k, st.s1, st.s2, st.e1, st.e2, st.w, st.seen, st.flagged, st.refreshed = struct.unpack(LAYOUT_V1, packed)
+    if version ~= 1 then st.n = -1 end
+    return st
   end
+  local _
+  version, st.n, st.k, st.s1, st.s2, st.e1, st.e2, st.w, st.seen, st.flagged, st.refreshed, _, _, _, _, _, _, _, _,
+    dt.sh, dt.mu, dt.v, dt.lc, dt.ep, dt.start, dt.calm, dt.cool, dt.episodes, dt.last_unusual, dt.peak, dt.peak_value,
+    dt.peak_at, dt.open_value, dt.open_score, dt.open_likelihood, dt.opened_at = struct.unpack(LAYOUT, packed)
+  if version ~= 2 then st.n, st.seen, st.flagged, st.refreshed = -1, 0, 0, nil end
   return st
 end
 
 local function write_state(skey, st, refreshed, last, avg, z, flag, ts, score, likelihood)
-  local dt, f = st.dt, {}
-  for t, name in ipairs(DETECTION) do f[t] = dt[name] end
+  local dt = st.dt
   redis.call('HSET', skey, 'state', struct.pack(LAYOUT, 2, st.n, st.k, st.s1, st.s2, st.e1, st.e2, W, st.seen,
-    st.flagged, refreshed, last, avg, z, flag, ts, NOW, score, likelihood, unpack(f)))
+    st.flagged, refreshed, last, avg, z, flag, ts, NOW, score, likelihood, dt.sh, dt.mu, dt.v, dt.lc, dt.ep, dt.start,
+    dt.calm, dt.cool, dt.episodes, dt.last_unusual, dt.peak, dt.peak_value, dt.peak_at, dt.open_value, dt.open_score,
+    dt.open_likelihood, dt.opened_at))
 end
 
 -- The record of an episode: as it was opened, or as it closed.
