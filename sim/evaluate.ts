@@ -228,6 +228,19 @@ function printFiles(r: Result): void {
   console.log(`"all files" sums the raw scores over the files, then normalises.${r.nab.alerts ? '' : ' Alerts: — (the service reports none).'}`);
 }
 
+/** What an operator sees of the alerts: labelled windows they caught, and alerts outside any window per normal reading. */
+function printAlerts(r: Result): void {
+  if (!r.nab.alerts) return;
+  const width = Math.max(...[r, ...r.files].map((f) => f.file.length)) + 2;
+  console.log(`\n${'alerts'.padEnd(width)}${'windows detected'.padStart(18)}${'false alerts'.padStart(14)}${'per normal reading'.padStart(20)}`);
+  for (const f of [...r.files, r]) {
+    const a = f.nab.alerts!.standard;
+    const normal = f.evaluation.overall.tn + f.evaluation.overall.fp;
+    const windows = a.windows === 0 ? '—' : `${a.detectedWindows}/${a.windows} ${pct(a.detectedWindows / a.windows, 6)}`;
+    console.log(`${f.file.padEnd(width)}${windows.padStart(18)}${String(a.fp).padStart(14)}${(normal === 0 ? '—' : `${(100 * a.fp / normal).toFixed(3)}%`).padStart(20)}`);
+  }
+}
+
 function printMetrics(e: Evaluation): void {
   console.log('\nmetric      precision  recall      F1     FPR  accuracy      TP      FP      FN       TN');
   for (const [name, s] of [...Object.entries(e.perMetric), ['overall', e.overall] as const]) {
@@ -249,8 +262,9 @@ function printSweep(results: readonly Result[]): void {
 function printReport(results: readonly Result[]): void {
   const first = results[0]!;
   const what = first.files.length === 1 ? `${first.files[0]!.file}:` : `${first.files.length} files,`;
-  console.log(`${what} ${first.events} events; W=${base.windowSize}, threshold=${base.zThreshold}, min samples=${base.minSamples}\n`);
+  console.log(`${what} ${first.events} events; W=${base.windowSize}, threshold=${base.zThreshold}, min samples=${base.minSamples}, episodes on ${base.episodeTrigger}\n`);
   printFiles(first);
+  printAlerts(first);
   printMetrics(first.evaluation);
   if (results.length > 1) printSweep(results);
 }

@@ -80,7 +80,7 @@ describe('npm run evaluate over a corpus', () => {
       '[3/3] corpus/sub/c.csv: 200 events, threshold 2',
     ]);
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^3 files, 600 events; W=50, threshold=2, min samples=10$/m);
+    expect(stdout).toMatch(/^3 files, 600 events; W=50, threshold=2, min samples=10, episodes on flag$/m);
     expect(stdout).toMatch(/NAB score of flags\s+NAB score of alerts$/m);
     expect(stdout).toMatch(/^file\s+events\s+precision\s+recall\s+F1\s+FPR\s+standard\s+low FP\s+low FN\s+standard\s+low FP\s+low FN$/m);
     // a: the spike at 120 is the third value of the window 118-127 (ten values): position −0.8, σ = 0.964028,
@@ -93,7 +93,12 @@ describe('npm run evaluate over a corpus', () => {
     // All files: raw 0.977108 + 1 − 1 over null −3 and perfect 3: 100 · 3.977108 / 6 = 66.3; low FN:
     // raw −0.022892, null −6, perfect 3: 100 · 5.977108 / 9 = 66.4. Precision 2/2, recall 2/31 = 6.5%.
     expect(stdout).toMatch(/^all files\s+600\s+100\.0%\s+6\.5%\s+12\.1%\s+0\.0%\s+66\.3\s+66\.3\s+66\.4\s/m);
-    expect(stdout.match(/^all files/gm)).toHaveLength(1);
+    // What an operator sees of the alerts (episodes opened; here by the flag): windows caught, alerts outside them.
+    expect(stdout).toMatch(/^alerts\s+windows detected\s+false alerts\s+per normal reading$/m);
+    expect(stdout).toMatch(/^corpus\/a\.csv\s+1\/1\s+100\.0%\s+0\s+0\.000%$/m);
+    expect(stdout).toMatch(/^corpus\/sub\/c\.csv\s+0\/1\s+0\.0%\s+0\s+0\.000%$/m);
+    expect(stdout).toMatch(/^all files\s+2\/3\s+66\.7%\s+0\s+0\.000%$/m);
+    expect(stdout.match(/^all files/gm)).toHaveLength(2);
   }, 60_000);
 
   it('refuses a malformed labels map with one line naming the file and the line, before replaying anything', async () => {

@@ -6,8 +6,10 @@
 export const keys = {
   seriesIndex: (device: string) => `dev:{${device}}:series`,
   deviceAnomalies: (device: string) => `dev:{${device}}:anomalies`,
-  /** list of JSON alert episodes of the device, newest first (shared/store/episode-record.ts). */
+  /** list of the device's alert episode ids (`<start ms>/<metric>`), newest opening first, capped. */
   deviceEpisodes: (device: string) => `dev:{${device}}:episodes`,
+  /** hash: episode id → JSON record (shared/store/episode-record.ts); a closing overwrites its opening. */
+  deviceEpisodeRecords: (device: string) => `dev:{${device}}:episode`,
   /** zset: event id → when it may be applied again (ms). */
   eventIds: (device: string) => `dev:{${device}}:ids`,
   /** hash: the device's rate-limit token bucket. */
@@ -21,8 +23,10 @@ export const keys = {
   totals: '{global}:totals',
   /** list of JSON anomalies over all devices, newest first, capped. */
   anomalies: '{global}:anomalies',
-  /** list of JSON alert episodes over all devices, newest first by opening, capped like the anomalies. */
+  /** list of alert episode ids over all devices (`<device>/<start ms>/<metric>`), newest opening first,
+   * capped like the anomalies; their records in the hash `episodeRecords`. */
   episodes: '{global}:episodes',
+  episodeRecords: '{global}:episode',
   /** zset: `device/metric` → when its keys' expiry was last pushed back (ms), as in the device's series
    * index: the series alive now are those scored within the TTL, counted without visiting devices. */
   series: '{global}:series',

@@ -87,8 +87,10 @@ export function createReads(redis: Client, seriesTtlSeconds: number): Reads {
     },
 
     async recentEpisodes(limit, device) {
-      const list = await redis.lrange(device ? keys.deviceEpisodes(device) : keys.episodes, 0, limit - 1);
-      return list.map((text) => presentEpisode(JSON.parse(text) as StoredEpisode));
+      const ids = await redis.lrange(device ? keys.deviceEpisodes(device) : keys.episodes, 0, limit - 1);
+      if (ids.length === 0) return [];
+      const records = await redis.hmget(device ? keys.deviceEpisodeRecords(device) : keys.episodeRecords, ...ids);
+      return records.flatMap((text) => (text ? [presentEpisode(JSON.parse(text) as StoredEpisode)] : []));
     },
 
     // Both counts are kept as the data changes (the tally scores each device and series as record.lua

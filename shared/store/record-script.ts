@@ -33,13 +33,13 @@ export interface MetricResult {
   episode: EpisodeStep;
 }
 
-/** An alert episode opened or closed by a value: its stored record (JSON) and, for a closing, the opening record it replaces. */
+/** An alert episode opened or closed by a value: its stored record (JSON) and its id within the device (`<start ms>/<metric>`). */
 export interface EpisodeChange {
   index: number;
   metric: string;
   step: 'opened' | 'closed';
   record: string;
-  replaces: string;
+  id: string;
 }
 
 /** A flagged value: which event (index into the request) and metric, with the detector's figures. */
@@ -99,7 +99,7 @@ export function encodeRecord(runs: readonly DeviceRun[], readings: readonly Read
     config.episodeCloseAfter, config.episodeRefractory,
   ];
   for (const { device, metrics, position, events } of runs) {
-    keyList.push(keys.seriesIndex(device), keys.deviceAnomalies(device), keys.eventIds(device), keys.rateBucket(device), keys.deviceEpisodes(device));
+    keyList.push(keys.seriesIndex(device), keys.deviceAnomalies(device), keys.eventIds(device), keys.rateBucket(device), keys.deviceEpisodes(device), keys.deviceEpisodeRecords(device));
     for (const metric of metrics) keyList.push(keys.window(device, metric), keys.state(device, metric));
     args.push(device, metrics.length, ...metrics, events.length);
     for (const index of events) {
@@ -136,7 +136,7 @@ export function decodeRecord(runs: readonly DeviceRun[], readings: readonly Read
 const EPISODE_FIELDS = 5;
 const STEPS: EpisodeStep[] = [null, 'opened', 'open', 'closed'];
 
-/** Episodes opened (1) or closed (3): step, event number, metric number, record, the record it replaces. */
+/** Episodes opened (1) or closed (3): step, event number, metric number, record, id. */
 function decodeEpisodes(run: DeviceRun, data: Reply): EpisodeChange[] {
   const out: EpisodeChange[] = [];
   for (let i = 0; i < data.length; i += EPISODE_FIELDS) {
@@ -145,7 +145,7 @@ function decodeEpisodes(run: DeviceRun, data: Reply): EpisodeChange[] {
       index: run.events[Number(data[i + 1]) - 1]!,
       metric: run.metrics[Number(data[i + 2]) - 1]!,
       record: String(data[i + 3]),
-      replaces: String(data[i + 4]),
+      id: String(data[i + 4]),
     });
   }
   return out;

@@ -128,16 +128,17 @@ async function apply(w: WritePath, readings: readonly Reading[], runs: DeviceRun
   const flagged = flaggedValues(results, readings, now);
   const episodes = results.flatMap((result) => (result.kind === 'applied' ? result.episodes : [])).sort((a, b) => a.index - b.index);
   const { entry, counts } = bookkeeping(readings, runs, results, flagged, now);
-  addEpisodes(entry, episodes);
+  addEpisodes(entry, episodes, readings);
   if (counts.events > 0) await w.tally(entry).catch(tallyFailed);
   return { results, flagged, episodes, counts };
 }
 
-/** Episodes in the tally: the global list, and `episodes`, `episodes:<metric>` counted at opening. */
-function addEpisodes(entry: TallyEntry, episodes: readonly EpisodeChange[]): void {
+/** Episodes in the tally: the global list (ids `<device>/<start>/<metric>`), and `episodes`, `episodes:<metric>` counted at opening. */
+function addEpisodes(entry: TallyEntry, episodes: readonly EpisodeChange[], readings: readonly Reading[]): void {
   const opened = episodes.filter((e) => e.step === 'opened');
-  entry.opened = opened.map((e) => e.record);
-  entry.closed = episodes.filter((e) => e.step === 'closed').map((e) => [e.replaces, e.record] as const);
+  const global = (e: EpisodeChange) => [`${readings[e.index]!.deviceId}/${e.id}`, e.record] as const;
+  entry.opened = opened.map(global);
+  entry.closed = episodes.filter((e) => e.step === 'closed').map(global);
   if (opened.length > 0) entry.increments!.set('episodes', opened.length);
   for (const e of opened) entry.increments!.set(`episodes:${e.metric}`, (entry.increments!.get(`episodes:${e.metric}`) ?? 0) + 1);
 }

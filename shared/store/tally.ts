@@ -14,8 +14,8 @@ export interface TallyEntry {
   anomalies?: readonly StoredAnomaly[];
   /** Series (`seriesMember`) whose expiry was pushed back, with when (ms). */
   series?: ReadonlyArray<readonly [string, number]>;
-  /** Episode records opened, and closings (the opening record, the closed one), oldest first. */
-  opened?: readonly string[];
+  /** Episodes opened, and closed, oldest first: (global id, record). */
+  opened?: ReadonlyArray<readonly [string, string]>;
   closed?: ReadonlyArray<readonly [string, string]>;
 }
 
@@ -27,18 +27,18 @@ interface Merged {
   increments: Increments;
   anomalies: StoredAnomaly[];
   series: Map<string, number>;
-  opened: string[];
+  opened: Array<readonly [string, string]>;
   closed: Array<readonly [string, string]>;
 }
 
 /** The KEYS and ARGV of one tally.lua call, in the layout its header documents. */
 export function encodeTally(merged: Merged, now: number, cap: number) {
-  const args: Array<string | number> = [keys.devices, keys.totals, keys.anomalies, keys.series, keys.episodes, now, cap, merged.devices.size, ...merged.devices];
+  const args: Array<string | number> = [keys.devices, keys.totals, keys.anomalies, keys.series, keys.episodes, keys.episodeRecords, now, cap, merged.devices.size, ...merged.devices];
   args.push(merged.series.size);
   for (const [member, at] of merged.series) args.push(at, member);
   args.push(merged.increments.size);
   for (const [field, n] of merged.increments) args.push(field, n);
-  args.push(merged.opened.length, ...merged.opened, merged.closed.length, ...merged.closed.flat());
+  args.push(merged.opened.length, ...merged.opened.flat(), merged.closed.length, ...merged.closed.flat());
   for (const a of merged.anomalies) args.push(JSON.stringify(a));
   return args;
 }

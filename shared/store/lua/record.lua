@@ -13,8 +13,9 @@
   then k pairs (metric number 1..M, value as text).
   KEYS, per run in the same order: series index of the device (zset: metric -> time its keys' expiry was
   last refreshed, ms), recent anomalies of the device (list of JSON, newest first), event ids seen (zset:
-  id -> expiry, ms), rate-limit bucket (hash: tokens, at), recent episodes of the device (list of JSON,
-  newest first by start), then per metric: window list, state hash.
+  id -> expiry, ms), rate-limit bucket (hash: tokens, at), the device's recent episodes (list of
+  episode ids, newest opening first) and their records (hash: episode id -> JSON), then per metric:
+  window list, state hash.
   Two runs may name the same device: they apply one after the other, as two calls would.
   The #!lua line (no flags) makes Redis refuse the whole call before it runs when it is at maxmemory
   with noeviction (OOM), rather than at its first write: a refused call has written nothing.
@@ -25,8 +26,8 @@
   else {"ok", D, the D duplicate event numbers, then per applied value in input order: reply mode "full"
      -> avg, z, anomaly (0/1), score, likelihood, episode step (0 none, 1 opened, 2 open, 3 closed);
      mode "anomalies" -> only anomalous values: event number, metric number, avg, z; then per episode
-     opened or closed, in order: step (1 or 3), event number, metric number, its record, the record it
-     replaces ("" for an opening), then X, their number; then the numbers of the F metrics whose expiry
+     opened or closed, in order: step (1 or 3), event number, metric number, its record, its id
+     ("<start ms>/<metric>"), then X, their number; then the numbers of the F metrics whose expiry
      was refreshed (at `now`), and last F}.
   avg, z, score and likelihood are "%.17g" text; z is "inf" or "-inf" when the baseline has zero variance.
   An event whose id was applied within the id ttl (or earlier in this run) is a duplicate: not applied.
@@ -39,7 +40,8 @@
 
   Episode records (device list, and the global one through the tally) are JSON, times in ms: device_id,
   metric, start, end (null while open), value, score, likelihood (of the opening value), detected_at,
-  and once closed peak_score, peak_value, peak_at, closed_at. A closing replaces its opening record.
+  and once closed peak_score, peak_value, peak_at, closed_at. A closing overwrites its opening record
+  (one HSET: no search), unless the record has been trimmed away since.
 
   Anomaly records (device list) are JSON with times in ms, the format the tally writes to the global list.
   They are built by concatenation, which is safe: the device id and metric names passed the event schema
@@ -68,11 +70,12 @@ local RATE = tonumber(ARGV[9])
 local BURST = tonumber(ARGV[10])
 local RUNS = tonumber(ARGV[11])
 local P = {
-  short = tonumber(ARGV[12]), long = tonumber(ARGV[13]), trigger_flag = ARGV[14] == 'flag',
+  short_rate = 2 / (tonumber(ARGV[12]) + 1), long_rate = 2 / (tonumber(ARGV[13]) + 1),
+  warmup = 0.1 * tonumber(ARGV[13]), trigger_flag = ARGV[14] == 'flag',
   lik_threshold = tonumber(ARGV[15]), score_threshold = tonumber(ARGV[16]),
   close_after = tonumber(ARGV[17]), refractory = tonumber(ARGV[18]),
 }
-local KEYS_PER_RUN = 5
+local KEYS_PER_RUN = 6
 local REFRESH_MS = TTL * 10 -- 1% of the TTL, in ms
 
 local fmt, abs, sqrt, HUGE = string.format, math.abs, math.sqrt, math.huge
@@ -135,56 +138,71 @@ local function record_value(run, i, values, j, avg, z, flag, score, likelihood, 
 end
 
 -- The packed state of a series, or an empty one (n = -1 forces a rebuild of a layout it cannot read).
--- Unpacked straight into fields: a table and a loop over names per series cost more than the arithmetic.
+-- st.f is the whole layout as an array, which the detection updates in place (includes/detection.lua).
 local function read_state(skey)
   local st = { n = 0, k = 0, s1 = 0, s2 = 0, e1 = 0, e2 = 0, w = 0, seen = 0, flagged = 0 }
-  local dt = { sh = 0, mu = 0, v = 0, lc = 0, ep = 0, start = 0, calm = 0, cool = 0, episodes = 0, last_unusual = 0,
-    peak = 0, peak_value = 0, peak_at = 0, open_value = 0, open_score = 0, open_likelihood = 0, opened_at = 0 }
-  st.dt = dt
   local packed = redis.call('HGET', skey, 'state')
-  if not packed then return st end
-  local version
-  if #packed == 17 * 8 then
-    version, st.n, st.k, st.s1, st.s2, st.e1, st.e2, st.w, st.seen, st.flagged, st.refreshed = struct.unpack(LAYOUT_V1, packed)
-    if version ~= 1 then st.n = -1 end
-    return st
+  if packed and #packed == 36 * 8 then
+    local f = { struct.unpack(LAYOUT, packed) }
+    if f[1] == 2 then
+      st.n, st.k, st.s1, st.s2, st.e1, st.e2, st.w, st.seen, st.flagged, st.refreshed = f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11]
+      st.f = f
+      return st
+    end
   end
-  local _
-  version, st.n, st.k, st.s1, st.s2, st.e1, st.e2, st.w, st.seen, st.flagged, st.refreshed, _, _, _, _, _, _, _, _,
-    dt.sh, dt.mu, dt.v, dt.lc, dt.ep, dt.start, dt.calm, dt.cool, dt.episodes, dt.last_unusual, dt.peak, dt.peak_value,
-    dt.peak_at, dt.open_value, dt.open_score, dt.open_likelihood, dt.opened_at = struct.unpack(LAYOUT, packed)
-  if version ~= 2 then st.n, st.seen, st.flagged, st.refreshed = -1, 0, 0, nil end
+  st.f = { 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+  if packed and #packed == 17 * 8 then
+    local version
+    version, st.n, st.k, st.s1, st.s2, st.e1, st.e2, st.w, st.seen, st.flagged, st.refreshed = struct.unpack(LAYOUT_V1, packed)
+    if version ~= 1 then st.n, st.seen, st.flagged, st.refreshed = -1, 0, 0, nil end
+  elseif packed then
+    st.n = -1
+  end
   return st
 end
 
 local function write_state(skey, st, refreshed, last, avg, z, flag, ts, score, likelihood)
-  local dt = st.dt
-  redis.call('HSET', skey, 'state', struct.pack(LAYOUT, 2, st.n, st.k, st.s1, st.s2, st.e1, st.e2, W, st.seen,
-    st.flagged, refreshed, last, avg, z, flag, ts, NOW, score, likelihood, dt.sh, dt.mu, dt.v, dt.lc, dt.ep, dt.start,
-    dt.calm, dt.cool, dt.episodes, dt.last_unusual, dt.peak, dt.peak_value, dt.peak_at, dt.open_value, dt.open_score,
-    dt.open_likelihood, dt.opened_at))
+  local f = st.f
+  f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10] = 2, st.n, st.k, st.s1, st.s2, st.e1, st.e2, W, st.seen, st.flagged
+  f[11], f[12], f[13], f[14], f[15], f[16], f[17], f[18], f[19] = refreshed, last, avg, z, flag, ts, NOW, score, likelihood
+  redis.call('HSET', skey, 'state', struct.pack(LAYOUT, unpack(f, 1, 36)))
 end
 
 -- The record of an episode: as it was opened, or as it closed.
 local function episode_record(run, i, dt, closed)
-  local head = '{"device_id":"' .. run.device .. '","metric":"' .. run.names[i] .. '","start":' .. num(dt.start) .. ',"end":'
-  local tail = ',"value":' .. num(dt.open_value) .. ',"score":' .. num(dt.open_score) .. ',"likelihood":' ..
-    num(dt.open_likelihood) .. ',"detected_at":' .. num(dt.opened_at)
+  local head = '{"device_id":"' .. run.device .. '","metric":"' .. run.names[i] .. '","start":' .. num(dt[START]) .. ',"end":'
+  local tail = ',"value":' .. num(dt[OPEN_VALUE]) .. ',"score":' .. num(dt[OPEN_SCORE]) .. ',"likelihood":' ..
+    num(dt[OPEN_LIKELIHOOD]) .. ',"detected_at":' .. num(dt[OPENED_AT])
   if not closed then return head .. 'null' .. tail .. '}' end
-  return head .. num(dt.last_unusual) .. tail .. ',"peak_score":' .. num(dt.peak) .. ',"peak_value":' .. num(dt.peak_value) ..
-    ',"peak_at":' .. num(dt.peak_at) .. ',"closed_at":' .. NOW .. '}'
+  return head .. num(dt[LAST_UNUSUAL]) .. tail .. ',"peak_score":' .. num(dt[PEAK]) .. ',"peak_value":' .. num(dt[PEAK_VALUE]) ..
+    ',"peak_at":' .. num(dt[PEAK_AT]) .. ',"closed_at":' .. NOW .. '}'
 end
 
--- An episode opened (step 1) or closed (step 3) by value j: its record, for the device list and the reply.
+-- An episode opened (step 1) or closed (step 3) by value j: its record and id, for the device and the reply.
 local function note_episode(run, i, values, j, dt, step)
-  local opened = episode_record(run, i, dt, false)
-  local entry = { step = step, event = values.events[j], metric = i, record = opened, replaces = '' }
-  if step == 3 then entry.record, entry.replaces = episode_record(run, i, dt, true), opened end
-  run.episodes[#run.episodes + 1] = entry
+  run.episodes[#run.episodes + 1] = {
+    step = step, event = values.events[j], metric = i, record = episode_record(run, i, dt, step == 3),
+    id = num(dt[START]) .. '/' .. run.names[i],
+  }
+end
+
+-- Stores a run's episodes in order: an opening adds its id (the oldest beyond the cap leaves, with
+-- its record); a closing overwrites the record if it is still kept.
+local function store_episodes(run, ids, records)
+  for _, e in ipairs(run.episodes) do
+    if e.step == 1 then
+      if redis.call('LPUSH', ids, e.id) > ANOMALY_CAP then redis.call('HDEL', records, redis.call('RPOP', ids)) end
+      redis.call('HSET', records, e.id, e.record)
+    elseif redis.call('HEXISTS', records, e.id) == 1 then
+      redis.call('HSET', records, e.id, e.record)
+    end
+  end
+  redis.call('EXPIRE', ids, TTL)
+  redis.call('EXPIRE', records, TTL)
 end
 
 local function apply_metric(run, i)
-  local wkey, skey = KEYS[run.keys + 3 + 2 * i], KEYS[run.keys + 4 + 2 * i]
+  local wkey, skey = KEYS[run.keys + 4 + 2 * i], KEYS[run.keys + 5 + 2 * i]
   local values = run.values[i]
   local new, count = values.values, #values.values
 
@@ -210,7 +228,7 @@ local function apply_metric(run, i)
   -- around a rebuild (rare) and at the end.
   local n, k, s1, s2, e1, e2 = st.n, st.k, st.s1, st.s2, st.e1, st.e2
   local left, flagged, avg, z, flag, score, likelihood = skip, 0, 0, 0, 0, 0, 0.5
-  local dt = st.dt
+  local dt = st.f
   for j = 1, count do
     local x = new[j]
     local scored = n >= MIN_SAMPLES
@@ -230,7 +248,7 @@ local function apply_metric(run, i)
       if scored and abs(z) > THRESHOLD then flag = 1 end
     end
     local step
-    score, likelihood, step = detect(dt, z, scored, flag, x, values.ts[j], NOW, P)
+    score, likelihood, step = detect(dt, z, scored, flag, x, run.events[values.events[j]].ts, NOW, P)
     if step == 1 or step == 3 then note_episode(run, i, values, j, dt, step) end
     if n == W then
       left = left + 1
@@ -260,7 +278,7 @@ local function apply_metric(run, i)
   local refresh = not st.refreshed or NOW - st.refreshed > REFRESH_MS
   local refreshed = refresh and NOW or st.refreshed
   st.seen, st.flagged = st.seen + count, st.flagged + flagged
-  write_state(skey, st, refreshed, new[count], avg, z, flag, values.ts[count], score, likelihood)
+  write_state(skey, st, refreshed, new[count], avg, z, flag, tonumber(run.events[values.events[count]].ts), score, likelihood)
   if refresh then
     redis.call('EXPIRE', wkey, TTL)
     redis.call('EXPIRE', skey, TTL)
@@ -273,7 +291,7 @@ end
 -- position in the reply.
 local function split_by_metric(run)
   run.values = {}
-  for i = 1, #run.names do run.values[i] = { values = {}, texts = {}, events = {}, slots = {}, ts = {} } end
+  for i = 1, #run.names do run.values[i] = { values = {}, texts = {}, events = {}, slots = {} } end
   local slot = 0
   for e = 1, #run.events do
     local ev = run.events[e]
@@ -284,7 +302,6 @@ local function split_by_metric(run)
         slot = slot + 1
         local j = #values.values + 1
         values.values[j] = tonumber(text); values.texts[j] = text; values.events[j] = e; values.slots[j] = slot
-        values.ts[j] = tonumber(ev.ts)
       end
     end
   end
@@ -318,22 +335,12 @@ local function apply_run(run)
     redis.call('EXPIRE', KEYS[k], TTL)
   end
   local reply = run.reply
-  -- The episodes opened and closed, in order: the device list first (a closing replaces its opening).
+  if #run.episodes > 0 then store_episodes(run, KEYS[k + 4], KEYS[k + 5]) end
   for _, e in ipairs(run.episodes) do
-    if e.step == 1 then
-      redis.call('LPUSH', KEYS[k + 4], e.record)
-    else
-      local at = redis.call('LPOS', KEYS[k + 4], e.replaces)
-      if at then redis.call('LSET', KEYS[k + 4], at, e.record) end
-    end
     local r = #reply
-    reply[r + 1] = e.step; reply[r + 2] = e.event; reply[r + 3] = e.metric; reply[r + 4] = e.record; reply[r + 5] = e.replaces
+    reply[r + 1] = e.step; reply[r + 2] = e.event; reply[r + 3] = e.metric; reply[r + 4] = e.record; reply[r + 5] = e.id
   end
   reply[#reply + 1] = #run.episodes
-  if #run.episodes > 0 then
-    redis.call('LTRIM', KEYS[k + 4], 0, ANOMALY_CAP - 1)
-    redis.call('EXPIRE', KEYS[k + 4], TTL)
-  end
   -- Last: the refreshed metric numbers, then their count.
   for _, i in ipairs(run.refreshed) do reply[#reply + 1] = i end
   reply[#reply + 1] = #run.refreshed

@@ -2,14 +2,15 @@
 --[[ tally: the bookkeeping over all devices for one or more requests, in one call.
   Encoded by shared/store/tally.ts only.
   KEYS[1] devices (zset: device -> last write, ms)   KEYS[2] totals (hash)   KEYS[3] recent anomalies (list)
-  KEYS[4] live series (zset: device/metric -> last expiry refresh, ms)   KEYS[5] recent episodes (list)
-  (all five carry the hash tag {global}, so this runs on Redis Cluster too)
+  KEYS[4] live series (zset: device/metric -> last expiry refresh, ms)
+  KEYS[5] recent episode ids (list, newest opening first)   KEYS[6] episode records (hash: id -> JSON)
+  (all six carry the hash tag {global}, so this runs on Redis Cluster too)
   ARGV[1] now (ms)   ARGV[2] cap of the anomaly list   ARGV[3] D, then D device ids
   then S, then S pairs (refresh time, series member)
   then F, then F pairs (totals field, increment)
-  then O, then O episode records opened (oldest first)
-  then C, then C pairs (opening record, the closed record that replaces it; one no longer in the
-    capped list is dropped)
+  then O, then O pairs (episode id, record) opened, oldest first: the oldest ids beyond the cap leave
+    with their records
+  then C, then C pairs (episode id, closed record): it overwrites the record if it is still kept
   then the rest: anomaly JSON records (times in ms, as record.lua writes them), oldest first
   Returns: nothing.
   Flag allow-oom: at maxmemory this still runs, so that the bookkeeping of events already stored (it
@@ -37,16 +38,18 @@ for i = 0, F - 1 do
   redis.call('HINCRBY', KEYS[2], ARGV[at + 2 * i], ARGV[at + 2 * i + 1])
 end
 at = at + 2 * F
+local cap = tonumber(ARGV[2])
 local O = tonumber(ARGV[at]); at = at + 1
-if O > 0 then
-  call_chunked('LPUSH', KEYS[5], ARGV, at, at + O - 1)
-  redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[2]) - 1)
-  at = at + O
+for i = 0, O - 1 do
+  local id = ARGV[at + 2 * i]
+  if redis.call('LPUSH', KEYS[5], id) > cap then redis.call('HDEL', KEYS[6], redis.call('RPOP', KEYS[5])) end
+  redis.call('HSET', KEYS[6], id, ARGV[at + 2 * i + 1])
 end
+at = at + 2 * O
 local C = tonumber(ARGV[at]); at = at + 1
 for i = 0, C - 1 do
-  local found = redis.call('LPOS', KEYS[5], ARGV[at + 2 * i])
-  if found then redis.call('LSET', KEYS[5], found, ARGV[at + 2 * i + 1]) end
+  local id = ARGV[at + 2 * i]
+  if redis.call('HEXISTS', KEYS[6], id) == 1 then redis.call('HSET', KEYS[6], id, ARGV[at + 2 * i + 1]) end
 end
 at = at + 2 * C
 if at <= #ARGV then
