@@ -26,6 +26,7 @@ describe('loadConfig', () => {
       episodeScore: 0,
       episodeCloseAfter: 5,
       episodeRefractory: 0,
+      episodeFlatline: 0,
       maxBatch: 1000,
       maxBodyBytes: 1048576,
       seriesTtlSeconds: 604800,

@@ -134,6 +134,21 @@ describe('the anomaly likelihood (profile infra)', () => {
   });
 });
 
+describe('a stuck sensor (EPISODE_FLATLINE)', () => {
+  it('opens an episode at the 10th identical value in a row, and never for a series constant from its start', async () => {
+    const api = await app({ DETECTOR_PROFILE: 'infra' });
+    const r = rng(8);
+    const noise = Array.from({ length: 100 }, () => Math.round((50 + r.gauss()) * 100) / 100);
+    const stuck = [...noise, ...Array(30).fill(noise.at(-1))];
+    const reply = await request(`${api.url}/ingest/batch`, {
+      body: [...stuck.map((cpu, i) => ({ device_id: 'flat-1', timestamp: at(i), cpu })), ...Array.from({ length: 130 }, (_, i) => ({ device_id: 'flat-2', timestamp: at(i), cpu: 7 }))],
+    });
+    expect(reply.status).toBe(202);
+    // the run starts at index 99 (the last noisy value): its 10th value is index 108
+    expect(reply.body.alerts.map((a: { index: number; device_id: string }) => [a.device_id, a.index])).toEqual([['flat-1', 108]]);
+  });
+});
+
 describe('state kept across versions and profiles', () => {
   it('reads a series stored in layout v1, keeps its counts, and starts its detection state fresh', async () => {
     const api = await app(EPISODES);

@@ -86,6 +86,7 @@ function randomDetection(r: Rng, windowSize: number): Partial<DetectorParams> {
     episodeScore: r.pick([0, 0.99, 0.999999]),
     episodeCloseAfter: r.pick([1, 3, Math.min(windowSize, 20)]),
     episodeRefractory: r.pick([0, 2, 10]),
+    episodeFlatline: r.pick([0, 3, 10]),
   };
 }
 

@@ -28,6 +28,8 @@ const QUANTILE_CLAMP = 8;
 const TAIL_CLAMP = 6.2e-16;
 
 export interface DetectionState {
+  /** Identical values in a row, this one included. */
+  same: number;
   /** Short average of scores, long-run mean and variance of it, scores seen. */
   sh: number;
   mu: number;
@@ -61,7 +63,7 @@ export interface Detection {
 
 export function emptyDetection(): DetectionState {
   return {
-    sh: 0, mu: 0, v: 0, lc: 0, ep: 0, start: 0, calm: 0, cool: 0, episodes: 0,
+    same: 0, sh: 0, mu: 0, v: 0, lc: 0, ep: 0, start: 0, calm: 0, cool: 0, episodes: 0,
     lastUnusual: 0, peak: 0, peakValue: 0, peakAt: 0, openValue: 0, openScore: 0, openLikelihood: 0, openedAt: 0,
   };
 }
@@ -139,10 +141,13 @@ export function likelihoodStep(st: DetectionState, quantile: number, p: Detector
   return likelihood;
 }
 
-/** Whether a value is unusual enough to open or extend an episode. */
-export function isUnusual(flag: boolean, score: number, likelihood: number, p: DetectorParams): boolean {
+/**
+ * Whether a value is unusual enough to open or extend an episode. `flat`: it ends a run of
+ * EPISODE_FLATLINE identical values or more while its baseline of `samples` values held others.
+ */
+export function isUnusual(flag: boolean, score: number, likelihood: number, flat: boolean, p: DetectorParams): boolean {
   if (p.episodeTrigger === 'flag') return flag;
-  return likelihood >= p.episodeLikelihood || (p.episodeScore > 0 && score >= p.episodeScore);
+  return likelihood >= p.episodeLikelihood || (p.episodeScore > 0 && score >= p.episodeScore) || flat;
 }
 
 /** Moves the episode of a series on by one value (time `ts`, detected at `now`). */
@@ -172,10 +177,18 @@ export function episodeStep(st: DetectionState, unusual: boolean, d: Detection, 
   return 'opened';
 }
 
+/** The value before this one in the series, and how many values its baseline holds. */
+export interface Before {
+  previous: number | undefined;
+  samples: number;
+}
+
 /** Score, likelihood and episode of one value, given its z-score and flag; updates `st`. */
-export function detect(st: DetectionState, zscore: number | null, scored: boolean, flag: boolean, value: number, ts: number, now: number, p: DetectorParams): Detection {
+export function detect(st: DetectionState, zscore: number | null, scored: boolean, flag: boolean, value: number, before: Before, ts: number, now: number, p: DetectorParams): Detection {
   const d: Detection = { score: scoreOf(zscore, scored), likelihood: 0.5, episode: null };
   if (scored) d.likelihood = likelihoodStep(st, scoreQuantile(d.score, tailOf(zscore)), p);
-  d.episode = episodeStep(st, isUnusual(flag, d.score, d.likelihood, p), d, value, ts, now, p);
+  st.same = value === before.previous ? st.same + 1 : 1;
+  const flat = p.episodeFlatline > 0 && st.same >= p.episodeFlatline && st.same - 1 < before.samples;
+  d.episode = episodeStep(st, isUnusual(flag, d.score, d.likelihood, flat, p), d, value, ts, now, p);
   return d;
 }

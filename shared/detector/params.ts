@@ -20,11 +20,13 @@ export interface DetectorParams {
   readonly episodeCloseAfter: number;
   /** Values after an episode closes during which no new one opens. */
   readonly episodeRefractory: number;
+  /** With trigger `likelihood`: this many identical values in a row, in a window that held others, are unusual (a stuck sensor; 0 = off). */
+  readonly episodeFlatline: number;
 }
 
 const NAMES = [
   'windowSize', 'zThreshold', 'minSamples', 'likelihoodShort', 'likelihoodLong', 'episodeTrigger',
-  'episodeLikelihood', 'episodeScore', 'episodeCloseAfter', 'episodeRefractory',
+  'episodeLikelihood', 'episodeScore', 'episodeCloseAfter', 'episodeRefractory', 'episodeFlatline',
 ] as const satisfies ReadonlyArray<keyof DetectorParams>;
 
 /** Just the detector's parameters out of a larger object (such as the Config). */

@@ -96,7 +96,7 @@ export function encodeRecord(runs: readonly DeviceRun[], readings: readonly Read
     config.windowSize, config.zThreshold, config.minSamples, config.seriesTtlSeconds, DEVICE_ANOMALY_CAP, now, mode,
     config.idempotencyTtlSeconds, config.rateLimitPerDevice, config.rateLimitBurst, runs.length,
     config.likelihoodShort, config.likelihoodLong, config.episodeTrigger, config.episodeLikelihood, config.episodeScore,
-    config.episodeCloseAfter, config.episodeRefractory,
+    config.episodeCloseAfter, config.episodeRefractory, config.episodeFlatline,
   ];
   for (const { device, metrics, position, events } of runs) {
     keyList.push(keys.seriesIndex(device), keys.deviceAnomalies(device), keys.eventIds(device), keys.rateBucket(device), keys.deviceEpisodes(device), keys.deviceEpisodeRecords(device));

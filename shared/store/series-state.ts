@@ -1,7 +1,7 @@
 /**
  * The state hash of a series holds one field, `state`: little-endian doubles written by
  * shared/store/lua/record.lua with struct.pack (exact, and far cheaper for the script than text
- * fields). Layout v2 has 36 (the detection state after the window's); v1, 17, is still read.
+ * fields). Layout v2 has 37 (the detection state after the window's); v1, 17, is still read.
  */
 const V1 = [
   'version', 'n', 'k', 's1', 's2', 'e1', 'e2', 'w', 'count', 'anomalies', 'refreshed',
@@ -9,7 +9,7 @@ const V1 = [
 ] as const;
 const FIELDS = [
   ...V1, 'score', 'likelihood', 'sh', 'mu', 'v', 'lc', 'ep', 'start', 'calm', 'cool', 'episodes',
-  'last_unusual', 'peak', 'peak_value', 'peak_at', 'open_value', 'open_score', 'open_likelihood', 'opened_at',
+  'last_unusual', 'peak', 'peak_value', 'peak_at', 'open_value', 'open_score', 'open_likelihood', 'opened_at', 'same',
 ] as const;
 export const STATE_FIELD = 'state';
 

@@ -9,6 +9,7 @@
   ARGV[9] rate limit (events/s, 0 = off)   ARGV[10] burst   ARGV[11] R, the number of runs
   ARGV[12..18] detection: likelihood short span, long span, episode trigger ("flag" or "likelihood"),
   likelihood threshold, score threshold (0 = off), usual values that close an episode, refractory values
+  ARGV[19] identical values in a row that are unusual (0 = off)
   then per run: device id, M, M metric names, E, then per event: timestamp (ms), id ("" for none), k,
   then k pairs (metric number 1..M, value as text).
   KEYS, per run in the same order: series index of the device (zset: metric -> time its keys' expiry was
@@ -32,11 +33,11 @@
   avg, z, score and likelihood are "%.17g" text; z is "inf" or "-inf" when the baseline has zero variance.
   An event whose id was applied within the id ttl (or earlier in this run) is a duplicate: not applied.
 
-  State hash: one field "state", 36 little-endian doubles (layout v2, decoded in shared/store/series-state.ts):
+  State hash: one field "state", 37 little-endian doubles (layout v2, decoded in shared/store/series-state.ts):
   version, n, k, s1, s2, e1, e2, w, count, anomalies, refreshed, last, avg, z, anomaly, ts, updated,
   score, likelihood, then the detection state (includes/detection.lua): sh, mu, v, lc, ep, start, calm,
   cool, episodes, last_unusual, peak, peak_value, peak_at, open_value, open_score, open_likelihood,
-  opened_at. A v1 state (the first 17) is read with an empty detection state.
+  opened_at, same. A v1 state (the first 17) is read with an empty detection state.
 
   Episode records (device list, and the global one through the tally) are JSON, times in ms: device_id,
   metric, start, end (null while open), value, score, likelihood (of the opening value), detected_at,
@@ -73,7 +74,7 @@ local P = {
   short_rate = 2 / (tonumber(ARGV[12]) + 1), long_rate = 2 / (tonumber(ARGV[13]) + 1),
   warmup = 0.1 * tonumber(ARGV[13]), trigger_flag = ARGV[14] == 'flag',
   lik_threshold = tonumber(ARGV[15]), score_threshold = tonumber(ARGV[16]),
-  close_after = tonumber(ARGV[17]), refractory = tonumber(ARGV[18]),
+  close_after = tonumber(ARGV[17]), refractory = tonumber(ARGV[18]), flatline = tonumber(ARGV[19]),
 }
 local KEYS_PER_RUN = 6
 local REFRESH_MS = TTL * 10 -- 1% of the TTL, in ms
@@ -81,7 +82,7 @@ local REFRESH_MS = TTL * 10 -- 1% of the TTL, in ms
 local fmt, abs, sqrt, HUGE = string.format, math.abs, math.sqrt, math.huge
 local function num(x) return fmt('%.17g', x) end
 local LAYOUT_V1 = '<' .. string.rep('d', 17)
-local LAYOUT = '<' .. string.rep('d', 36)
+local LAYOUT = '<' .. string.rep('d', 37)
 
 
 -- One run as offsets into ARGV and KEYS; returns it and where the next run starts.
@@ -142,19 +143,19 @@ end
 local function read_state(skey)
   local st = { n = 0, k = 0, s1 = 0, s2 = 0, e1 = 0, e2 = 0, w = 0, seen = 0, flagged = 0 }
   local packed = redis.call('HGET', skey, 'state')
-  if packed and #packed == 36 * 8 then
+  if packed and #packed == 37 * 8 then
     local f = { struct.unpack(LAYOUT, packed) }
     if f[1] == 2 then
       st.n, st.k, st.s1, st.s2, st.e1, st.e2, st.w, st.seen, st.flagged, st.refreshed = f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11]
-      st.f = f
+      st.f, st.last = f, f[12]
       return st
     end
   end
-  st.f = { 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+  st.f = { 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
   if packed and #packed == 17 * 8 then
     local version
-    version, st.n, st.k, st.s1, st.s2, st.e1, st.e2, st.w, st.seen, st.flagged, st.refreshed = struct.unpack(LAYOUT_V1, packed)
-    if version ~= 1 then st.n, st.seen, st.flagged, st.refreshed = -1, 0, 0, nil end
+    version, st.n, st.k, st.s1, st.s2, st.e1, st.e2, st.w, st.seen, st.flagged, st.refreshed, st.last = struct.unpack(LAYOUT_V1, packed)
+    if version ~= 1 then st.n, st.seen, st.flagged, st.refreshed, st.last = -1, 0, 0, nil, nil end
   elseif packed then
     st.n = -1
   end
@@ -165,7 +166,7 @@ local function write_state(skey, st, refreshed, last, avg, z, flag, ts, score, l
   local f = st.f
   f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10] = 2, st.n, st.k, st.s1, st.s2, st.e1, st.e2, W, st.seen, st.flagged
   f[11], f[12], f[13], f[14], f[15], f[16], f[17], f[18], f[19] = refreshed, last, avg, z, flag, ts, NOW, score, likelihood
-  redis.call('HSET', skey, 'state', struct.pack(LAYOUT, unpack(f, 1, 36)))
+  redis.call('HSET', skey, 'state', struct.pack(LAYOUT, unpack(f, 1, 37)))
 end
 
 -- The record of an episode: as it was opened, or as it closed.
@@ -228,7 +229,7 @@ local function apply_metric(run, i)
   -- around a rebuild (rare) and at the end.
   local n, k, s1, s2, e1, e2 = st.n, st.k, st.s1, st.s2, st.e1, st.e2
   local left, flagged, avg, z, flag, score, likelihood = skip, 0, 0, 0, 0, 0, 0.5
-  local dt = st.f
+  local dt, prev = st.f, st.last
   for j = 1, count do
     local x = new[j]
     local scored = n >= MIN_SAMPLES
@@ -248,7 +249,8 @@ local function apply_metric(run, i)
       if scored and abs(z) > THRESHOLD then flag = 1 end
     end
     local step
-    score, likelihood, step = detect(dt, z, scored, flag, x, run.events[values.events[j]].ts, NOW, P)
+    score, likelihood, step = detect(dt, z, scored, flag, x, prev, n, run.events[values.events[j]].ts, NOW, P)
+    prev = x
     if step == 1 or step == 3 then note_episode(run, i, values, j, dt, step) end
     if n == W then
       left = left + 1
@@ -347,7 +349,7 @@ local function apply_run(run)
   return reply
 end
 
-local replies, a, k = {}, 19, 1
+local replies, a, k = {}, 20, 1
 for r = 1, RUNS do
   local run
   run, a, k = parse_run(a, k)

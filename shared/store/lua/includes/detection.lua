@@ -3,16 +3,17 @@
   method is described); tests hold the two together. dt is the series' packed state as an array
   (record.lua's layout v2), updated in place at the indexes below: sh, mu, v, lc (likelihood), ep,
   start, calm, cool, episodes, last_unusual, peak, peak_value, peak_at, open_value, open_score,
-  open_likelihood, opened_at (episode). An array filled by struct.unpack and emptied by struct.pack
+  open_likelihood, opened_at (episode), same (identical values in a row). An array filled by struct.unpack and emptied by struct.pack
   costs far less per series than a table of named fields. P holds the parameters:
   short_rate and long_rate (2 / (span + 1)), warmup, trigger_flag, lik_threshold, score_threshold,
-  close_after, refractory.
+  close_after, refractory, flatline.
 ]]
 local SQRT2 = math.sqrt(2)
 -- Locals, not math.x: each global lookup costs about as much as the arithmetic here.
 local m_exp, m_sqrt, m_log, HUGE_ = math.exp, math.sqrt, math.log, math.huge
 local SH, MU, V, LC, EP, START, CALM, COOL, EPISODES, LAST_UNUSUAL, PEAK, PEAK_VALUE, PEAK_AT, OPEN_VALUE, OPEN_SCORE, OPEN_LIKELIHOOD, OPENED_AT =
   20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36
+local SAME = 37
 local MIN_STD = 0.05 -- the learning period, 0.1 of the long span, is P.warmup (record.lua)
 local QUANTILE_CLAMP, TAIL_CLAMP, P_LOW = 8, 6.2e-16, 0.02425
 local A1, A2, A3, A4, A5, A6 = -3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239
@@ -57,7 +58,8 @@ end
 
 -- Score, likelihood and episode step of one value; updates dt. One function, the steps inline: in
 -- Redis's Lua a call costs about as much as the arithmetic of a step (this runs once per value).
-local function detect(dt, z, scored, flag, value, ts, now, P)
+-- prev: the series' value before this one (nil: none); samples: values in its baseline.
+local function detect(dt, z, scored, flag, value, prev, samples, ts, now, P)
   local score, likelihood = 0, 0.5
   if scored then
     -- the score and its two-sided tail 1 - score
@@ -90,9 +92,15 @@ local function detect(dt, z, scored, flag, value, ts, now, P)
     local d = sh - mu
     dt[SH], dt[MU], dt[V], dt[LC] = sh, mu + rate * d, (1 - rate) * (v + rate * d * d), lc + 1
   end
+  local same = 1
+  if value == prev then same = dt[SAME] + 1 end
+  dt[SAME] = same
   local unusual
   if P.trigger_flag then unusual = flag == 1
-  else unusual = likelihood >= P.lik_threshold or (P.score_threshold > 0 and score >= P.score_threshold) end
+  else
+    unusual = likelihood >= P.lik_threshold or (P.score_threshold > 0 and score >= P.score_threshold) or
+      (P.flatline > 0 and same >= P.flatline and same - 1 < samples)
+  end
   -- Most values neither touch nor start an episode.
   if not unusual and dt[EP] == 0 and dt[COOL] == 0 then return score, likelihood, 0 end
   return score, likelihood, episode_step(dt, unusual, score, likelihood, value, ts, now, P)
