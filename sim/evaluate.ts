@@ -36,7 +36,7 @@ const { values: o, positionals } = parseCommandLine({
     'Redis of their own, one file after the other, and prints per file and overall precision, recall, F1 and false-positive',
     "rate, and NAB scores (Numenta Anomaly Benchmark: standard, reward low FP, reward low FN) of the service's flags and of",
     'its alerts; then per metric, per kind of anomaly and per --sweep threshold. The detector takes its parameters',
-    '(WINDOW_SIZE, Z_THRESHOLD, MIN_SAMPLES, ...) from the environment, as the service does.',
+    '(DETECTOR_PROFILE, WINDOW_SIZE, Z_THRESHOLD, MIN_SAMPLES, EPISODE_*, ...) from the environment, as the service does.',
   ].join('\n'),
   positionals: true,
   options: {
@@ -57,6 +57,7 @@ const { values: o, positionals } = parseCommandLine({
     'npm run evaluate -- NAB/data --labels NAB/labels/combined_windows.json',
     'npm run evaluate -- series.csv --labels windows.json --charts --charts-dir out/series',
     'Z_THRESHOLD=3 WINDOW_SIZE=100 npm run evaluate -- out/a.jsonl out/b.jsonl --json',
+    'DETECTOR_PROFILE=infra npm run evaluate -- out/infra.jsonl',
   ],
 });
 
