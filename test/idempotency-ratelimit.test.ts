@@ -3,9 +3,13 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ingestRoutes } from '../functions/ingest/routes.js';
 import { decodeState } from '../shared/store/series-state.js';
+import { registry } from '../shared/telemetry/metrics.js';
 import { rng } from '../support/random.js';
 import { type TestApp, request, snapshot, startApp } from './support/app.js';
 import { startFunction } from '../support/functions.js';
+
+const refusedLimited = async () =>
+  (await registry.getSingleMetric('events_refused_total')!.get()).values.find((v) => v.labels.reason === 'rate_limited')?.value ?? 0;
 
 describe('idempotent retries', () => {
   const prefix = `t:${randomUUID().slice(0, 8)}:`;
@@ -94,6 +98,7 @@ describe('the per-device rate limit', () => {
   it('takes a burst, then answers 429 with Retry-After and stores nothing more', async () => {
     const statuses: number[] = [];
     let refused: Awaited<ReturnType<typeof request>> | undefined;
+    const counted = await refusedLimited();
     for (let i = 0; i < 8; i++) {
       const reply = await request(`${app.url}/ingest`, { body: { device_id: 'chatty', cpu: i } });
       statuses.push(reply.status);
@@ -103,6 +108,7 @@ describe('the per-device rate limit', () => {
     expect(statuses.slice(5).every((s) => s === 429)).toBe(true);
     expect(refused!.body).toMatchObject({ error: 'rate_limited', details: { retry_after_seconds: 1 } });
     expect(refused!.headers.get('retry-after')).toBe('1');
+    expect((await refusedLimited()) - counted).toBe(3); // events_refused_total{reason="rate_limited"}
     expect((await app.context.store.series('chatty'))[0]).toMatchObject({ count: 5 });
     // Another device has its own bucket.
     expect((await request(`${app.url}/ingest`, { body: { device_id: 'quiet', cpu: 1 } })).status).toBe(202);

@@ -59,8 +59,10 @@ describe('Redis at maxmemory with noeviction', () => {
     expect((await refusedFull()) - counted).toBe(refused.length);
 
     // A single event is refused whole, with a clear code; the writer is not ready, but alive.
+    const countedBefore = await refusedFull();
     const single = await request(`${app.url}/ingest`, { body: { device_id: 'late', cpu: 1 } });
     expect(single.status).toBe(503);
+    expect((await refusedFull()) - countedBefore).toBe(1);
     expect(single.body).toMatchObject({ error: 'store_full' });
     expect(single.body.message).toMatch(/maxmemory/);
     expect(single.headers.get('retry-after')).toBe('30');
