@@ -144,10 +144,10 @@ function writeCharts(input: Input, flags: Flags, settings: DetectorParams, prefi
   }
 }
 
-/** NAB scores of the flags (every flagged value a detection) and of the alerts (episode openings); null: no alerts reported. */
+/** NAB scores of the flags (every flagged value a detection) and of the alerts (episode openings). */
 interface Nab {
   flags: ProfileScores;
-  alerts: ProfileScores | null;
+  alerts: ProfileScores;
 }
 
 interface FileResult {
@@ -164,19 +164,17 @@ interface Result extends FileResult {
 
 function scoreFile(input: Input, found: Detections): FileResult {
   const nab = (detections: Flags) => scoreProfiles(windowSeries(input.events, detections, input.windows));
-  const alerts = found.alertsReported ? nab(found.alerts) : null;
-  return { file: input.file, events: input.events.length, evaluation: evaluate(input.events, found.flags), nab: { flags: nab(found.flags), alerts } };
+  return { file: input.file, events: input.events.length, evaluation: evaluate(input.events, found.flags), nab: { flags: nab(found.flags), alerts: nab(found.alerts) } };
 }
 
 /** The corpus as a whole: counts added up over the files, NAB's raw scores summed before normalising. */
 function combine(settings: DetectorParams, files: FileResult[]): Result {
-  const alerts = files.map((f) => f.nab.alerts);
   return {
     settings,
     file: 'all files',
     events: files.reduce((sum, f) => sum + f.events, 0),
     evaluation: mergeEvaluations(files.map((f) => f.evaluation)),
-    nab: { flags: addProfileScores(files.map((f) => f.nab.flags)), alerts: alerts.every((a): a is ProfileScores => a !== null) ? addProfileScores(alerts) : null },
+    nab: { flags: addProfileScores(files.map((f) => f.nab.flags)), alerts: addProfileScores(files.map((f) => f.nab.alerts)) },
     files,
   };
 }
@@ -210,7 +208,7 @@ async function scoreAll(inputs: readonly Input[]): Promise<Result[]> {
 }
 
 const pct = (x: number, width = 8) => `${(100 * x).toFixed(1)}%`.padStart(width);
-const nabCells = (p: ProfileScores | null) => PROFILE_NAMES.map((name) => (p?.[name].score?.toFixed(1) ?? '—').padStart(9)).join('');
+const nabCells = (p: ProfileScores) => PROFILE_NAMES.map((name) => (p[name].score?.toFixed(1) ?? '—').padStart(9)).join('');
 const NAB_HEADER = ['standard', 'low FP', 'low FN'].map((h) => h.padStart(9)).join('');
 
 function fileRow(r: FileResult, width: number): string {
@@ -226,16 +224,15 @@ function printFiles(r: Result): void {
   console.log(`${head}  ${NAB_HEADER}  ${NAB_HEADER}`);
   for (const f of [...r.files, r]) console.log(fileRow(f, width));
   console.log('NAB: 100 = every anomaly window detected at its start and no false positive, 0 = never alerting;');
-  console.log(`"all files" sums the raw scores over the files, then normalises.${r.nab.alerts ? '' : ' Alerts: — (the service reports none).'}`);
+  console.log('"all files" sums the raw scores over the files, then normalises.');
 }
 
 /** What an operator sees of the alerts: labelled windows they caught, and alerts outside any window per normal reading. */
 function printAlerts(r: Result): void {
-  if (!r.nab.alerts) return;
   const width = Math.max(...[r, ...r.files].map((f) => f.file.length)) + 2;
   console.log(`\n${'alerts'.padEnd(width)}${'windows detected'.padStart(18)}${'false alerts'.padStart(14)}${'per normal reading'.padStart(20)}`);
   for (const f of [...r.files, r]) {
-    const a = f.nab.alerts!.standard;
+    const a = f.nab.alerts.standard;
     const normal = f.evaluation.overall.tn + f.evaluation.overall.fp;
     const windows = a.windows === 0 ? '—' : `${a.detectedWindows}/${a.windows} ${pct(a.detectedWindows / a.windows, 6)}`;
     console.log(`${f.file.padEnd(width)}${windows.padStart(18)}${String(a.fp).padStart(14)}${(normal === 0 ? '—' : `${(100 * a.fp / normal).toFixed(3)}%`).padStart(20)}`);

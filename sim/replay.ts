@@ -16,13 +16,11 @@ export type Flags = Set<string>;
 export interface Detections {
   flags: Flags;
   alerts: Flags;
-  /** Whether the service reports alerts at all (a batch response with an `alerts` array). */
-  alertsReported: boolean;
 }
 
 interface BatchReply {
   anomalies?: Array<{ index: number; metric: string }>;
-  alerts?: Array<{ index: number; metric: string }>;
+  alerts: Array<{ index: number; metric: string }>;
   message?: string;
 }
 
@@ -41,7 +39,7 @@ export async function replayDetections(events: readonly LabelledEvent[], setting
     MAX_BODY_BYTES: String(16 * 1024 * 1024),
   });
   try {
-    const found: Detections = { flags: new Set(), alerts: new Set(), alertsReported: false };
+    const found: Detections = { flags: new Set(), alerts: new Set() };
     for (let from = 0; from < events.length; from += 1000) {
       const batch = events.slice(from, from + 1000);
       const response = await fetch(`${ingest.url}/ingest/batch`, {
@@ -52,8 +50,7 @@ export async function replayDetections(events: readonly LabelledEvent[], setting
       const body = (await response.json()) as BatchReply;
       if (response.status !== 202) throw new InputError(`the service refused events ${from}-${from + batch.length - 1}: ${response.status} ${body.message}`);
       for (const a of body.anomalies!) found.flags.add(`${from + a.index}:${a.metric}`);
-      if (body.alerts) found.alertsReported = true;
-      for (const a of body.alerts ?? []) found.alerts.add(`${from + a.index}:${a.metric}`);
+      for (const a of body.alerts) found.alerts.add(`${from + a.index}:${a.metric}`);
     }
     return found;
   } finally {
