@@ -6,4 +6,4 @@ import './stats/index.js';
 
 // The package entry point: registers ingest, analyze and stats, and the all-in-one `api`;
 // FUNCTION_TARGET (or --target) picks the one to serve.
-defineFunction('api', apiRoutes, { seriesGauges: true });
+defineFunction('api', apiRoutes, { seriesGauges: true, delivers: true });

@@ -35,6 +35,7 @@ describe('loadConfig', () => {
       pushgatewayUrl: undefined,
       pushIntervalMs: 5000,
       metricsDevices: ['default'],
+      metricsTopDevices: 10,
       instance: 'pod-1',
       idempotencyTtlSeconds: 86400,
       rateLimitPerDevice: 0,
@@ -42,6 +43,12 @@ describe('loadConfig', () => {
       ingestTokens: [],
       deviceTokenKeys: [],
       readTokens: [],
+      sinkUrl: undefined,
+      ceOverrides: {},
+      outboxMaxLength: 1000,
+      outboxMaxAttempts: 8,
+      outboxLeaseMs: 10_000,
+      outboxRetryMs: 1000,
     });
   });
 

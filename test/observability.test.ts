@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { apiRoutes } from '../functions/api.js';
 import { type TestApp, request, startApp } from './support/app.js';
+import { type FleetEvent, simulatedFleet } from './support/fleet.js';
 import { startFunction } from '../support/functions.js';
 import { type Sample, query, startPrometheus, startPushgateway } from '../support/prometheus.js';
 import type { Running } from '../support/servers.js';
@@ -33,10 +34,46 @@ function signal(expr: string): string {
   return match[1]!;
 }
 
+/** The one expression of a dashboard panel, as Grafana would send it with "All" selected. */
+function panelExpr(title: string): string {
+  const panel = dashboard.panels.find((p) => p.title === title);
+  if (panel?.targets.length !== 1) throw new Error(`no panel "${title}" with one query`);
+  return substitute(panel.targets[0]!.expr);
+}
+
 let pushgateway: Running;
 let prometheus: Running;
 const functions: Array<Running & { output(): string }> = [];
 const sent = { values: 0, anomalies: 0, requests: 0, events: 0 };
+const METRICS_DEVICES = ['default', 'sensor-2'];
+/** METRICS_TOP_DEVICES of the stats function: fewer than the fleet's hot devices, so the bound shows. */
+const TOP = 5;
+const fleet = simulatedFleet(1200, 8);
+
+/** Sends a batch, checks how many anomalies it found, and counts it in `sent`. */
+async function sendBatch(url: string, events: FleetEvent[], anomalies: number): Promise<void> {
+  const reply = await request(`${url}/batch`, { body: events });
+  expect(reply.status).toBe(202);
+  expect(reply.body.anomalies).toHaveLength(anomalies);
+  sent.values += events.reduce((n, e) => n + Object.keys(e).length - 1, 0); // every field but device_id
+  sent.anomalies += anomalies;
+  sent.requests += 1;
+  sent.events += events.length;
+}
+
+/**
+ * The fleet: two rounds of usual values over 1,200 devices, a second apart (so that rate() sees them
+ * rise), the hot devices' baselines, then all their anomalies in one batch (so the top devices go from
+ * the stream's to the fleet's at once, and never pass through others).
+ */
+async function sendFleet(a: Running, b: Running): Promise<void> {
+  for (const round of [0, 1]) {
+    if (round > 0) await new Promise((r) => setTimeout(r, 1200));
+    for (const [i, events] of fleet.usual(round, 600).entries()) await sendBatch((i % 2 ? a : b).url, events, 0);
+  }
+  await sendBatch(a.url, fleet.warmUp(), 0);
+  await sendBatch(b.url, fleet.spikes(), fleet.hot.reduce((n, h) => n + h.anomalies, 0));
+}
 
 /** A gateway's batch: 13 events of two devices, 13 cpu and 4 rps values, one anomaly (the last cpu of gw-a). */
 function gatewayBatch(prefix: string): Array<Record<string, string | number>> {
@@ -57,7 +94,8 @@ beforeAll(async () => {
     KEY_PREFIX: `t:${randomUUID().slice(0, 8)}:`,
     PUSHGATEWAY_URL: pushgateway.url,
     PUSH_INTERVAL_MS: '500',
-    METRICS_DEVICES: 'default,sensor-2',
+    METRICS_DEVICES: METRICS_DEVICES.join(','),
+    METRICS_TOP_DEVICES: String(TOP),
     HOSTNAME: instance,
   });
   const base = env('x');
@@ -87,15 +125,9 @@ beforeAll(async () => {
       sent.events += 1;
     }
   }
-  // And a batch, which is counted value by value too (outside METRICS_DEVICES: the gauges are not concerned).
-  const batch = gatewayBatch('gateway');
-  const batchReply = await request(`${b!.url}/batch`, { body: batch });
-  expect(batchReply.status).toBe(202);
-  expect(batchReply.body.anomalies).toHaveLength(1);
-  sent.values += batch.reduce((n, e) => n + Object.keys(e).length - 1, 0); // every field but device_id
-  sent.anomalies += 1;
-  sent.requests += 1;
-  sent.events += batch.length;
+  // And a batch, which is counted value by value too (outside METRICS_DEVICES); then a fleet.
+  await sendBatch(b!.url, gatewayBatch('gateway'), 1);
+  await sendFleet(a!, b!);
   // One request that fails validation, so that a 4xx series exists too.
   expect((await request(`${a!.url}/ingest`, { body: { cpu: 'x' } })).status).toBe(400);
 }, 120_000);
@@ -123,6 +155,34 @@ describe('metrics pushed through a real Pushgateway and scraped by a real Promet
     // One observation per accepted request, of its number of events.
     expect(await scalar('sum(ingest_batch_size_count)')).toBe(sent.requests);
     expect(await scalar('sum(ingest_batch_size_sum)')).toBe(sent.events);
+  });
+
+  it('show a fleet of 1,200 devices per metric, and its top devices by recent anomalies, at most METRICS_TOP_DEVICES', async () => {
+    // Fleet-wide panels carry no device label: the fleet's metrics are there, as values per second and ratios.
+    const perMetric = async (title: string) =>
+      Object.fromEntries((await query(prometheus.url, panelExpr(title))).map((s) => [s.metric.metric, Number(s.value[1])]));
+    await waitFor('the fleet per metric', async () => ((await perMetric('Values per second by metric')).temp ?? 0) > 0);
+    const ratios = await perMetric('Anomaly ratio by metric');
+    expect(ratios.temp).toBe(0);
+    expect(ratios.cpu).toBeGreaterThan(0);
+
+    // The stats function reads the top devices from Redis: the five hot devices with the most, most first.
+    const expected = fleet.hot.slice(0, TOP).map((h) => [h.device, String(h.anomalies)]);
+    const top = async () => (await query(prometheus.url, panelExpr('Top devices by recent anomalies'))).map((s) => [s.metric.device, s.value[1]]);
+    await waitFor('the top devices', async () => JSON.stringify(await top()) === JSON.stringify(expected)).catch(() => undefined);
+    expect(await top()).toEqual(expected);
+    expect(await query(prometheus.url, 'iot_device_recent_anomalies')).toHaveLength(TOP);
+
+    // Their series are exported beside METRICS_DEVICES', and only theirs: the drill-down variable lists them.
+    const withSeries = [...METRICS_DEVICES, ...expected.map(([device]) => device!)].sort();
+    const devices = async () => (await query(prometheus.url, 'count by (device) (iot_metric_value)')).map((s) => s.metric.device).sort();
+    await waitFor('the series of the top devices', async () => JSON.stringify(await devices()) === JSON.stringify(withSeries)).catch(() => undefined);
+    expect(await devices()).toEqual(withSeries);
+    const variable = dashboard.templating.list.find((v) => v.name === 'device')!;
+    const [, metric, label] = /^label_values\((\w+), (\w+)\)$/.exec(variable.definition)!;
+    const since = Math.floor(Date.now() / 1000) - 5;
+    const listed = await fetch(`${prometheus.url}/api/v1/label/${label}/values?match[]=${metric}&start=${since}`);
+    expect(((await listed.json()) as { data: string[] }).data).toEqual(expect.arrayContaining(withSeries));
   });
 
   it('export the rolling average and z-score that the analyze function answers', async () => {

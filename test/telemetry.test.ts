@@ -48,18 +48,26 @@ describe('the counters of a function process', () => {
 });
 
 describe('a served function reports', () => {
-  it('the series of METRICS_DEVICES read from Redis, Redis reachability, and pushes them to the Pushgateway', async () => {
+  it('the series of METRICS_DEVICES and of the top devices read from Redis, Redis reachability, and pushes them to the Pushgateway', async () => {
     const base = testConfig();
-    const config = loadConfig({ REDIS_URL: base.redisUrl, KEY_PREFIX: base.keyPrefix, METRICS_DEVICES: 'g1,g2', PUSHGATEWAY_URL: pushgateway.url, PUSH_INTERVAL_MS: '100', HOSTNAME: 'pod-t' });
+    const env = { METRICS_DEVICES: 'g1,g2', METRICS_TOP_DEVICES: '1', MIN_SAMPLES: '2', PUSHGATEWAY_URL: pushgateway.url, PUSH_INTERVAL_MS: '100', HOSTNAME: 'pod-t' };
+    const config = loadConfig({ REDIS_URL: base.redisUrl, KEY_PREFIX: base.keyPrefix, ...env });
     const context = createContext(config);
+    const readings = (device: string, values: number[]) => values.map((cpu, i) => ({ deviceId: device, timestamp: i, metrics: [['cpu', cpu]] as Array<[string, number]> }));
+    // One anomaly of g1 (after a zero-variance baseline), two of h1, none of h2: with one top device,
+    // h1 (outside METRICS_DEVICES) is exported too. Written first: a collection that starts during
+    // the write (the push timer's) may show the state before it.
+    await context.store.recordBatch([...readings('g1', [1, 1, 5]), ...readings('h1', [1, 1, 10, 100]), ...readings('h2', [7, 8, 7])]);
     const stop = observe('telemetry-test', context, { seriesGauges: true });
     try {
-      await context.store.recordBatch([1, 1, 5].map((cpu, i) => ({ deviceId: 'g1', timestamp: i, metrics: [['cpu', cpu]] as Array<[string, number]> })));
       const text = await registry.metrics();
       expect(text).toContain('iot_redis_up 1');
       expect(text).toContain('iot_metric_value{device="g1",metric="cpu"} 5');
       expect(text).toContain('iot_metric_zscore{device="g1",metric="cpu"} +Inf');
       expect(text).not.toContain('device="g2"');
+      expect(text.split('\n').filter((l) => l.startsWith('iot_device_recent_anomalies{'))).toEqual(['iot_device_recent_anomalies{device="h1"} 2']);
+      expect(text).toContain('iot_metric_value{device="h1",metric="cpu"} 100');
+      expect(text).not.toContain('device="h2"');
       // Pushes every 100 ms: one taken after the batch carries its series, under job and instance.
       const line = /iot_metric_value\{device="g1",instance="pod-t",job="telemetry-test",metric="cpu"\} 5/;
       await waitFor('the push of the series', async () => line.test(await (await fetch(`${pushgateway.url}/metrics`)).text()));

@@ -95,6 +95,27 @@ export const signingKeys = (): Rule<ReadonlyArray<{ id: string; secret: string }
 export const httpUrl = (): Rule<string> =>
   matching(/^https?:\/\/[^\s]+$/, '`http://` or `https://` URL', 'must be an http:// or https:// URL');
 
+/** K_CE_OVERRIDES as a SinkBinding sets it: JSON `{"extensions": {name: value}}`, names as CloudEvents allows. */
+export const ceOverrides = (): Rule<Readonly<Record<string, string>>> => ({
+  text: 'JSON `{"extensions": {…}}`',
+  parse: (raw) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      return { error: `must be JSON${got(raw)}` };
+    }
+    const extensions = (parsed as { extensions?: unknown } | null)?.extensions ?? {};
+    if (typeof parsed !== 'object' || parsed === null || typeof extensions !== 'object' || extensions === null || Array.isArray(extensions)) {
+      return { error: `must be a JSON object whose "extensions" is an object${got(raw)}` };
+    }
+    const entries = Object.entries(extensions).map(([name, value]) => [name, String(value)] as const);
+    const bad = entries.find(([name]) => !/^[a-z0-9]{1,20}$/.test(name));
+    if (bad) return { error: `must name extensions of 1–20 characters [a-z0-9] (got "${bad[0].slice(0, 40)}")` };
+    return ok(Object.freeze(Object.fromEntries(entries)));
+  },
+});
+
 const HOST_PORT = /^[^\s:/]+:\d{1,5}$/;
 
 /** One `host:port`. */

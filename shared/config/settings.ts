@@ -1,5 +1,5 @@
 import { PROFILES, PROFILE_NAMES, type ProfileName } from '../detector/profiles.js';
-import { anyText, between, deviceIds, oneOf, hostPort, hostPorts, httpUrl, integer, matching, pemFile, positive, redisUrl, signingKeys, tokens } from './rules.js';
+import { anyText, between, ceOverrides, deviceIds, oneOf, hostPort, hostPorts, httpUrl, integer, matching, pemFile, positive, redisUrl, signingKeys, tokens } from './rules.js';
 import type { Rule } from './rules.js';
 
 /**
@@ -57,6 +57,7 @@ export const SETTINGS = {
   PUSHGATEWAY_URL: setting({ key: 'pushgatewayUrl', rule: httpUrl(), fallback: undefined as string | undefined, shown: '— (no push)', doc: 'where the served function pushes its metrics' }),
   PUSH_INTERVAL_MS: setting({ key: 'pushIntervalMs', rule: integer(100, 3_600_000), fallback: 5000, doc: 'how often it pushes' }),
   METRICS_DEVICES: setting({ key: 'metricsDevices', rule: deviceIds(100), fallback: Object.freeze(['default']), shown: '`default`', doc: 'devices whose series the stats and all-in-one targets export as gauges' }),
+  METRICS_TOP_DEVICES: setting({ key: 'metricsTopDevices', rule: integer(0, 100), fallback: 10, doc: 'those targets also export the devices with the most anomalies in the recent list (`RECENT_ANOMALIES`), as `iot_device_recent_anomalies` and with their series gauges (0 = off)' }),
   HOSTNAME: setting({ key: 'instance', rule: anyText(), fallback: '', shown: 'the host name', doc: 'the `instance` label of the pushed metrics (the pod name on Kubernetes)' }),
   IDEMPOTENCY_TTL_SECONDS: setting({ key: 'idempotencyTtlSeconds', rule: integer(1, 30 * DAY), fallback: DAY, doc: 'how long an event id is remembered' }),
   RATE_LIMIT_PER_DEVICE: setting({ key: 'rateLimitPerDevice', rule: positive(), fallback: 0, shown: '— (off)', doc: 'events per second per device' }),
@@ -64,4 +65,10 @@ export const SETTINGS = {
   INGEST_TOKENS: setting({ key: 'ingestTokens', rule: tokens(), fallback: Object.freeze([]) as readonly string[], shown: '— (open)', doc: 'bearer tokens accepted by ingest' }),
   DEVICE_TOKEN_KEYS: setting({ key: 'deviceTokenKeys', rule: signingKeys(), fallback: Object.freeze([]) as ReadonlyArray<{ id: string; secret: string }>, shown: '— (no device tokens)', doc: 'keys that sign device tokens (`npm run token`): the first signs, all verify (two during a rotation); a device token writes its own device only' }),
   READ_TOKENS: setting({ key: 'readTokens', rule: tokens(), fallback: Object.freeze([]) as readonly string[], shown: '— (open)', doc: 'bearer tokens accepted by analyze, stats and `/metrics`' }),
+  K_SINK: setting({ key: 'sinkUrl', rule: httpUrl(), fallback: undefined as string | undefined, shown: '— (no anomaly events)', doc: 'where alert episodes are delivered as CloudEvents (a Knative SinkBinding sets it); with it, record calls write each device\'s outbox and ingest delivers it (README, Anomaly events)' }),
+  K_CE_OVERRIDES: setting({ key: 'ceOverrides', rule: ceOverrides(), fallback: Object.freeze({}) as Readonly<Record<string, string>>, shown: '—', doc: 'extension attributes added to every anomaly event (a SinkBinding sets it)' }),
+  OUTBOX_MAX_LENGTH: setting({ key: 'outboxMaxLength', rule: integer(10, 1_000_000), fallback: 1000, doc: "entries a device's outbox keeps: past it (the sink down for long), its oldest undelivered entries leave" }),
+  OUTBOX_MAX_ATTEMPTS: setting({ key: 'outboxMaxAttempts', rule: integer(1, 1000), fallback: 8, doc: 'failed deliveries of one anomaly event before it is dead-lettered' }),
+  OUTBOX_LEASE_MS: setting({ key: 'outboxLeaseMs', rule: integer(1000, 600_000), fallback: 10_000, doc: "how long one dispatcher holds a device's outbox: a pod that dies delays that device's events by at most this; a delivery times out after a quarter of it" }),
+  OUTBOX_RETRY_MS: setting({ key: 'outboxRetryMs', rule: integer(10, 600_000), fallback: 1000, doc: 'wait after a failed delivery; it doubles with each failure of the same event, up to 5 minutes' }),
 };

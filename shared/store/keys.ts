@@ -10,6 +10,12 @@ export const keys = {
   deviceEpisodes: (device: string) => `dev:{${device}}:episodes`,
   /** hash: episode id → JSON record (shared/store/episode-record.ts); a closing overwrites its opening. */
   deviceEpisodeRecords: (device: string) => `dev:{${device}}:episode`,
+  /** stream: the device's alert episodes to deliver to K_SINK (record.lua appends, shared/outbox delivers). */
+  outbox: (device: string) => `dev:{${device}}:outbox`,
+  /** hash: failed deliveries of the outbox's entries (entry id → attempts) and `next`, when to try again (ms). */
+  outboxRetries: (device: string) => `dev:{${device}}:outbox:retries`,
+  /** string: which dispatcher holds the device's outbox now (so one delivers it, in order). */
+  outboxLease: (device: string) => `dev:{${device}}:outbox:lease`,
   /** zset: event id → when it may be applied again (ms). */
   eventIds: (device: string) => `dev:{${device}}:ids`,
   /** hash: the device's rate-limit token bucket. */
@@ -30,6 +36,10 @@ export const keys = {
   /** zset: `device/metric` → when its keys' expiry was last pushed back (ms), as in the device's series
    * index: the series alive now are those scored within the TTL, counted without visiting devices. */
   series: '{global}:series',
+  /** set: devices whose outbox may hold entries to deliver (the tally adds, the dispatcher removes). */
+  outboxDevices: '{global}:outbox',
+  /** stream: outbox entries given up after OUTBOX_MAX_ATTEMPTS failed deliveries, with the last error. */
+  deadLetters: '{global}:outbox:dead',
 } as const;
 
 /** The member of `keys.series` for one series ('/' is in neither a device id nor a metric name). */

@@ -35,6 +35,12 @@ export interface Totals {
   per_metric: Record<string, { events: number; anomalies: number; episodes: number }>;
 }
 
+/** A device and how many of the recent anomalies (the global list) are its own. */
+export interface DeviceAnomalies {
+  device_id: string;
+  anomalies: number;
+}
+
 export interface Reads {
   /** The series of a device (all its live metrics, or one), as the API shows them; with `history`, each with its window. */
   series(device: string, metric?: string, history?: boolean): Promise<SeriesView[]>;
@@ -45,6 +51,8 @@ export interface Reads {
   recentAnomalies(limit: number, device?: string): Promise<AnomalyRecord[]>;
   /** The newest alert episodes (by opening), over all devices or of one. */
   recentEpisodes(limit: number, device?: string): Promise<EpisodeRecord[]>;
+  /** The `limit` devices with the most anomalies in the global recent list; ties: the most recent first. */
+  topAnomalousDevices(limit: number): Promise<DeviceAnomalies[]>;
   counts(): Promise<{ devices: number; series: number }>;
 }
 
@@ -93,6 +101,8 @@ export function createReads(redis: Client, seriesTtlSeconds: number): Reads {
       return records.flatMap((text) => (text ? [presentEpisode(JSON.parse(text) as StoredEpisode)] : []));
     },
 
+    topAnomalousDevices: (limit) => topAnomalousDevices(redis, limit),
+
     // Both counts are kept as the data changes (the tally scores each device and series as record.lua
     // refreshes it), so this costs O(log n), not a visit to every device.
     async counts() {
@@ -103,6 +113,28 @@ export function createReads(redis: Client, seriesTtlSeconds: number): Reads {
       return { devices, series };
     },
   };
+}
+
+/**
+ * Counted at read time from the list tally.lua already keeps (trimmed to RECENT_ANOMALIES ≤ 10,000
+ * records at every write), so the write path pays nothing: one LRANGE of one key, on Cluster too.
+ */
+async function topAnomalousDevices(redis: Client, limit: number): Promise<DeviceAnomalies[]> {
+  if (limit <= 0) return [];
+  const done = redisTimer('top_devices');
+  const list = await redis.lrange(keys.anomalies, 0, -1);
+  done();
+  return rankDevices(list.map((text) => (JSON.parse(text) as StoredAnomaly).device_id), limit);
+}
+
+/** Devices by how often they occur in `newestFirst`; a Map keeps first (most recent) sight, the sort is stable. */
+function rankDevices(newestFirst: readonly string[], limit: number): DeviceAnomalies[] {
+  const counts = new Map<string, number>();
+  for (const device of newestFirst) counts.set(device, (counts.get(device) ?? 0) + 1);
+  return [...counts]
+    .sort(([, a], [, b]) => b - a)
+    .slice(0, limit)
+    .map(([device_id, anomalies]) => ({ device_id, anomalies }));
 }
 
 function seriesView(metric: string, packed: Buffer | null): SeriesView[] {

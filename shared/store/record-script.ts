@@ -96,10 +96,10 @@ export function encodeRecord(runs: readonly DeviceRun[], readings: readonly Read
     config.windowSize, config.zThreshold, config.minSamples, config.seriesTtlSeconds, DEVICE_ANOMALY_CAP, now, mode,
     config.idempotencyTtlSeconds, config.rateLimitPerDevice, config.rateLimitBurst, runs.length,
     config.likelihoodShort, config.likelihoodLong, config.episodeTrigger, config.episodeLikelihood, config.episodeScore,
-    config.episodeCloseAfter, config.episodeRefractory, config.episodeFlatline,
+    config.episodeCloseAfter, config.episodeRefractory, config.episodeFlatline, config.sinkUrl ? config.outboxMaxLength : 0,
   ];
   for (const { device, metrics, position, events } of runs) {
-    keyList.push(keys.seriesIndex(device), keys.deviceAnomalies(device), keys.eventIds(device), keys.rateBucket(device), keys.deviceEpisodes(device), keys.deviceEpisodeRecords(device));
+    keyList.push(keys.seriesIndex(device), keys.deviceAnomalies(device), keys.eventIds(device), keys.rateBucket(device), keys.deviceEpisodes(device), keys.deviceEpisodeRecords(device), keys.outbox(device));
     for (const metric of metrics) keyList.push(keys.window(device, metric), keys.state(device, metric));
     args.push(device, metrics.length, ...metrics, events.length);
     for (const index of events) {

@@ -21,7 +21,7 @@ export function loadScript(name: string): string {
   return resolve(read(name));
 }
 
-/** The scripts as ioredis defines them: `record` takes its key count first, `tally` always six keys. */
+/** The scripts as ioredis defines them: `record` takes its key count first, `tally` always seven keys. */
 export function scriptDefinitions() {
-  return { record: { lua: loadScript('record') }, tally: { lua: loadScript('tally'), numberOfKeys: 6 } };
+  return { record: { lua: loadScript('record') }, tally: { lua: loadScript('tally'), numberOfKeys: 7 } };
 }

@@ -2,10 +2,12 @@ import type { Cluster } from 'ioredis';
 import type { Config } from '../config/load.js';
 import { type Client, connect, storeError } from './connection.js';
 import { type Reads, createReads } from './reads.js';
+import { type Outbox, createOutbox } from './outbox.js';
 import { type Recorder, createRecorder } from './recorder.js';
 
 export type { AnomalyRecord } from './anomaly-record.js';
-export type { SeriesView, Totals } from './reads.js';
+export type { Outbox, OutboxEntry } from './outbox.js';
+export type { DeviceAnomalies, SeriesView, Totals } from './reads.js';
 export type { BatchAnomaly, BatchOutcome, EventOutcome, MetricResult } from './recorder.js';
 
 /** What the functions do with Redis: the write path, the reads, health and shutdown. */
@@ -17,6 +19,8 @@ export interface Store extends Recorder, Reads {
    * refuses writes (never throws; false when it cannot tell).
    */
   full(): Promise<boolean>;
+  /** The devices' outboxes of anomaly events, for the dispatcher (shared/outbox). */
+  readonly outbox: Outbox;
   close(): Promise<void>;
 }
 
@@ -31,6 +35,7 @@ export function createStore(config: Config): Store {
     ...typedErrors(operations),
     ping: () => ping(redis),
     full: () => full(redis),
+    outbox: createOutbox(redis, config.keyPrefix, config.seriesTtlSeconds),
     async close() {
       await redis.quit().catch(() => redis.disconnect());
     },

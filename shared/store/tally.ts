@@ -17,6 +17,8 @@ export interface TallyEntry {
   /** Episodes opened, and closed, oldest first: (global id, record). */
   opened?: ReadonlyArray<readonly [string, string]>;
   closed?: ReadonlyArray<readonly [string, string]>;
+  /** Devices whose outbox the record calls appended to (for the dispatcher to find). */
+  outbox?: Iterable<string>;
 }
 
 /** Adds the bookkeeping of one request; resolves once it is stored. */
@@ -29,16 +31,18 @@ interface Merged {
   series: Map<string, number>;
   opened: Array<readonly [string, string]>;
   closed: Array<readonly [string, string]>;
+  outbox: Set<string>;
 }
 
 /** The KEYS and ARGV of one tally.lua call, in the layout its header documents. */
 export function encodeTally(merged: Merged, now: number, cap: number) {
-  const args: Array<string | number> = [keys.devices, keys.totals, keys.anomalies, keys.series, keys.episodes, keys.episodeRecords, now, cap, merged.devices.size, ...merged.devices];
+  const args: Array<string | number> = [keys.devices, keys.totals, keys.anomalies, keys.series, keys.episodes, keys.episodeRecords, keys.outboxDevices, now, cap, merged.devices.size, ...merged.devices];
   args.push(merged.series.size);
   for (const [member, at] of merged.series) args.push(at, member);
   args.push(merged.increments.size);
   for (const [field, n] of merged.increments) args.push(field, n);
   args.push(merged.opened.length, ...merged.opened.flat(), merged.closed.length, ...merged.closed.flat());
+  args.push(merged.outbox.size, ...merged.outbox);
   for (const a of merged.anomalies) args.push(JSON.stringify(a));
   return args;
 }
@@ -52,7 +56,7 @@ export function createTally(redis: Redis | Cluster, recentAnomalies: number): Ta
   let pending: { merged: Merged; done: Promise<unknown> } | undefined;
   return (entry) => {
     if (!pending) {
-      const merged: Merged = { devices: new Set(), increments: new Map(), anomalies: [], series: new Map(), opened: [], closed: [] };
+      const merged: Merged = { devices: new Set(), increments: new Map(), anomalies: [], series: new Map(), opened: [], closed: [], outbox: new Set() };
       const done = new Promise((resolve) => setImmediate(resolve)).then(() => {
         pending = undefined;
         return redis.tally(...encodeTally(merged, Date.now(), recentAnomalies));
@@ -65,6 +69,7 @@ export function createTally(redis: Redis | Cluster, recentAnomalies: number): Ta
     if (entry.anomalies) merged.anomalies.push(...entry.anomalies);
     if (entry.opened) merged.opened.push(...entry.opened);
     if (entry.closed) merged.closed.push(...entry.closed);
+    for (const device of entry.outbox ?? []) merged.outbox.add(device);
     for (const [member, at] of entry.series ?? []) merged.series.set(member, Math.max(at, merged.series.get(member) ?? 0));
     return pending.done;
   };

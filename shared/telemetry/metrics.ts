@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** The one registry of this process; every metric of the service is defined here. */
+/** The one registry of this process; every metric of the service is defined here (the dispatcher's in outbox-metrics.ts). */
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
 
@@ -139,18 +139,28 @@ export function recordPush(ok: boolean): void {
   else pushFailures.inc();
 }
 
-/** Where the Redis-backed gauges read from: the store, and an allow-list of devices (empty: no series gauges). */
+type SeriesRow = { metric: string; value: number; avg: number; zscore: number | null };
+type Ranked = { device_id: string; anomalies: number };
+
+/**
+ * Where the Redis-backed gauges read from: the store, an allow-list of devices, and how many of the
+ * devices with the most recent anomalies to add to it (none of either: no per-device gauges).
+ */
 export interface GaugeSource {
   readonly devices: readonly string[];
-  series(device: string): Promise<ReadonlyArray<{ metric: string; value: number; avg: number; zscore: number | null }>>;
+  readonly top: number;
+  topAnomalousDevices(limit: number): Promise<readonly Ranked[]>;
+  series(device: string): Promise<readonly SeriesRow[]>;
   ping(): Promise<boolean>;
 }
 
 /**
- * Registers iot_redis_up and, for the devices of `from`, the series gauges iot_metric_value, _avg and
- * _zscore. They are read from Redis whenever the registry is collected (a scrape of /metrics or a
- * push), so every pod reports the state of truth rather than its own memory. Called once, by the
- * target a process serves; a process that never calls it exports none of them (a default 0 would lie).
+ * Registers iot_redis_up and the per-device gauges: iot_device_recent_anomalies for the `top` devices
+ * with the most recent anomalies, and iot_metric_value, _avg and _zscore for those and the allow-list.
+ * They are read from Redis whenever the registry is collected (a scrape of /metrics or a push), so
+ * every pod reports the state of truth rather than its own memory, and reset each time, so a device
+ * that left the top leaves the gauges. Called once, by the target a process serves; a process that
+ * never calls it exports none of them (a default 0 would lie).
  */
 export function exportFromRedis(from: GaugeSource): void {
   new Gauge({
@@ -161,36 +171,61 @@ export function exportFromRedis(from: GaugeSource): void {
       this.set((await from.ping()) ? 1 : 0);
     },
   });
-  if (from.devices.length === 0) return;
+  if (from.devices.length === 0 && from.top === 0) return;
 
+  // One read of Redis per collection, shared by the gauges.
   let reading: Promise<void> | undefined;
   const read = (): Promise<void> => {
-    reading ??= (async () => {
-      try {
-        const all = await Promise.all(from.devices.map(async (device) => ({ device, series: await from.series(device) })));
-        for (const g of Object.values(gauges)) g.reset();
-        for (const { device, series } of all) {
-          for (const s of series) {
-            const labels = { device, metric: s.metric };
-            gauges.value.set(labels, s.value);
-            gauges.avg.set(labels, s.avg);
-            gauges.zscore.set(labels, s.zscore ?? Number.POSITIVE_INFINITY);
-          }
-        }
-      } catch {
-        // Redis unreachable: the last values stay; iot_redis_up says why they are stale.
-      } finally {
-        reading = undefined;
-      }
-    })();
+    reading ??= readDevices(from)
+      .then((snapshot) => showDevices(gauges, snapshot))
+      // Redis unreachable: the last values stay; iot_redis_up says why they are stale.
+      .catch(() => undefined)
+      .finally(() => (reading = undefined));
     return reading;
   };
-  // One read of Redis per collection, shared by the three gauges.
-  const gauge = (name: string, help: string) =>
-    new Gauge({ name, help, labelNames: ['device', 'metric'] as const, registers: [registry], collect: read });
-  const gauges = {
-    value: gauge('iot_metric_value', 'Last value of a series, read from Redis at collection time.'),
-    avg: gauge('iot_metric_avg', 'Rolling average of a series, read from Redis at collection time.'),
-    zscore: gauge('iot_metric_zscore', 'z-score of the last value of a series, read from Redis; +Inf when its baseline had zero variance.'),
+  const gauge = (name: string, help: string, labelNames: readonly string[]) =>
+    new Gauge({ name, help, labelNames, registers: [registry], collect: read });
+  const series = ['device', 'metric'];
+  const gauges: DeviceGauges = {
+    value: gauge('iot_metric_value', 'Last value of a series, read from Redis at collection time.', series),
+    avg: gauge('iot_metric_avg', 'Rolling average of a series, read from Redis at collection time.', series),
+    zscore: gauge('iot_metric_zscore', 'z-score of the last value of a series, read from Redis; +Inf when its baseline had zero variance.', series),
+    recent: from.top > 0
+      ? gauge('iot_device_recent_anomalies', 'Anomalies of a device in the recent list over all devices (RECENT_ANOMALIES), for the METRICS_TOP_DEVICES devices with the most; read from Redis at collection time.', ['device'])
+      : undefined,
   };
+}
+
+interface DeviceGauges {
+  value: Gauge;
+  avg: Gauge;
+  zscore: Gauge;
+  recent: Gauge | undefined;
+}
+
+/** What one collection read from Redis for the per-device gauges. */
+interface DeviceSnapshot {
+  top: readonly Ranked[];
+  series: ReadonlyArray<readonly [device: string, rows: readonly SeriesRow[]]>;
+}
+
+/** The top devices first, then the series of the allow-list and of those, each device once. */
+async function readDevices(from: GaugeSource): Promise<DeviceSnapshot> {
+  const top = from.top > 0 ? await from.topAnomalousDevices(from.top) : [];
+  const devices = [...new Set([...from.devices, ...top.map((d) => d.device_id)])];
+  const series = await Promise.all(devices.map(async (device) => [device, await from.series(device)] as const));
+  return { top, series };
+}
+
+function showDevices(gauges: DeviceGauges, { top, series }: DeviceSnapshot): void {
+  for (const g of Object.values(gauges)) g?.reset();
+  for (const { device_id, anomalies } of top) gauges.recent?.set({ device: device_id }, anomalies);
+  for (const [device, rows] of series) {
+    for (const s of rows) {
+      const labels = { device, metric: s.metric };
+      gauges.value.set(labels, s.value);
+      gauges.avg.set(labels, s.avg);
+      gauges.zscore.set(labels, s.zscore ?? Number.POSITIVE_INFINITY);
+    }
+  }
 }

@@ -21,13 +21,16 @@ export function whenServed(target: string, setup: () => void): void {
 }
 
 /**
- * What a served function reports: Redis reachability and, with `seriesGauges`, the series gauges of
- * METRICS_DEVICES (read from Redis); with PUSHGATEWAY_URL, a push of the whole registry every
- * PUSH_INTERVAL_MS under job=<function>, instance=<host>. Returns a function that stops pushing.
+ * What a served function reports: Redis reachability and, with `seriesGauges`, the per-device gauges
+ * (read from Redis) of METRICS_DEVICES and of the METRICS_TOP_DEVICES devices with the most recent
+ * anomalies; with PUSHGATEWAY_URL, a push of the whole registry every PUSH_INTERVAL_MS under
+ * job=<function>, instance=<host>. Returns a function that stops pushing.
  */
 export function observe(fn: string, { config, store }: Context, options: { seriesGauges: boolean }): () => void {
   exportFromRedis({
     devices: options.seriesGauges ? config.metricsDevices : [],
+    top: options.seriesGauges ? config.metricsTopDevices : 0,
+    topAnomalousDevices: (limit) => store.topAnomalousDevices(limit),
     series: (device) => store.series(device),
     ping: () => store.ping(),
   });

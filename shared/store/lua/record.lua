@@ -10,13 +10,14 @@
   ARGV[12..18] detection: likelihood short span, long span, episode trigger ("flag" or "likelihood"),
   likelihood threshold, score threshold (0 = off), usual values that close an episode, refractory values
   ARGV[19] identical values in a row that are unusual (0 = off)
+  ARGV[20] entries kept in a device's outbox stream (0 = no outbox: no sink is configured)
   then per run: device id, M, M metric names, E, then per event: timestamp (ms), id ("" for none), k,
   then k pairs (metric number 1..M, value as text).
   KEYS, per run in the same order: series index of the device (zset: metric -> time its keys' expiry was
   last refreshed, ms), recent anomalies of the device (list of JSON, newest first), event ids seen (zset:
   id -> expiry, ms), rate-limit bucket (hash: tokens, at), the device's recent episodes (list of
-  episode ids, newest opening first) and their records (hash: episode id -> JSON), then per metric:
-  window list, state hash.
+  episode ids, newest opening first) and their records (hash: episode id -> JSON), the device's
+  outbox (stream, consumer group "dispatch"), then per metric: window list, state hash.
   Two runs may name the same device: they apply one after the other, as two calls would.
   The #!lua line (no flags) makes Redis refuse the whole call before it runs when it is at maxmemory
   with noeviction (OOM), rather than at its first write: a refused call has written nothing.
@@ -44,6 +45,11 @@
   and once closed peak_score, peak_value, peak_at, closed_at. A closing overwrites its opening record
   (one HSET: no search), unless the record has been trimmed away since.
 
+  Outbox: with ARGV[20] > 0, every episode opened or closed is also appended to the device's outbox
+  stream, in the same atomic call as the state it reports, so that an event to deliver cannot be lost
+  between the two (shared/outbox/dispatcher.ts delivers it). Fields: step (1 opened, 3 closed), id, record,
+  z and avg of the value that opened or closed it. The group is made with the stream, from its start.
+
   Anomaly records (device list) are JSON with times in ms, the format the tally writes to the global list.
   They are built by concatenation, which is safe: the device id and metric names passed the event schema
   (characters [A-Za-z0-9_.:-] and [a-z0-9_], nothing JSON must escape), and values, avg and z are
@@ -70,13 +76,14 @@ local ID_TTL_MS = tonumber(ARGV[8]) * 1000
 local RATE = tonumber(ARGV[9])
 local BURST = tonumber(ARGV[10])
 local RUNS = tonumber(ARGV[11])
+local OUTBOX_CAP = tonumber(ARGV[20])
 local P = {
   short_rate = 2 / (tonumber(ARGV[12]) + 1), long_rate = 2 / (tonumber(ARGV[13]) + 1),
   warmup = 0.1 * tonumber(ARGV[13]), trigger_flag = ARGV[14] == 'flag',
   lik_threshold = tonumber(ARGV[15]), score_threshold = tonumber(ARGV[16]),
   close_after = tonumber(ARGV[17]), refractory = tonumber(ARGV[18]), flatline = tonumber(ARGV[19]),
 }
-local KEYS_PER_RUN = 6
+local KEYS_PER_RUN = 7
 local REFRESH_MS = TTL * 10 -- 1% of the TTL, in ms
 
 local fmt, abs, sqrt, HUGE = string.format, math.abs, math.sqrt, math.huge
@@ -179,12 +186,22 @@ local function episode_record(run, i, dt, closed)
     ',"peak_at":' .. num(dt[PEAK_AT]) .. ',"closed_at":' .. NOW .. '}'
 end
 
--- An episode opened (step 1) or closed (step 3) by value j: its record and id, for the device and the reply.
-local function note_episode(run, i, values, j, dt, step)
+-- An episode opened (step 1) or closed (step 3) by value j: its record and id, for the device and the
+-- reply, and the z and rolling average of that value, for the outbox.
+local function note_episode(run, i, values, j, dt, step, z, avg)
   run.episodes[#run.episodes + 1] = {
     step = step, event = values.events[j], metric = i, record = episode_record(run, i, dt, step == 3),
-    id = num(dt[START]) .. '/' .. run.names[i],
+    id = num(dt[START]) .. '/' .. run.names[i], z = num(z), avg = num(avg),
   }
+end
+
+-- Appends a run's episodes to the device's outbox, in order; the consumer group is made with the stream.
+local function to_outbox(run, outbox)
+  if redis.call('EXISTS', outbox) == 0 then redis.call('XGROUP', 'CREATE', outbox, 'dispatch', '0', 'MKSTREAM') end
+  for _, e in ipairs(run.episodes) do
+    redis.call('XADD', outbox, 'MAXLEN', '~', OUTBOX_CAP, '*', 'step', e.step, 'id', e.id, 'record', e.record, 'z', e.z, 'avg', e.avg)
+  end
+  redis.call('EXPIRE', outbox, TTL)
 end
 
 -- Stores a run's episodes in order: an opening adds its id (the oldest beyond the cap leaves, with
@@ -203,7 +220,7 @@ local function store_episodes(run, ids, records)
 end
 
 local function apply_metric(run, i)
-  local wkey, skey = KEYS[run.keys + 4 + 2 * i], KEYS[run.keys + 5 + 2 * i]
+  local wkey, skey = KEYS[run.keys + 5 + 2 * i], KEYS[run.keys + 6 + 2 * i]
   local values = run.values[i]
   local new, count = values.values, #values.values
 
@@ -251,7 +268,6 @@ local function apply_metric(run, i)
     local step
     score, likelihood, step = detect(dt, z, scored, flag, x, prev, n, run.events[values.events[j]].ts, NOW, P)
     prev = x
-    if step == 1 or step == 3 then note_episode(run, i, values, j, dt, step) end
     if n == W then
       left = left + 1
       local d = at(left) - k
@@ -270,6 +286,7 @@ local function apply_metric(run, i)
       avg = stats_rebuild(st, window_before(j + 1))
       k, s1, s2, e1, e2 = st.k, st.s1, st.s2, st.e1, st.e2
     end
+    if step == 1 or step == 3 then note_episode(run, i, values, j, dt, step, z, avg) end
     flagged = flagged + flag
     if FULL or flag == 1 then record_value(run, i, values, j, avg, z, flag, score, likelihood, step) end
   end
@@ -337,7 +354,10 @@ local function apply_run(run)
     redis.call('EXPIRE', KEYS[k], TTL)
   end
   local reply = run.reply
-  if #run.episodes > 0 then store_episodes(run, KEYS[k + 4], KEYS[k + 5]) end
+  if #run.episodes > 0 then
+    store_episodes(run, KEYS[k + 4], KEYS[k + 5])
+    if OUTBOX_CAP > 0 then to_outbox(run, KEYS[k + 6]) end
+  end
   for _, e in ipairs(run.episodes) do
     local r = #reply
     reply[r + 1] = e.step; reply[r + 2] = e.event; reply[r + 3] = e.metric; reply[r + 4] = e.record; reply[r + 5] = e.id
@@ -349,7 +369,7 @@ local function apply_run(run)
   return reply
 end
 
-local replies, a, k = {}, 20, 1
+local replies, a, k = {}, 21, 1
 for r = 1, RUNS do
   local run
   run, a, k = parse_run(a, k)

@@ -4,13 +4,15 @@
   KEYS[1] devices (zset: device -> last write, ms)   KEYS[2] totals (hash)   KEYS[3] recent anomalies (list)
   KEYS[4] live series (zset: device/metric -> last expiry refresh, ms)
   KEYS[5] recent episode ids (list, newest opening first)   KEYS[6] episode records (hash: id -> JSON)
-  (all six carry the hash tag {global}, so this runs on Redis Cluster too)
+  KEYS[7] devices whose outbox has entries to deliver (set)
+  (all seven carry the hash tag {global}, so this runs on Redis Cluster too)
   ARGV[1] now (ms)   ARGV[2] cap of the anomaly list   ARGV[3] D, then D device ids
   then S, then S pairs (refresh time, series member)
   then F, then F pairs (totals field, increment)
   then O, then O pairs (episode id, record) opened, oldest first: the oldest ids beyond the cap leave
     with their records
   then C, then C pairs (episode id, closed record): it overwrites the record if it is still kept
+  then B, then B devices whose outbox the record calls appended to
   then the rest: anomaly JSON records (times in ms, as record.lua writes them), oldest first
   Returns: nothing.
   Flag allow-oom: at maxmemory this still runs, so that the bookkeeping of events already stored (it
@@ -52,6 +54,11 @@ for i = 0, C - 1 do
   if redis.call('HEXISTS', KEYS[6], id) == 1 then redis.call('HSET', KEYS[6], id, ARGV[at + 2 * i + 1]) end
 end
 at = at + 2 * C
+local B = tonumber(ARGV[at]); at = at + 1
+if B > 0 then
+  call_chunked('SADD', KEYS[7], ARGV, at, at + B - 1)
+  at = at + B
+end
 if at <= #ARGV then
   call_chunked('LPUSH', KEYS[3], ARGV, at, #ARGV)
   redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[2]) - 1)

@@ -1,0 +1,52 @@
+import { type IncomingHttpHeaders, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** One request the sink received. */
+export interface Received {
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+  /** The status the sink answered. */
+  readonly status: number;
+}
+
+export interface Sink {
+  readonly url: string;
+  readonly received: Received[];
+  /** Decides the status of the next requests (default: 202 to all). */
+  answer(status: (request: Received['headers']) => number, delayMs?: number): void;
+  stop(): Promise<void>;
+}
+
+/** An HTTP sink on a free loopback port, as a Knative Broker or a receiver would be: records every request. */
+export async function startSink(): Promise<Sink> {
+  const received: Received[] = [];
+  let decide: (headers: IncomingHttpHeaders) => number = () => 202;
+  let delay = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const status = decide(req.headers);
+      const answer = () => {
+        received.push({ headers: req.headers, body: Buffer.concat(chunks).toString(), status });
+        res.writeHead(status).end();
+      };
+      if (delay > 0) setTimeout(answer, delay);
+      else answer();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    received,
+    answer(status, delayMs = 0) {
+      decide = status;
+      delay = delayMs;
+    },
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
