@@ -17,9 +17,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Polls `check` until it resolves true, or fails after 15 s, or at once if `child` exits meanwhile. */
-export async function waitFor(what: string, check: () => Promise<boolean>, child?: ChildProcess): Promise<void> {
-  const until = Date.now() + 15_000;
+/** Polls `check` until it resolves true, or fails after `timeoutMs` (15 s), or at once if `child` exits meanwhile. */
+export async function waitFor(what: string, check: () => Promise<boolean>, child?: ChildProcess, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (child && child.exitCode !== null) throw new Error(`${what}: the process exited with ${child.exitCode}`);
     if (await check().catch(() => false)) return;

@@ -11,15 +11,22 @@ export interface Received {
 
 export interface Sink {
   readonly url: string;
+  /** Every request, in arrival order (none kept with `keep: false`). */
   readonly received: Received[];
+  /** How many requests it answered. */
+  count(): number;
   /** Decides the status of the next requests (default: 202 to all). */
   answer(status: (request: Received['headers']) => number, delayMs?: number): void;
   stop(): Promise<void>;
 }
 
-/** An HTTP sink on a free loopback port, as a Knative Broker or a receiver would be: records every request. */
-export async function startSink(): Promise<Sink> {
+/**
+ * An HTTP sink on a free loopback port, as a Knative Broker or a receiver would be: records every
+ * request, or with `keep: false` only counts them (a long benchmark).
+ */
+export async function startSink({ keep = true } = {}): Promise<Sink> {
   const received: Received[] = [];
+  let count = 0;
   let decide: (headers: IncomingHttpHeaders) => number = () => 202;
   let delay = 0;
   const server = createServer((req, res) => {
@@ -28,7 +35,8 @@ export async function startSink(): Promise<Sink> {
     req.on('end', () => {
       const status = decide(req.headers);
       const answer = () => {
-        received.push({ headers: req.headers, body: Buffer.concat(chunks).toString(), status });
+        count += 1;
+        if (keep) received.push({ headers: req.headers, body: Buffer.concat(chunks).toString(), status });
         res.writeHead(status).end();
       };
       if (delay > 0) setTimeout(answer, delay);
@@ -40,6 +48,7 @@ export async function startSink(): Promise<Sink> {
   return {
     url: `http://127.0.0.1:${port}/`,
     received,
+    count: () => count,
     answer(status, delayMs = 0) {
       decide = status;
       delay = delayMs;

@@ -96,6 +96,28 @@ describe('anomaly events out (K_SINK)', () => {
     expect(sink.received).toHaveLength(4);
   });
 
+  it('are delivered once by two dispatchers draining at once: the lease of a device keeps the other away', async () => {
+    const app = await ingestApp({ K_SINK: sink.url });
+    const streams = ['fan-1', 'fan-2'].map((device) => ({ device, ...episodeStream(device, 2) }));
+    for (const { events } of streams) await request(`${app.url}/ingest/batch`, { body: events });
+    sink.answer(() => 202, 20);
+    const settings = { ...app.context.config, sinkUrl: sink.url };
+    const [a, b] = [createDispatcher(app.context.store.outbox, settings), createDispatcher(app.context.store.outbox, settings)];
+    const reports = await Promise.all([a.drain(), b.drain()]);
+    const outcomes = reports.flatMap((r) => [...r.values()]).sort();
+    // Each device drained by one of them; the other found it leased (or already taken out of the set).
+    expect(outcomes.filter((o) => o === 'drained')).toHaveLength(2);
+    expect(outcomes.filter((o) => o !== 'drained' && o !== 'busy')).toEqual([]);
+    for (const { device, spikes } of streams) expect(ids(sink).filter((id) => id.startsWith(`${device}/`))).toEqual(expectedIds(device, spikes));
+    // The one that found a device leased put it back in the set: a later pass finds nothing more to send.
+    const delivered = sink.received.length;
+    const busy = reports.findIndex((r) => [...r.values()].includes('busy'));
+    const other = [a, b][busy === 0 ? 1 : 0]!;
+    for (const outcome of (await other.drain()).values()) expect(outcome).toBe('drained');
+    expect(sink.received).toHaveLength(delivered);
+    expect(await redis.scard(`${app.context.config.keyPrefix}${keys.outboxDevices}`)).toBe(0);
+  });
+
   it('are not written at all without K_SINK', async () => {
     const app = await ingestApp({});
     expect((await request(`${app.url}/ingest/batch`, { body: episodeStream('pump-2', 1).events })).body.alerts).toHaveLength(1);

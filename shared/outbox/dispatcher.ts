@@ -28,6 +28,7 @@ interface State {
   readonly config: Settings & { sinkUrl: string };
   /** Names this dispatcher in the leases it holds. */
   readonly owner: string;
+  readonly sink: URL;
   /** Devices this process will not try before a time (failing, or leased by another): a sink that is
    * down costs no Redis command per device and poll. */
   readonly notBefore: Map<string, number>;
@@ -41,80 +42,88 @@ interface State {
  * entries pending: the next holder of the lease delivers them again, with the same event ids.
  */
 export function createDispatcher(outbox: Outbox, config: Settings & { sinkUrl: string }): Dispatcher {
-  const state: State = { outbox, config, owner: randomUUID(), notBefore: new Map() };
+  const state: State = { outbox, config, owner: randomUUID(), sink: new URL(config.sinkUrl), notBefore: new Map() };
   const drain = async () => {
     const now = Date.now();
     const devices = (await outbox.devices()).filter((device) => (state.notBefore.get(device) ?? 0) <= now);
     const report = new Map<string, DeviceDrain>();
-    for (let i = 0; i < devices.length; i += PARALLEL_DEVICES) {
-      const slice = devices.slice(i, i + PARALLEL_DEVICES);
-      const done = await Promise.all(slice.map((device) => drainDevice(state, device)));
-      slice.forEach((device, j) => {
-        report.set(device, done[j]!);
-        if (done[j] === 'drained' || done[j] === 'more') state.notBefore.delete(device);
+    if (devices.length === 0) return report;
+    // Out of the set before their entries are read, so that one appended meanwhile puts its device back.
+    await outbox.forget(devices);
+    try {
+      await eachAtMost(PARALLEL_DEVICES, devices, async (device) => {
+        const done = await drainDevice(state, device);
+        report.set(device, done);
+        if (done === 'drained' || done === 'more') state.notBefore.delete(device);
       });
+    } finally {
+      // Every device not drained goes back, those not reached (Redis away) too.
+      await outbox.remember(devices.filter((device) => report.get(device) !== 'drained'));
     }
     return report;
   };
   return { drain, stop: () => undefined };
 }
 
-/**
- * Delivers one device's entries under its lease. Its holder stops reading at a quarter of the lease,
- * and a delivery times out within another quarter: the lease never runs out while its holder delivers.
- * Entries read and not delivered when time is up stay pending: the next pass reads them first.
- */
-async function drainDevice(state: State, device: string): Promise<DeviceDrain> {
-  const { outbox, owner, notBefore } = state;
-  const leaseMs = state.config.outboxLeaseMs;
-  if (!(await outbox.lease(device, owner, leaseMs))) {
-    notBefore.set(device, Date.now() + leaseMs / 4);
-    return 'busy';
-  }
-  try {
-    const at = await outbox.retryAt(device);
-    if (at > Date.now()) {
-      notBefore.set(device, at);
-      return 'waiting';
-    }
-    await outbox.forget(device);
-    const until = Date.now() + leaseMs / 4;
-    for (;;) {
-      const entries = await outbox.read(device, BATCH);
-      if (entries.length === 0) return 'drained';
-      for (const entry of entries) {
-        const delivered = await deliver(state, entry);
-        if (!delivered || Date.now() >= until) {
-          await outbox.remember(device);
-          return delivered ? 'more' : 'failing';
-        }
-      }
-    }
-  } finally {
-    await outbox.release(device, owner).catch(() => undefined);
-  }
+/** Runs `work` over `items`, at most `limit` at once. */
+async function eachAtMost<T>(limit: number, items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-/** Delivers one entry; false when it failed and is to be tried again later. */
-async function deliver({ outbox, config, notBefore }: State, entry: OutboxEntry): Promise<boolean> {
-  const event = anomalyEvent(entry, config.ceOverrides);
-  try {
-    await send(config.sinkUrl, event, config.outboxLeaseMs / 4);
-  } catch (error) {
-    const retryAt = (attempts: number) => Date.now() + Math.min(MAX_BACKOFF_MS, config.outboxRetryMs * 2 ** (attempts - 1));
-    const attempts = await outbox.failed(entry, retryAt);
-    if (attempts < config.outboxMaxAttempts) {
-      notBefore.set(entry.device, retryAt(attempts));
-      countDelivery('failed');
-      return false;
-    }
-    await outbox.deadLetter(entry, event.toJSON(), attempts, String((error as Error).message ?? error));
-    countDelivery('dead_lettered');
-    return true;
+/**
+ * One delivery run over a device's entries, under its lease: one script call takes the lease and reads
+ * the entries, one settles what became of them. The run stops at a quarter of the lease, and a delivery
+ * times out within another quarter: the lease never runs out while its holder delivers. Entries read
+ * and not settled stay pending: the next run reads them first.
+ */
+async function drainDevice(state: State, device: string): Promise<DeviceDrain> {
+  const { outbox, owner, notBefore, config } = state;
+  const claim = await outbox.claim(device, owner, config.outboxLeaseMs, BATCH);
+  if (claim.kind === 'busy') {
+    notBefore.set(device, Date.now() + config.outboxLeaseMs / 4);
+    return 'busy';
   }
-  await outbox.acknowledge(entry);
-  countDelivery('delivered', Date.now() - Number(entry.entryId.split('-')[0]));
-  return true;
+  if (claim.kind === 'waiting') {
+    notBefore.set(device, claim.until);
+    return 'waiting';
+  }
+  const until = Date.now() + config.outboxLeaseMs / 4;
+  const delivered: string[] = [];
+  for (const entry of claim.entries) {
+    const event = anomalyEvent(entry, config.ceOverrides);
+    const error = await send(state.sink, event, config.outboxLeaseMs / 4).then(() => undefined, (e: unknown) => e);
+    if (error !== undefined) return failed(state, entry, event.toJSON(), error, delivered);
+    delivered.push(entry.entryId);
+    countDelivery('delivered', Date.now() - Number(entry.entryId.split('-')[0]));
+    if (Date.now() >= until) break;
+  }
+  await outbox.settle(device, owner, { delivered, ...backoff(config) });
+  return delivered.length === BATCH || delivered.length < claim.entries.length ? 'more' : 'drained';
+}
+
+const backoff = (config: Settings) => ({ retryMs: config.outboxRetryMs, maxBackoffMs: MAX_BACKOFF_MS });
+
+/**
+ * A delivery failed: what came before it is settled, the failure counted; the device waits (its later
+ * entries behind this one), or after OUTBOX_MAX_ATTEMPTS failures the entry is dead-lettered and the
+ * device goes on in its next run.
+ */
+async function failed(state: State, entry: OutboxEntry, event: unknown, error: unknown, delivered: string[]): Promise<DeviceDrain> {
+  const { outbox, owner, notBefore, config } = state;
+  const { failures, retryAt } = await outbox.settle(entry.device, owner, { delivered, failed: entry.entryId, ...backoff(config) });
+  if (failures < config.outboxMaxAttempts) {
+    notBefore.set(entry.device, retryAt);
+    countDelivery('failed');
+    return 'failing';
+  }
+  await outbox.deadLetter(entry, event, failures, String((error as Error).message ?? error));
+  await outbox.settle(entry.device, owner, { delivered: [entry.entryId], ...backoff(config) });
+  countDelivery('dead_lettered');
+  return 'more';
 }
 
 /**

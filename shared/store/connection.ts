@@ -7,6 +7,8 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     record(numKeys: number, ...keysAndArgs: Array<string | number>): Result<Array<string | number>, Context>;
     tally(...keysAndArgs: Array<string | number>): Result<null, Context>;
+    outboxClaim(...keysAndArgs: Array<string | number>): Result<Array<number | string | string[]>, Context>;
+    outboxSettle(...keysAndArgs: Array<string | number>): Result<[number, number], Context>;
   }
 }
 

@@ -3,11 +3,10 @@ import type { Client } from './connection.js';
 import type { StoredEpisode } from './episode-record.js';
 import { keys } from './keys.js';
 
-/** The consumer group record.lua makes with each outbox stream, and the one consumer name in it. */
-const GROUP = 'dispatch';
-const CONSUMER = 'dispatcher';
 /** Dead letters kept (a stream over all devices, newest last). */
 const DEAD_LETTER_CAP = 10_000;
+/** Members per SADD or SREM of the set of devices with entries. */
+const CHUNK = 1000;
 
 /** One episode change waiting in a device's outbox (fields as record.lua appends them). */
 export interface OutboxEntry {
@@ -23,97 +22,75 @@ export interface OutboxEntry {
   readonly avg: number;
 }
 
+/** What taking a device's outbox gave: another holder has it, it waits after failures, or its next entries. */
+export type Claim =
+  | { readonly kind: 'busy' }
+  | { readonly kind: 'waiting'; readonly until: number }
+  | { readonly kind: 'claimed'; readonly entries: readonly OutboxEntry[] };
+
+/** How a delivery run over a device's entries ended: those delivered, and the one that failed (if any). */
+export interface Settlement {
+  readonly delivered: readonly string[];
+  readonly failed?: string;
+  /** Backoff after a failure: the first wait and the longest (ms). */
+  readonly retryMs: number;
+  readonly maxBackoffMs: number;
+}
+
 /**
- * The outbox operations the dispatcher needs. One consumer name serves every dispatcher: a device's
- * outbox is read only under its lease, so the group's pending list is simply "delivered, not yet
- * acknowledged" (by a dispatcher that failed, or died).
+ * The outbox operations the dispatcher needs: two script calls per device and delivery run (claim,
+ * settle) and one command per pass on the set of devices. One consumer name serves every dispatcher:
+ * a device's outbox is read only under its lease, so the group's pending list is simply "read, not yet
+ * acknowledged" (by a dispatcher that failed, or died), and it is read first.
  */
 export interface Outbox {
   /** Devices that may have entries to deliver. */
   devices(): Promise<string[]>;
-  /** Takes the device's lease for `ms` unless another dispatcher holds it. */
-  lease(device: string, owner: string, ms: number): Promise<boolean>;
-  release(device: string, owner: string): Promise<void>;
-  /** When the device's next delivery may be tried after failures (ms, 0 for now). */
-  retryAt(device: string): Promise<number>;
-  /** Removes the device from the set; an entry appended afterwards puts it back (through the tally). */
-  forget(device: string): Promise<void>;
-  remember(device: string): Promise<void>;
-  /** Up to `count` entries, oldest first: those read before and not acknowledged, else new ones. */
-  read(device: string, count: number): Promise<OutboxEntry[]>;
-  /** Delivered (or dead-lettered): leaves the stream. */
-  acknowledge(entry: OutboxEntry): Promise<void>;
-  /** Counts a failed delivery and sets when to try again; returns the failures of this entry so far. */
-  failed(entry: OutboxEntry, retryAt: (attempts: number) => number): Promise<number>;
-  /** Moves the entry to the dead-letter stream, with why, and acknowledges it. */
-  deadLetter(entry: OutboxEntry, event: unknown, attempts: number, error: string): Promise<void>;
+  /** Takes devices out of the set before their entries are read: one appended afterwards puts its device back (through the tally). */
+  forget(devices: readonly string[]): Promise<void>;
+  remember(devices: readonly string[]): Promise<void>;
+  /** Takes the device's lease for `leaseMs` and reads up to `count` entries, unless it waits or another holds it. */
+  claim(device: string, holder: string, leaseMs: number, count: number): Promise<Claim>;
+  /** Acknowledges what was delivered, counts a failure, lets the lease go; returns the failed entry's failures and when to try again. */
+  settle(device: string, holder: string, settlement: Settlement): Promise<{ failures: number; retryAt: number }>;
+  /** Keeps a given-up entry in the dead-letter stream, with why (settle acknowledges it). */
+  deadLetter(entry: OutboxEntry, event: unknown, failures: number, error: string): Promise<void>;
   /** Finds every outbox stream (SCAN on each master) and adds its device to the set. */
   sweep(): Promise<number>;
 }
 
-const RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
-
 export function createOutbox(redis: Client, keyPrefix: string, ttlSeconds: number): Outbox {
+  const chunked = async (command: 'sadd' | 'srem', devices: readonly string[]) => {
+    for (let i = 0; i < devices.length; i += CHUNK) await redis[command](keys.outboxDevices, ...devices.slice(i, i + CHUNK));
+  };
   return {
     devices: () => redis.smembers(keys.outboxDevices),
-    lease: async (device, owner, ms) => (await redis.set(keys.outboxLease(device), owner, 'PX', ms, 'NX')) === 'OK',
-    release: async (device, owner) => {
-      await redis.eval(RELEASE, 1, keys.outboxLease(device), owner);
+    forget: (devices) => chunked('srem', devices),
+    remember: (devices) => chunked('sadd', devices),
+    claim: async (device, holder, leaseMs, count) =>
+      decodeClaim(device, await redis.outboxClaim(...deviceKeys(device), holder, leaseMs, Date.now(), count)),
+    settle: async (device, holder, { delivered, failed = '', retryMs, maxBackoffMs }) => {
+      const [failures, retryAt] = await redis.outboxSettle(...deviceKeys(device), holder, Date.now(), retryMs, maxBackoffMs, ttlSeconds, failed, ...delivered);
+      return { failures, retryAt };
     },
-    retryAt: async (device) => Number((await redis.hget(keys.outboxRetries(device), 'next')) ?? 0),
-    forget: async (device) => {
-      await redis.srem(keys.outboxDevices, device);
-    },
-    remember: async (device) => {
-      await redis.sadd(keys.outboxDevices, device);
-    },
-    read: (device, count) => read(redis, device, count),
-    acknowledge: async (entry) => {
-      const stream = keys.outbox(entry.device);
-      await redis.multi().xack(stream, GROUP, entry.entryId).xdel(stream, entry.entryId).hdel(keys.outboxRetries(entry.device), entry.entryId).exec();
-    },
-    failed: async (entry, retryAt) => {
-      const retries = keys.outboxRetries(entry.device);
-      const attempts = await redis.hincrby(retries, entry.entryId, 1);
-      await redis.multi().hset(retries, 'next', retryAt(attempts)).expire(retries, ttlSeconds).exec();
-      return attempts;
-    },
-    deadLetter: async (entry, event, attempts, error) => {
+    deadLetter: async (entry, event, failures, error) => {
       await redis.xadd(keys.deadLetters, 'MAXLEN', '~', DEAD_LETTER_CAP, '*', 'device', entry.device, 'entry', entry.entryId,
-        'event', JSON.stringify(event), 'attempts', attempts, 'error', error);
-      const stream = keys.outbox(entry.device);
-      await redis.multi().xack(stream, GROUP, entry.entryId).xdel(stream, entry.entryId).hdel(keys.outboxRetries(entry.device), entry.entryId, 'next').exec();
+        'event', JSON.stringify(event), 'attempts', failures, 'error', error);
     },
     sweep: () => sweep(redis, keyPrefix),
   };
 }
 
-type StreamReply = Array<[key: string, entries: Array<[id: string, fields: string[] | null]>]> | null;
+/** KEYS of both outbox scripts, in their headers' order. */
+const deviceKeys = (device: string) => [keys.outbox(device), keys.outboxRetries(device), keys.outboxLease(device)] as const;
 
-async function read(redis: Client, device: string, count: number): Promise<OutboxEntry[]> {
-  const stream = keys.outbox(device);
-  const readFrom = async (from: '0' | '>') => {
-    try {
-      return (await redis.xreadgroup('GROUP', GROUP, CONSUMER, 'COUNT', count, 'STREAMS', stream, from)) as StreamReply;
-    } catch (error) {
-      // The stream expired (no group, no key): nothing to deliver.
-      if (String(error).includes('NOGROUP')) return null;
-      throw error;
-    }
-  };
-  let reply = await readFrom('0');
-  if (!reply?.[0]?.[1].length) reply = await readFrom('>');
-  const entries = reply?.[0]?.[1] ?? [];
-  const out: OutboxEntry[] = [];
-  for (const [entryId, fields] of entries) {
-    // An entry trimmed away (MAXLEN) while pending reads as null: there is nothing left to deliver.
-    if (!fields) {
-      await redis.xack(stream, GROUP, entryId);
-      continue;
-    }
-    out.push(parseEntry(device, entryId, fields));
-  }
-  return out;
+/** The reply of outbox-claim.lua (its header). */
+function decodeClaim(device: string, reply: Array<number | string | string[]>): Claim {
+  if (reply[0] === 0) return { kind: 'busy' };
+  if (reply[0] === 1) return { kind: 'waiting', until: Number(reply[1]) };
+  const entries: OutboxEntry[] = [];
+  for (let i = 1; i < reply.length; i += 2) entries.push(parseEntry(device, String(reply[i]), reply[i + 1] as string[]));
+  return { kind: 'claimed', entries };
 }
 
 function parseEntry(device: string, entryId: string, fields: string[]): OutboxEntry {

@@ -21,7 +21,12 @@ export function loadScript(name: string): string {
   return resolve(read(name));
 }
 
-/** The scripts as ioredis defines them: `record` takes its key count first, `tally` always seven keys. */
+/** The scripts as ioredis defines them: `record` takes its key count first, the others a fixed number of keys. */
 export function scriptDefinitions() {
-  return { record: { lua: loadScript('record') }, tally: { lua: loadScript('tally'), numberOfKeys: 7 } };
+  return {
+    record: { lua: loadScript('record') },
+    tally: { lua: loadScript('tally'), numberOfKeys: 7 },
+    outboxClaim: { lua: loadScript('outbox-claim'), numberOfKeys: 3 },
+    outboxSettle: { lua: loadScript('outbox-settle'), numberOfKeys: 3 },
+  };
 }
