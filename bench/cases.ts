@@ -1,11 +1,8 @@
 // The benchmark cases, in the order they run (BENCHMARKS.md, "What is measured"). Each records its
 // rows on the harness; the order matters, as later cases read the devices the ingest cases wrote.
-import { Redis } from 'ioredis';
 import { startRedisCluster } from '../support/cluster.js';
-import { type Running, waitFor } from '../support/servers.js';
-import { startSink } from '../support/sink.js';
-import { keys } from '../shared/store/keys.js';
-import { cpuUs } from '../support/proc.js';
+import type { Running } from '../support/servers.js';
+import { type AnomalyEventsAB, anomalyEventsAB } from './anomaly-events.js';
 import { type Harness, log } from './harness.js';
 import { type BodyRequest, type OpenLoopResult, closedLoop, openLoop } from './load.js';
 import { type ProfileSplit, type Row, round } from './report.js';
@@ -48,18 +45,6 @@ export interface CaseResults {
   anomalyEvents: AnomalyEventsAB;
 }
 
-/** The anomaly events A/B, per load: events/s without and with K_SINK (summed over the rounds), and function CPU per event. */
-export interface AnomalyEventsAB {
-  loads: Array<{
-    load: string;
-    without: number;
-    with: number;
-    /** µs per event ingested: without K_SINK, with it during the run, and with it once the deliveries it left have been made too. */
-    cpu: { without: number; with: number; delivered: number };
-  }>;
-  /** Events the sink took, per 1,000 events ingested with K_SINK. */
-  deliveredPerThousand: number;
-}
 
 /** Events of 2-4 metrics for `devices` devices, 1,000 a request, sent until every device is known. */
 async function prefillDevices(url: string, devices: number): Promise<void> {
@@ -227,70 +212,6 @@ async function onCluster(h: Harness, w: Workloads): Promise<void> {
   } finally {
     h.watch([h.env('main').REDIS_URL!]);
     await cluster.stop();
-  }
-}
-
-const AB_ROUNDS = 3;
-
-/**
- * 9. Anomaly events A/B: two ingest processes on one Redis, one without K_SINK and one delivering to a
- * sink on loopback that takes every event, measured in turn (A, B, A, B, …) on the same loads. After
- * each turn of the sending one, its outboxes are drained before anything else runs, and the CPU that
- * took is charged to the events of that turn: neither side pays for the other's deliveries.
- */
-export async function anomalyEventsAB(h: Harness, w: Workloads): Promise<AnomalyEventsAB> {
-  log('9. anomaly events: ingest without and with K_SINK (A/B, alternating)');
-  const { seconds, warmup } = h.durations;
-  const sink = await startSink({ keep: false });
-  const admin = new Redis(h.env('main').REDIS_URL!);
-  const sides = [
-    { side: 'without', fn: await h.start('ingest', h.env('events-a')) },
-    { side: 'with', fn: await h.start('ingest', h.env('events-b', { K_SINK: sink.url })) },
-  ] as const;
-  const backlog = `${h.env('events-b').KEY_PREFIX}${keys.outboxDevices}`;
-  const drained = () => waitFor('the outboxes drained', async () => (await admin.scard(backlog)) === 0, undefined, 300_000);
-  const loads = [
-    { load: 'single-event ingest', requests: w.single, perRequest: 1, connections: 32 },
-    { load: 'batch ingest, 1000 events/request from 1000 devices', requests: w.batch1000, perRequest: 1000, connections: 4 },
-  ];
-  const totals = loads.map(({ load }) => ({ load, without: 0, with: 0, cpu: { without: 0, with: 0, delivered: 0 } }));
-  let ingested = 0;
-  try {
-    for (const { fn } of sides) for (const { requests, connections } of loads) await closedLoop(fn.url, requests, warmup, connections);
-    await drained();
-    const before = sink.count();
-    for (let turn = 1; turn <= AB_ROUNDS; turn++) {
-      for (const [i, { load, requests, perRequest, connections }] of loads.entries()) {
-        for (const { side, fn } of sides) {
-          const pid = fn.process.pid!;
-          const sent = sink.count();
-          const row = await h.measure(`anomaly events A/B ${turn}: ${load}, ${side} K_SINK`, () => closedLoop(fn.url, requests, seconds, connections), { perRequest, pids: [pid] });
-          const total = totals[i]!;
-          total[side] += row.value;
-          total.cpu[side] += (row.function_cpu_us_per_event ?? 0) / AB_ROUNDS;
-          if (side === 'without') continue;
-          const during = sink.count() - sent;
-          const cpuBefore = cpuUs(pid);
-          await drained();
-          const events = row.value * seconds;
-          ingested += events;
-          total.cpu.delivered += ((row.function_cpu_us_per_event ?? 0) + (cpuUs(pid) - cpuBefore) / events) / AB_ROUNDS;
-          log(`    ${during} anomaly events delivered during the run, ${sink.count() - sent - during} after it`);
-        }
-      }
-    }
-    const delivered = sink.count() - before;
-    const deliveredPerThousand = round((delivered / Math.max(1, ingested)) * 1000, 1);
-    for (const t of totals) {
-      const cpu = `function CPU ${round(t.cpu.without, 1)} → ${round(t.cpu.with, 1)} µs/event (${round(t.cpu.delivered, 1)} with every delivery made)`;
-      log(`  ${t.load}: with K_SINK ${round(t.with / t.without, 3)}× the events/s without; ${cpu}`);
-    }
-    log(`  ${delivered} anomaly events delivered, ${deliveredPerThousand} per 1,000 events ingested with K_SINK`);
-    return { loads: totals.map((t) => ({ ...t, cpu: { without: round(t.cpu.without, 1), with: round(t.cpu.with, 1), delivered: round(t.cpu.delivered, 1) } })), deliveredPerThousand };
-  } finally {
-    for (const { fn } of sides) await fn.stop();
-    admin.disconnect();
-    await sink.stop();
   }
 }
 

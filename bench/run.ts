@@ -15,13 +15,13 @@ const { values } = parseCommandLine({
   usage: 'npm run bench -- [options]',
   summary: [
     'Measures every path of the service against a bare functions-framework function, in one run on this machine.',
-    'Builds dist/, starts its own redis-server and function processes on loopback; about 6 minutes.',
+    'Builds dist/, starts its own redis-server and function processes on loopback; about 13 minutes.',
     'Writes bench/results/<date>.json and the summary between the bench:summary markers of BENCHMARKS.md.',
   ].join('\n'),
   options: {
     quick: {
       type: 'boolean',
-      doc: '3 s per case and a 10 s memory run (about 2 minutes); writes bench/results/<date>-quick.json, leaves BENCHMARKS.md alone',
+      doc: '3 s per case and a 10 s memory run (about 4 minutes); writes bench/results/<date>-quick.json, leaves BENCHMARKS.md alone',
     },
   },
   examples: ['npm run bench -- --quick', 'npm run bench'],

@@ -129,7 +129,7 @@ async function apply(w: WritePath, readings: readonly Reading[], runs: DeviceRun
   const episodes = results.flatMap((result) => (result.kind === 'applied' ? result.episodes : [])).sort((a, b) => a.index - b.index);
   const { entry, counts } = bookkeeping(readings, runs, results, flagged, now);
   addEpisodes(entry, episodes, readings);
-  if (w.config.sinkUrl) entry.outbox = new Set(episodes.map((e) => readings[e.index]!.deviceId));
+  if (w.config.sinkUrl && episodes.length > 0) entry.outbox = new Set(episodes.map((e) => readings[e.index]!.deviceId));
   if (counts.events > 0) await w.tally(entry).catch(tallyFailed);
   return { results, flagged, episodes, counts };
 }
