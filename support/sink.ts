@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 
 /** One request the sink received. */
 export interface Received {
+  readonly method: string;
+  /** The client's port: requests over one kept-alive connection share it. */
+  readonly port: number;
   readonly headers: IncomingHttpHeaders;
   readonly body: string;
   /** The status the sink answered. */
@@ -36,7 +39,7 @@ export async function startSink({ keep = true } = {}): Promise<Sink> {
       const status = decide(req.headers);
       const answer = () => {
         count += 1;
-        if (keep) received.push({ headers: req.headers, body: Buffer.concat(chunks).toString(), status });
+        if (keep) received.push({ method: req.method ?? '', port: req.socket.remotePort ?? 0, headers: req.headers, body: Buffer.concat(chunks).toString(), status });
         res.writeHead(status).end();
       };
       if (delay > 0) setTimeout(answer, delay);

@@ -11,29 +11,9 @@ import { startFunction } from '../support/functions.js';
 import { type Sink, startSink } from '../support/sink.js';
 import { waitFor } from '../support/servers.js';
 import { type TestApp, request, startApp } from './support/app.js';
+import { deliveredIds, episodeStream, expectedIds } from './support/episodes.js';
 
-/**
- * Readings of one device that open and close `episodes` alert episodes with the default profile: a
- * steady warm-up, then each episode is one spike (|z| > 2: opened) and 19 usual values (5 close it;
- * the rest keep the spikes apart in the window). Returns the events and the spikes' timestamps.
- */
-function episodeStream(device: string, episodes: number, start = Date.UTC(2026, 0, 1)) {
-  const events: Array<{ device_id: string; timestamp: string; cpu: number }> = [];
-  const spikes: number[] = [];
-  const at = (i: number) => start + i * 1000;
-  for (let i = 0; i < 12; i++) events.push({ device_id: device, timestamp: new Date(at(i)).toISOString(), cpu: 10 + (i % 2) });
-  for (let e = 0; e < episodes; e++) {
-    const i = events.length;
-    spikes.push(at(i));
-    events.push({ device_id: device, timestamp: new Date(at(i)).toISOString(), cpu: 100 });
-    for (let j = 1; j < 20; j++) events.push({ device_id: device, timestamp: new Date(at(i + j)).toISOString(), cpu: 10 + (j % 2) });
-  }
-  return { events, spikes };
-}
-
-/** The ids a sink received, in arrival order, and the distinct ones. */
-const ids = (sink: Sink) => sink.received.filter((r) => r.status < 300).map((r) => String(r.headers['ce-id']));
-const expectedIds = (device: string, spikes: number[]) => spikes.flatMap((s) => [`${device}/${s}/cpu/opened`, `${device}/${s}/cpu/closed`]);
+const ids = deliveredIds;
 
 let sink: Sink;
 let redis: Redis;

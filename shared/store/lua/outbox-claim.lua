@@ -6,9 +6,9 @@
   KEYS[3] its lease (string: the holder's name, expiring)
   ARGV[1] holder   ARGV[2] lease (ms)   ARGV[3] now (ms)   ARGV[4] entries to read at most
   Returns {1, next} when a failed delivery waits until next (ms): the lease is not taken; {0} when
-  another holder has the lease; else the lease is taken and {2, id, fields, id, fields, ...}: the
-  entries read before and not acknowledged (by a holder that failed, or died) first, else new ones,
-  oldest first; none at all when there are none (or the stream expired).
+  another holder has the lease; else the lease is taken and {2, id, fields, id, fields, ...}: up to
+  ARGV[4] entries, oldest first: those read before and not acknowledged (by a holder that failed, or
+  died), then new ones; none at all when there are none (or the stream expired).
   An entry trimmed away (MAXLEN) while it was pending has nothing left to deliver: it is acknowledged
   here and left out.
 ]]
@@ -19,15 +19,15 @@ if not redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2], 'NX') then return {0} 
 local reply = {2}
 if redis.call('EXISTS', KEYS[1]) == 0 then return reply end
 
--- Appends the entries read from `from` ('0': pending, '>': new) to the reply; false when none had fields.
-local function read(from)
-  local streams = redis.call('XREADGROUP', 'GROUP', 'dispatch', 'dispatcher', 'COUNT', ARGV[4], 'STREAMS', KEYS[1], from)
-  local found = false
+-- Appends up to `count` entries read from `from` ('0': pending, '>': new) to the reply; returns how many.
+local function read(from, count)
+  local streams = redis.call('XREADGROUP', 'GROUP', 'dispatch', 'dispatcher', 'COUNT', count, 'STREAMS', KEYS[1], from)
+  local found = 0
   for _, entry in ipairs(streams and streams[1][2] or {}) do
     if entry[2] then
       reply[#reply + 1] = entry[1]
       reply[#reply + 1] = entry[2]
-      found = true
+      found = found + 1
     else
       redis.call('XACK', KEYS[1], 'dispatch', entry[1])
     end
@@ -35,5 +35,8 @@ local function read(from)
   return found
 end
 
-if not read('0') then read('>') end
+-- Pending entries are older than any not yet read (entries are read in order), so new ones follow them.
+local count = tonumber(ARGV[4])
+local pending = read('0', count)
+if pending < count then read('>', count - pending) end
 return reply

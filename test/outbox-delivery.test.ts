@@ -1,0 +1,250 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { ingestRoutes } from '../functions/ingest/routes.js';
+import { createContext } from '../shared/context.js';
+import { createDispatcher, startDispatcher } from '../shared/outbox/dispatcher.js';
+import { keys } from '../shared/store/keys.js';
+import { registry } from '../shared/telemetry/metrics.js';
+import { freePort, startRedis, waitFor } from '../support/servers.js';
+import { type Sink, startSink } from '../support/sink.js';
+import { type TestApp, request, startApp, testConfig } from './support/app.js';
+import { deliveredIds, episodeStream, expectedIds } from './support/episodes.js';
+
+let sink: Sink;
+let redis: Redis;
+const apps: TestApp[] = [];
+
+beforeAll(async () => {
+  sink = await startSink();
+  redis = new Redis(inject('redisUrl'));
+});
+afterEach(() => {
+  sink.received.length = 0;
+  sink.answer(() => 202);
+});
+afterAll(async () => {
+  await Promise.all(apps.map((app) => app.close()));
+  await sink.stop();
+  redis.disconnect();
+});
+
+/** An ingest app with K_SINK set, and a dispatcher over its outboxes (not started: drained by hand). */
+async function delivering(env: Record<string, string> = {}, sinkUrl = sink.url) {
+  const app = await startApp(ingestRoutes, { K_SINK: sinkUrl, ...env });
+  apps.push(app);
+  const dispatcher = () => createDispatcher(app.context.store.outbox, { ...app.context.config, sinkUrl });
+  const ingest = async (device: string, episodes: number) => {
+    const stream = episodeStream(device, episodes);
+    expect((await request(`${app.url}/ingest/batch`, { body: stream.events })).status).toBe(202);
+    return stream.spikes;
+  };
+  const inSet = async () => redis.smembers(`${app.context.config.keyPrefix}${keys.outboxDevices}`);
+  return { app, dispatcher, ingest, inSet };
+}
+
+const metric = async (name: string, labels: Record<string, string> = {}) => {
+  const values = (await registry.getSingleMetric(name)!.get()).values;
+  const match = values.filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want));
+  return match.reduce((sum, v) => sum + v.value, 0);
+};
+
+describe('delivering anomaly events to K_SINK', () => {
+  it('posts each event over one kept-alive connection, stamped with when its change was detected, and times the lag', async () => {
+    const { app, dispatcher } = await delivering();
+    // The spikes in one request, what closes their episodes in a later one: opened and closed at two times.
+    const { events, spikes } = episodeStream('d-keep', 3);
+    const split = events.length - 15;
+    expect((await request(`${app.url}/ingest/batch`, { body: events.slice(0, split) })).status).toBe(202);
+    await sleep(20);
+    expect((await request(`${app.url}/ingest/batch`, { body: events.slice(split) })).status).toBe(202);
+    const lag = { count: await metric('anomaly_events_delivery_lag_seconds', { le: '+Inf' }), sum: await lagSum() };
+    await sleep(30);
+    expect(await dispatcher().drain()).toEqual(new Map([['d-keep', 'drained']]));
+    expect(deliveredIds(sink)).toEqual(expectedIds('d-keep', spikes));
+    expect(new Set(sink.received.map((r) => r.method))).toEqual(new Set(['POST']));
+    expect(new Set(sink.received.map((r) => r.port)).size).toBe(1);
+    for (const r of sink.received) {
+      const data = JSON.parse(r.body);
+      expect(r.headers['ce-time']).toBe(data.status === 'closed' ? data.closed_at : data.detected_at);
+    }
+    const last = JSON.parse(sink.received[5]!.body);
+    expect(Date.parse(last.closed_at) - Date.parse(last.detected_at)).toBeGreaterThanOrEqual(20);
+    // Six deliveries, each at least the 30 ms after its append, none of them minutes.
+    expect((await metric('anomaly_events_delivery_lag_seconds', { le: '+Inf' })) - lag.count).toBe(6);
+    const added = (await lagSum()) - lag.sum;
+    expect(added).toBeGreaterThanOrEqual(6 * 0.03);
+    expect(added).toBeLessThan(60);
+  });
+
+  it('takes a 2xx as delivered and anything else as a failure', async () => {
+    const { dispatcher, ingest } = await delivering({ OUTBOX_RETRY_MS: '60000' });
+    const statuses: Record<string, number> = { 'd-200': 200, 'd-299': 299, 'd-300': 300, 'd-404': 404 };
+    for (const device of Object.keys(statuses)) await ingest(device, 1);
+    sink.answer((headers) => statuses[String(headers['ce-subject'])]!);
+    const failed = await metric('anomaly_events_total', { outcome: 'failed' });
+    const report = await dispatcher().drain();
+    expect(Object.fromEntries(report)).toEqual({ 'd-200': 'drained', 'd-299': 'drained', 'd-300': 'failing', 'd-404': 'failing' });
+    expect((await metric('anomaly_events_total', { outcome: 'failed' })) - failed).toBe(2);
+  });
+
+  it('counts a sink that refuses connections, or hangs past a quarter of the lease, as a failure', async () => {
+    const closed = `http://127.0.0.1:${await freePort()}/`;
+    const refused = await delivering({}, closed);
+    await refused.ingest('d-refused', 1);
+    expect(await refused.dispatcher().drain()).toEqual(new Map([['d-refused', 'failing']]));
+
+    // A sink of its own, so that its late answers land nowhere else.
+    const slow = await startSink();
+    slow.answer(() => 202, 3000);
+    try {
+      const hanging = await delivering({ OUTBOX_LEASE_MS: '1000' }, slow.url);
+      await hanging.ingest('d-hang', 1);
+      const started = Date.now();
+      expect(await hanging.dispatcher().drain()).toEqual(new Map([['d-hang', 'failing']]));
+      // The delivery timed out at 250 ms.
+      expect(Date.now() - started).toBeLessThan(1000);
+    } finally {
+      await slow.stop();
+    }
+  });
+
+  it('stops a run at a quarter of the lease, and goes on with the rest in order in the next', async () => {
+    const { dispatcher, ingest, inSet } = await delivering({ OUTBOX_LEASE_MS: '1000' });
+    const spikes = await ingest('d-slow', 3);
+    sink.answer(() => 202, 100);
+    const d = dispatcher();
+    expect(await d.drain()).toEqual(new Map([['d-slow', 'more']]));
+    // 100 ms each: the run ends after the delivery that passes 250 ms.
+    expect(sink.received.length).toBeGreaterThanOrEqual(2);
+    expect(sink.received.length).toBeLessThanOrEqual(4);
+    expect(await inSet()).toEqual(['d-slow']);
+    while ((await inSet()).length > 0) await d.drain();
+    expect(deliveredIds(sink)).toEqual(expectedIds('d-slow', spikes));
+  });
+
+  it('reads at most 50 entries a run: a device with more is drained over several', async () => {
+    const { dispatcher, ingest } = await delivering();
+    const spikes = await ingest('d-many', 30);
+    const d = dispatcher();
+    expect(await d.drain()).toEqual(new Map([['d-many', 'more']]));
+    expect(sink.received).toHaveLength(50);
+    expect(await d.drain()).toEqual(new Map([['d-many', 'drained']]));
+    expect(deliveredIds(sink)).toEqual(expectedIds('d-many', spikes));
+  });
+
+  it('leaves a device another dispatcher holds for a quarter of the lease, then delivers it whole', async () => {
+    const { app, dispatcher, ingest } = await delivering({ OUTBOX_LEASE_MS: '1000' });
+    const spikes = await ingest('d-held', 2);
+    const { outbox } = app.context.store;
+    const held = await outbox.claim('d-held', 'another', 1000, 1);
+    expect(held.kind).toBe('claimed');
+    const d = dispatcher();
+    expect(await d.drain()).toEqual(new Map([['d-held', 'busy']]));
+    expect(await d.drain()).toEqual(new Map());
+    // The other holder read one entry and died before delivering it: its lease is let go here.
+    await outbox.settle('d-held', 'another', { delivered: [], retryMs: 1000, maxBackoffMs: 1000 });
+    await sleep(300);
+    expect(await d.drain()).toEqual(new Map([['d-held', 'drained']]));
+    expect(deliveredIds(sink)).toEqual(expectedIds('d-held', spikes));
+  });
+
+  it('leaves a device waiting after a failure to every dispatcher, not only the one that failed', async () => {
+    const { dispatcher, ingest } = await delivering({ OUTBOX_RETRY_MS: '60000' });
+    await ingest('d-wait', 1);
+    sink.answer(() => 500);
+    expect(await dispatcher().drain()).toEqual(new Map([['d-wait', 'failing']]));
+    sink.answer(() => 202);
+    expect(await dispatcher().drain()).toEqual(new Map([['d-wait', 'waiting']]));
+    expect(deliveredIds(sink)).toEqual([]);
+  });
+
+  it('dead-letters an entry with its stream id, counts each failure, and goes on in the next run', async () => {
+    const { app, dispatcher, ingest } = await delivering({ OUTBOX_MAX_ATTEMPTS: '2', OUTBOX_RETRY_MS: '10' });
+    const spikes = await ingest('d-dead', 1);
+    const first = `d-dead/${spikes[0]}/cpu/opened`;
+    sink.answer((headers) => (headers['ce-id'] === first ? 500 : 202));
+    const failed = await metric('anomaly_events_total', { outcome: 'failed' });
+    const d = dispatcher();
+    expect(await d.drain()).toEqual(new Map([['d-dead', 'failing']]));
+    await sleep(30);
+    expect(await d.drain()).toEqual(new Map([['d-dead', 'more']]));
+    expect(await d.drain()).toEqual(new Map([['d-dead', 'drained']]));
+    expect((await metric('anomaly_events_total', { outcome: 'failed' })) - failed).toBe(1);
+    expect(deliveredIds(sink)).toEqual([`d-dead/${spikes[0]}/cpu/closed`]);
+    const [letter] = await redis.xrange(`${app.context.config.keyPrefix}${keys.deadLetters}`, '-', '+');
+    const fields = Object.fromEntries(letter![1].flatMap((v, i, all) => (i % 2 === 0 ? [[v, all[i + 1]]] : [])));
+    expect(fields.entry).toMatch(/^\d+-\d+$/);
+    expect(fields.attempts).toBe('2');
+  });
+});
+
+describe('the outbox sweep', () => {
+  it('finds an outbox among thousands of other keys, and finds nothing without failing', async () => {
+    const { app, ingest } = await delivering();
+    const { outbox } = app.context.store;
+    expect(await outbox.sweep()).toBe(0);
+    const prefix = app.context.config.keyPrefix;
+    const filler = redis.pipeline();
+    for (let i = 0; i < 3000; i++) filler.set(`${prefix}filler:${i}`, '1');
+    await filler.exec();
+    await ingest('d-swept', 1);
+    await redis.del(`${prefix}${keys.outboxDevices}`);
+    expect(await outbox.sweep()).toBe(1);
+    expect(await redis.smembers(`${prefix}${keys.outboxDevices}`)).toEqual(['d-swept']);
+  });
+});
+
+describe('a started dispatcher', () => {
+  it('delivers by itself, sweeps at start, and exports its backlog', async () => {
+    const { app, ingest } = await delivering({ OUTBOX_RETRY_MS: '60000' });
+    const spikes = await ingest('d-auto', 1);
+    await ingest('d-stuck', 1);
+    const prefix = app.context.config.keyPrefix;
+    await redis.del(`${prefix}${keys.outboxDevices}`);
+    sink.answer((headers) => (headers['ce-subject'] === 'd-stuck' ? 503 : 202));
+    const dispatcher = startDispatcher(app.context.store.outbox, { ...app.context.config, sinkUrl: sink.url });
+    try {
+      await waitFor('the deliveries', async () => deliveredIds(sink).length === 2);
+      expect(deliveredIds(sink)).toEqual(expectedIds('d-auto', spikes));
+      // d-stuck waits after its failure: one device in the backlog.
+      await waitFor('the backlog', async () => (await registry.metrics()).includes('anomaly_events_backlog_devices 1'));
+    } finally {
+      dispatcher.stop();
+    }
+    // Stopped: what is written now stays in its outbox.
+    await ingest('d-auto', 1);
+    await sleep(600);
+    expect(deliveredIds(sink)).toEqual(expectedIds('d-auto', spikes));
+  });
+
+  it('logs once when Redis goes away, and once when it is back', async () => {
+    const server = await startRedis();
+    const { store, config } = createContext(testConfig({ REDIS_URL: server.url, K_SINK: sink.url }));
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const dispatcher = startDispatcher(store.outbox, { ...config, sinkUrl: sink.url });
+    const logged = (message: string) => errors.mock.calls.filter(([line]) => String(line).includes(message)).length;
+    try {
+      await server.stop();
+      await waitFor('the failure logged', async () => logged('outbox dispatch failed') === 1);
+      await sleep(1000);
+      expect(logged('outbox dispatch failed')).toBe(1);
+      const again = await startRedis({ port: server.port });
+      try {
+        await waitFor('the recovery logged', async () => logged('outbox dispatch recovered') === 1);
+      } finally {
+        dispatcher.stop();
+        await store.close();
+        await again.stop();
+      }
+    } finally {
+      dispatcher.stop();
+      errors.mockRestore();
+    }
+  });
+});
+
+async function lagSum(): Promise<number> {
+  const values = (await registry.getSingleMetric('anomaly_events_delivery_lag_seconds')!.get()).values;
+  return values.find((v) => (v as { metricName?: string }).metricName === 'anomaly_events_delivery_lag_seconds_sum')?.value ?? 0;
+}
