@@ -1,4 +1,6 @@
-import { type IncomingHttpHeaders, createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 /** One request the sink received. */
@@ -23,16 +25,23 @@ export interface Sink {
   stop(): Promise<void>;
 }
 
+export interface SinkOptions {
+  /** Record every request (the default), or only count them (a long benchmark). */
+  keep?: boolean;
+  /** Serve HTTPS with this certificate and key (PEM files). */
+  tls?: { cert: string; key: string };
+}
+
 /**
- * An HTTP sink on a free loopback port, as a Knative Broker or a receiver would be: records every
- * request, or with `keep: false` only counts them (a long benchmark).
+ * An HTTP(S) sink on a free loopback port, as a Knative Broker or a receiver would be: records every
+ * request, or with `keep: false` only counts them.
  */
-export async function startSink({ keep = true } = {}): Promise<Sink> {
+export async function startSink({ keep = true, tls }: SinkOptions = {}): Promise<Sink> {
   const received: Received[] = [];
   let count = 0;
   let decide: (headers: IncomingHttpHeaders) => number = () => 202;
   let delay = 0;
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -45,11 +54,12 @@ export async function startSink({ keep = true } = {}): Promise<Sink> {
       if (delay > 0) setTimeout(answer, delay);
       else answer();
     });
-  });
+  };
+  const server = tls ? createTlsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, handle) : createServer(handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}/`,
     received,
     count: () => count,
     answer(status, delayMs = 0) {

@@ -1,6 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiRoutes } from '../functions/api.js';
+import { ingestRoutes } from '../functions/ingest/routes.js';
+import { createDispatcher } from '../shared/outbox/dispatcher.js';
+import { startSink } from '../support/sink.js';
+import { deliveredIds, episodeStream, expectedIds } from './support/episodes.js';
 import { moments, replay } from '../shared/detector/reference.js';
 import { type TestApp, request, startApp } from './support/app.js';
 import { type RedisCluster, startRedisCluster } from '../support/cluster.js';
@@ -69,5 +73,26 @@ describe('on a three-master Redis Cluster', () => {
     await store.recordBatch(devices.flatMap((device, d) => [d, d + 2].map((cpu) => ({ deviceId: device, timestamp: 0, metrics: [['cpu', cpu]] as Array<[string, number]> }))));
     const outcomes = await Promise.all(devices.map((device, d) => store.recordOne({ deviceId: device, timestamp: 0, metrics: [['cpu', d + 4]] })));
     outcomes.forEach((outcome, d) => expect(outcome).toMatchObject({ status: 'applied', metrics: [{ value: d + 4, avg: moments([d, d + 2, d + 4]).mean }] }));
+  });
+
+  it('keeps the outbox of each device in its slot: swept from every master and delivered in order per device', async () => {
+    const sink = await startSink();
+    const ingest = await startApp(ingestRoutes, { REDIS_CLUSTER_NODES: cluster.nodes, K_SINK: sink.url });
+    try {
+      const streams = Array.from({ length: 24 }, (_, d) => ({ device: `out-${d}`, ...episodeStream(`out-${d}`, 1) }));
+      expect((await request(`${ingest.url}/ingest/batch`, { body: streams.flatMap((s) => s.events) })).status).toBe(202);
+      const { outbox } = ingest.context.store;
+      // The sweep asks every master (the announcements removed first, as if a pod had died before its tally).
+      await outbox.forget(streams.map((s) => s.device));
+      expect(await outbox.sweep()).toBe(24);
+      const dispatcher = createDispatcher(outbox, { ...ingest.context.config, sinkUrl: sink.url });
+      const report = await dispatcher.drain();
+      expect([...new Set(report.values())]).toEqual(['drained']);
+      expect(report.size).toBe(24);
+      for (const { device, spikes } of streams) expect(deliveredIds(sink).filter((id) => id.startsWith(`${device}/`))).toEqual(expectedIds(device, spikes));
+    } finally {
+      await ingest.close();
+      await sink.stop();
+    }
   });
 });

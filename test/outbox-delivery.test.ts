@@ -6,6 +6,11 @@ import { createContext } from '../shared/context.js';
 import { createDispatcher, startDispatcher } from '../shared/outbox/dispatcher.js';
 import { keys } from '../shared/store/keys.js';
 import { registry } from '../shared/telemetry/metrics.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeCertificates } from '../support/certificates.js';
+import { startFunction } from '../support/functions.js';
 import { freePort, startRedis, waitFor } from '../support/servers.js';
 import { type Sink, startSink } from '../support/sink.js';
 import { type TestApp, request, startApp, testConfig } from './support/app.js';
@@ -59,6 +64,7 @@ describe('delivering anomaly events to K_SINK', () => {
     await sleep(20);
     expect((await request(`${app.url}/ingest/batch`, { body: events.slice(split) })).status).toBe(202);
     const lag = { count: await metric('anomaly_events_delivery_lag_seconds', { le: '+Inf' }), sum: await lagSum() };
+    const delivered = await metric('anomaly_events_total', { outcome: 'delivered' });
     await sleep(30);
     expect(await dispatcher().drain()).toEqual(new Map([['d-keep', 'drained']]));
     expect(deliveredIds(sink)).toEqual(expectedIds('d-keep', spikes));
@@ -72,6 +78,7 @@ describe('delivering anomaly events to K_SINK', () => {
     expect(Date.parse(last.closed_at) - Date.parse(last.detected_at)).toBeGreaterThanOrEqual(20);
     // Six deliveries, each at least the 30 ms after its append, none of them minutes.
     expect((await metric('anomaly_events_delivery_lag_seconds', { le: '+Inf' })) - lag.count).toBe(6);
+    expect((await metric('anomaly_events_total', { outcome: 'delivered' })) - delivered).toBe(6);
     const added = (await lagSum()) - lag.sum;
     expect(added).toBeGreaterThanOrEqual(6 * 0.03);
     expect(added).toBeLessThan(60);
@@ -179,6 +186,31 @@ describe('delivering anomaly events to K_SINK', () => {
   });
 });
 
+describe('delivering to an https:// K_SINK', () => {
+  it('verifies the sink against the trusted CAs (NODE_EXTRA_CA_CERTS for a private one)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iot-sink-tls-'));
+    const certificates = makeCertificates(dir);
+    const secure = await startSink({ tls: certificates });
+    const env = { REDIS_URL: inject('redisUrl'), K_SINK: secure.url };
+    const trusting = await startFunction('ingest', { ...env, KEY_PREFIX: 't:tls-a:', NODE_EXTRA_CA_CERTS: certificates.ca });
+    const distrusting = await startFunction('ingest', { ...env, KEY_PREFIX: 't:tls-b:', NODE_EXTRA_CA_CERTS: certificates.otherCa });
+    try {
+      const trusted = episodeStream('d-tls', 1);
+      expect((await request(`${trusting.url}/ingest/batch`, { body: trusted.events })).status).toBe(202);
+      expect((await request(`${distrusting.url}/ingest/batch`, { body: episodeStream('d-untrusted', 1).events })).status).toBe(202);
+      await waitFor('the deliveries over TLS', async () => secure.received.length === 2);
+      expect(secure.received.map((r) => r.headers['ce-id'])).toEqual(expectedIds('d-tls', trusted.spikes));
+      // The other process never got past the handshake: nothing of d-untrusted arrived.
+      await sleep(500);
+      expect(secure.received).toHaveLength(2);
+    } finally {
+      await Promise.all([trusting.stop(), distrusting.stop()]);
+      await secure.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('the outbox sweep', () => {
   it('finds an outbox among thousands of other keys, and finds nothing without failing', async () => {
     const { app, ingest } = await delivering();
@@ -203,6 +235,7 @@ describe('a started dispatcher', () => {
     const prefix = app.context.config.keyPrefix;
     await redis.del(`${prefix}${keys.outboxDevices}`);
     sink.answer((headers) => (headers['ce-subject'] === 'd-stuck' ? 503 : 202));
+    const errors = vi.spyOn(console, 'error');
     const dispatcher = startDispatcher(app.context.store.outbox, { ...app.context.config, sinkUrl: sink.url });
     try {
       await waitFor('the deliveries', async () => deliveredIds(sink).length === 2);
@@ -211,7 +244,10 @@ describe('a started dispatcher', () => {
       await waitFor('the backlog', async () => (await registry.metrics()).includes('anomaly_events_backlog_devices 1'));
     } finally {
       dispatcher.stop();
+      errors.mockRestore();
     }
+    // Redis never went away: no line about the dispatch (a failing sink is a metric, not a log line).
+    expect(errors.mock.calls.filter(([line]) => String(line).includes('outbox dispatch'))).toEqual([]);
     // Stopped: what is written now stays in its outbox.
     await ingest('d-auto', 1);
     await sleep(600);
@@ -223,8 +259,15 @@ describe('a started dispatcher', () => {
     const { store, config } = createContext(testConfig({ REDIS_URL: server.url, K_SINK: sink.url }));
     const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     const dispatcher = startDispatcher(store.outbox, { ...config, sinkUrl: sink.url });
-    const logged = (message: string) => errors.mock.calls.filter(([line]) => String(line).includes(message)).length;
+    const lines = (message: string) => errors.mock.calls.map(([line]) => String(line)).filter((line) => line.includes(message));
+    const logged = (message: string) => lines(message).length;
     try {
+      // One sweep at start, the next a minute later: not one per poll.
+      await sleep(1200);
+      const admin = new Redis(server.url);
+      const scans = /cmdstat_scan:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1];
+      admin.disconnect();
+      expect(scans).toBe('1');
       await server.stop();
       await waitFor('the failure logged', async () => logged('outbox dispatch failed') === 1);
       await sleep(1000);
@@ -232,6 +275,9 @@ describe('a started dispatcher', () => {
       const again = await startRedis({ port: server.port });
       try {
         await waitFor('the recovery logged', async () => logged('outbox dispatch recovered') === 1);
+        await sleep(600);
+        expect(lines('outbox dispatch recovered').map((line) => JSON.parse(line).severity)).toEqual(['INFO']);
+        expect(lines('outbox dispatch failed').map((line) => JSON.parse(line).severity)).toEqual(['WARNING']);
       } finally {
         dispatcher.stop();
         await store.close();

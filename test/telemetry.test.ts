@@ -3,6 +3,7 @@ import { createContext } from '../shared/context.js';
 import { loadConfig } from '../shared/config/load.js';
 import { countBatch, countEvent, countRefused, observeRequest, registry } from '../shared/telemetry/metrics.js';
 import { observe, servedTarget } from '../shared/telemetry/observe.js';
+import '../shared/telemetry/outbox-metrics.js';
 import { type Running, waitFor } from '../support/servers.js';
 import { startPushgateway } from '../support/prometheus.js';
 import { testConfig } from './support/app.js';
@@ -19,6 +20,11 @@ beforeAll(async () => {
 afterAll(() => pushgateway?.stop());
 
 describe('the counters of a function process', () => {
+  it('define the anomaly event outcomes at 0 before any delivery, so that rates over them have data', async () => {
+    const text = await registry.metrics();
+    for (const outcome of ['delivered', 'failed', 'dead_lettered']) expect(text).toContain(`anomaly_events_total{outcome="${outcome}"} 0`);
+  });
+
   it('count requests, values, anomalies, batch sizes and refusals as they happen', async () => {
     const before = { requests: await value('http_requests_total', { function: 'f', status: '202' }), cpu: await value('metrics_processed_total', { metric: 'cpu' }) };
     observeRequest('f', 'POST', '/ingest', 202, 0.004);
