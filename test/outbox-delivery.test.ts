@@ -241,7 +241,7 @@ describe('a started dispatcher', () => {
       await waitFor('the deliveries', async () => deliveredIds(sink).length === 2);
       expect(deliveredIds(sink)).toEqual(expectedIds('d-auto', spikes));
       // d-stuck waits after its failure: one device in the backlog.
-      await waitFor('the backlog', async () => (await registry.metrics()).includes('anomaly_events_backlog_devices 1'));
+      await waitFor('the backlog', async () => (await registry.metrics()).split('\n').includes('anomaly_events_backlog_devices 1'));
     } finally {
       dispatcher.stop();
       errors.mockRestore();
