@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { describe, expect, inject, it, vi } from 'vitest';
 import { ingestRoutes } from '../functions/ingest/routes.js';
 import { createContext } from '../shared/context.js';
 import { createDispatcher, startDispatcher } from '../shared/outbox/dispatcher.js';
@@ -12,39 +12,23 @@ import { join } from 'node:path';
 import { makeCertificates } from '../support/certificates.js';
 import { startFunction } from '../support/functions.js';
 import { freePort, startRedis, waitFor } from '../support/servers.js';
-import { type Sink, startSink } from '../support/sink.js';
-import { type TestApp, request, startApp, testConfig } from './support/app.js';
-import { deliveredIds, episodeStream, expectedIds } from './support/episodes.js';
+import { startSink } from '../support/sink.js';
+import { request, startApp, testConfig } from './support/app.js';
+import { deliveredIds, episodeStream, expectedIds, sinkFixture } from './support/episodes.js';
 
-let sink: Sink;
-let redis: Redis;
-const apps: TestApp[] = [];
-
-beforeAll(async () => {
-  sink = await startSink();
-  redis = new Redis(inject('redisUrl'));
-});
-afterEach(() => {
-  sink.received.length = 0;
-  sink.answer(() => 202);
-});
-afterAll(async () => {
-  await Promise.all(apps.map((app) => app.close()));
-  await sink.stop();
-  redis.disconnect();
-});
+const fixture = sinkFixture();
 
 /** An ingest app with K_SINK set, and a dispatcher over its outboxes (not started: drained by hand). */
-async function delivering(env: Record<string, string> = {}, sinkUrl = sink.url) {
+async function delivering(env: Record<string, string> = {}, sinkUrl = fixture.sink.url) {
   const app = await startApp(ingestRoutes, { K_SINK: sinkUrl, ...env });
-  apps.push(app);
+  fixture.apps.push(app);
   const dispatcher = () => createDispatcher(app.context.store.outbox, { ...app.context.config, sinkUrl });
   const ingest = async (device: string, episodes: number) => {
     const stream = episodeStream(device, episodes);
     expect((await request(`${app.url}/ingest/batch`, { body: stream.events })).status).toBe(202);
     return stream.spikes;
   };
-  const inSet = async () => redis.smembers(`${app.context.config.keyPrefix}${keys.outboxDevices}`);
+  const inSet = async () => fixture.redis.smembers(`${app.context.config.keyPrefix}${keys.outboxDevices}`);
   return { app, dispatcher, ingest, inSet };
 }
 
@@ -67,14 +51,14 @@ describe('delivering anomaly events to K_SINK', () => {
     const delivered = await metric('anomaly_events_total', { outcome: 'delivered' });
     await sleep(30);
     expect(await dispatcher().drain()).toEqual(new Map([['d-keep', 'drained']]));
-    expect(deliveredIds(sink)).toEqual(expectedIds('d-keep', spikes));
-    expect(new Set(sink.received.map((r) => r.method))).toEqual(new Set(['POST']));
-    expect(new Set(sink.received.map((r) => r.port)).size).toBe(1);
-    for (const r of sink.received) {
+    expect(deliveredIds(fixture.sink)).toEqual(expectedIds('d-keep', spikes));
+    expect(new Set(fixture.sink.received.map((r) => r.method))).toEqual(new Set(['POST']));
+    expect(new Set(fixture.sink.received.map((r) => r.port)).size).toBe(1);
+    for (const r of fixture.sink.received) {
       const data = JSON.parse(r.body);
       expect(r.headers['ce-time']).toBe(data.status === 'closed' ? data.closed_at : data.detected_at);
     }
-    const last = JSON.parse(sink.received[5]!.body);
+    const last = JSON.parse(fixture.sink.received[5]!.body);
     expect(Date.parse(last.closed_at) - Date.parse(last.detected_at)).toBeGreaterThanOrEqual(20);
     // Six deliveries, each at least the 30 ms after its append, none of them minutes.
     expect((await metric('anomaly_events_delivery_lag_seconds', { le: '+Inf' })) - lag.count).toBe(6);
@@ -88,7 +72,7 @@ describe('delivering anomaly events to K_SINK', () => {
     const { dispatcher, ingest } = await delivering({ OUTBOX_RETRY_MS: '60000' });
     const statuses: Record<string, number> = { 'd-200': 200, 'd-299': 299, 'd-300': 300, 'd-404': 404 };
     for (const device of Object.keys(statuses)) await ingest(device, 1);
-    sink.answer((headers) => statuses[String(headers['ce-subject'])]!);
+    fixture.sink.answer((headers) => statuses[String(headers['ce-subject'])]!);
     const failed = await metric('anomaly_events_total', { outcome: 'failed' });
     const report = await dispatcher().drain();
     expect(Object.fromEntries(report)).toEqual({ 'd-200': 'drained', 'd-299': 'drained', 'd-300': 'failing', 'd-404': 'failing' });
@@ -101,7 +85,7 @@ describe('delivering anomaly events to K_SINK', () => {
     await refused.ingest('d-refused', 1);
     expect(await refused.dispatcher().drain()).toEqual(new Map([['d-refused', 'failing']]));
 
-    // A sink of its own, so that its late answers land nowhere else.
+    // A fixture.sink of its own, so that its late answers land nowhere else.
     const slow = await startSink();
     slow.answer(() => 202, 3000);
     try {
@@ -119,15 +103,15 @@ describe('delivering anomaly events to K_SINK', () => {
   it('stops a run at a quarter of the lease, and goes on with the rest in order in the next', async () => {
     const { dispatcher, ingest, inSet } = await delivering({ OUTBOX_LEASE_MS: '1000' });
     const spikes = await ingest('d-slow', 3);
-    sink.answer(() => 202, 100);
+    fixture.sink.answer(() => 202, 100);
     const d = dispatcher();
     expect(await d.drain()).toEqual(new Map([['d-slow', 'more']]));
     // 100 ms each: the run ends after the delivery that passes 250 ms.
-    expect(sink.received.length).toBeGreaterThanOrEqual(2);
-    expect(sink.received.length).toBeLessThanOrEqual(4);
+    expect(fixture.sink.received.length).toBeGreaterThanOrEqual(2);
+    expect(fixture.sink.received.length).toBeLessThanOrEqual(4);
     expect(await inSet()).toEqual(['d-slow']);
     while ((await inSet()).length > 0) await d.drain();
-    expect(deliveredIds(sink)).toEqual(expectedIds('d-slow', spikes));
+    expect(deliveredIds(fixture.sink)).toEqual(expectedIds('d-slow', spikes));
   });
 
   it('reads at most 50 entries a run: a device with more is drained over several', async () => {
@@ -135,9 +119,9 @@ describe('delivering anomaly events to K_SINK', () => {
     const spikes = await ingest('d-many', 30);
     const d = dispatcher();
     expect(await d.drain()).toEqual(new Map([['d-many', 'more']]));
-    expect(sink.received).toHaveLength(50);
+    expect(fixture.sink.received).toHaveLength(50);
     expect(await d.drain()).toEqual(new Map([['d-many', 'drained']]));
-    expect(deliveredIds(sink)).toEqual(expectedIds('d-many', spikes));
+    expect(deliveredIds(fixture.sink)).toEqual(expectedIds('d-many', spikes));
   });
 
   it('leaves a device another dispatcher holds for a quarter of the lease, then delivers it whole', async () => {
@@ -153,24 +137,24 @@ describe('delivering anomaly events to K_SINK', () => {
     await outbox.settle('d-held', 'another', { delivered: [], retryMs: 1000, maxBackoffMs: 1000 });
     await sleep(300);
     expect(await d.drain()).toEqual(new Map([['d-held', 'drained']]));
-    expect(deliveredIds(sink)).toEqual(expectedIds('d-held', spikes));
+    expect(deliveredIds(fixture.sink)).toEqual(expectedIds('d-held', spikes));
   });
 
   it('leaves a device waiting after a failure to every dispatcher, not only the one that failed', async () => {
     const { dispatcher, ingest } = await delivering({ OUTBOX_RETRY_MS: '60000' });
     await ingest('d-wait', 1);
-    sink.answer(() => 500);
+    fixture.sink.answer(() => 500);
     expect(await dispatcher().drain()).toEqual(new Map([['d-wait', 'failing']]));
-    sink.answer(() => 202);
+    fixture.sink.answer(() => 202);
     expect(await dispatcher().drain()).toEqual(new Map([['d-wait', 'waiting']]));
-    expect(deliveredIds(sink)).toEqual([]);
+    expect(deliveredIds(fixture.sink)).toEqual([]);
   });
 
   it('dead-letters an entry with its stream id, counts each failure, and goes on in the next run', async () => {
     const { app, dispatcher, ingest } = await delivering({ OUTBOX_MAX_ATTEMPTS: '2', OUTBOX_RETRY_MS: '10' });
     const spikes = await ingest('d-dead', 1);
     const first = `d-dead/${spikes[0]}/cpu/opened`;
-    sink.answer((headers) => (headers['ce-id'] === first ? 500 : 202));
+    fixture.sink.answer((headers) => (headers['ce-id'] === first ? 500 : 202));
     const failed = await metric('anomaly_events_total', { outcome: 'failed' });
     const d = dispatcher();
     expect(await d.drain()).toEqual(new Map([['d-dead', 'failing']]));
@@ -178,8 +162,8 @@ describe('delivering anomaly events to K_SINK', () => {
     expect(await d.drain()).toEqual(new Map([['d-dead', 'more']]));
     expect(await d.drain()).toEqual(new Map([['d-dead', 'drained']]));
     expect((await metric('anomaly_events_total', { outcome: 'failed' })) - failed).toBe(1);
-    expect(deliveredIds(sink)).toEqual([`d-dead/${spikes[0]}/cpu/closed`]);
-    const [letter] = await redis.xrange(`${app.context.config.keyPrefix}${keys.deadLetters}`, '-', '+');
+    expect(deliveredIds(fixture.sink)).toEqual([`d-dead/${spikes[0]}/cpu/closed`]);
+    const [letter] = await fixture.redis.xrange(`${app.context.config.keyPrefix}${keys.deadLetters}`, '-', '+');
     const fields = Object.fromEntries(letter![1].flatMap((v, i, all) => (i % 2 === 0 ? [[v, all[i + 1]]] : [])));
     expect(fields.entry).toMatch(/^\d+-\d+$/);
     expect(fields.attempts).toBe('2');
@@ -217,13 +201,13 @@ describe('the outbox sweep', () => {
     const { outbox } = app.context.store;
     expect(await outbox.sweep()).toBe(0);
     const prefix = app.context.config.keyPrefix;
-    const filler = redis.pipeline();
+    const filler = fixture.redis.pipeline();
     for (let i = 0; i < 3000; i++) filler.set(`${prefix}filler:${i}`, '1');
     await filler.exec();
     await ingest('d-swept', 1);
-    await redis.del(`${prefix}${keys.outboxDevices}`);
+    await fixture.redis.del(`${prefix}${keys.outboxDevices}`);
     expect(await outbox.sweep()).toBe(1);
-    expect(await redis.smembers(`${prefix}${keys.outboxDevices}`)).toEqual(['d-swept']);
+    expect(await fixture.redis.smembers(`${prefix}${keys.outboxDevices}`)).toEqual(['d-swept']);
   });
 });
 
@@ -233,32 +217,32 @@ describe('a started dispatcher', () => {
     const spikes = await ingest('d-auto', 1);
     await ingest('d-stuck', 1);
     const prefix = app.context.config.keyPrefix;
-    await redis.del(`${prefix}${keys.outboxDevices}`);
-    sink.answer((headers) => (headers['ce-subject'] === 'd-stuck' ? 503 : 202));
+    await fixture.redis.del(`${prefix}${keys.outboxDevices}`);
+    fixture.sink.answer((headers) => (headers['ce-subject'] === 'd-stuck' ? 503 : 202));
     const errors = vi.spyOn(console, 'error');
-    const dispatcher = startDispatcher(app.context.store.outbox, { ...app.context.config, sinkUrl: sink.url });
+    const dispatcher = startDispatcher(app.context.store.outbox, { ...app.context.config, sinkUrl: fixture.sink.url });
     try {
-      await waitFor('the deliveries', async () => deliveredIds(sink).length === 2);
-      expect(deliveredIds(sink)).toEqual(expectedIds('d-auto', spikes));
+      await waitFor('the deliveries', async () => deliveredIds(fixture.sink).length === 2);
+      expect(deliveredIds(fixture.sink)).toEqual(expectedIds('d-auto', spikes));
       // d-stuck waits after its failure: one device in the backlog.
       await waitFor('the backlog', async () => (await registry.metrics()).split('\n').includes('anomaly_events_backlog_devices 1'));
     } finally {
       dispatcher.stop();
       errors.mockRestore();
     }
-    // Redis never went away: no line about the dispatch (a failing sink is a metric, not a log line).
+    // Redis never went away: no line about the dispatch (a failing fixture.sink is a metric, not a log line).
     expect(errors.mock.calls.filter(([line]) => String(line).includes('outbox dispatch'))).toEqual([]);
     // Stopped: what is written now stays in its outbox.
     await ingest('d-auto', 1);
     await sleep(600);
-    expect(deliveredIds(sink)).toEqual(expectedIds('d-auto', spikes));
+    expect(deliveredIds(fixture.sink)).toEqual(expectedIds('d-auto', spikes));
   });
 
   it('logs once when Redis goes away, and once when it is back', async () => {
     const server = await startRedis();
-    const { store, config } = createContext(testConfig({ REDIS_URL: server.url, K_SINK: sink.url }));
+    const { store, config } = createContext(testConfig({ REDIS_URL: server.url, K_SINK: fixture.sink.url }));
     const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
-    const dispatcher = startDispatcher(store.outbox, { ...config, sinkUrl: sink.url });
+    const dispatcher = startDispatcher(store.outbox, { ...config, sinkUrl: fixture.sink.url });
     const lines = (message: string) => errors.mock.calls.map(([line]) => String(line)).filter((line) => line.includes(message));
     const logged = (message: string) => lines(message).length;
     try {

@@ -1,60 +1,42 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { ingestRoutes } from '../functions/ingest/routes.js';
 import { ANOMALY_EVENT_SOURCE, ANOMALY_EVENT_TYPES } from '../shared/outbox/anomaly-event.js';
 import { createDispatcher } from '../shared/outbox/dispatcher.js';
 import { keys } from '../shared/store/keys.js';
 import { registry } from '../shared/telemetry/metrics.js';
 import { startFunction } from '../support/functions.js';
-import { type Sink, startSink } from '../support/sink.js';
 import { waitFor } from '../support/servers.js';
 import { type TestApp, request, startApp } from './support/app.js';
-import { deliveredIds, episodeStream, expectedIds } from './support/episodes.js';
+import { deliveredIds, episodeStream, expectedIds, sinkFixture } from './support/episodes.js';
 
 const ids = deliveredIds;
 
-let sink: Sink;
-let redis: Redis;
-const apps: TestApp[] = [];
-
-beforeAll(async () => {
-  sink = await startSink();
-  redis = new Redis(inject('redisUrl'));
-});
-afterEach(() => {
-  sink.received.length = 0;
-  sink.answer(() => 202);
-});
-afterAll(async () => {
-  await Promise.all(apps.map((app) => app.close()));
-  await sink.stop();
-  redis.disconnect();
-});
+const fixture = sinkFixture();
 
 async function ingestApp(env: Record<string, string>): Promise<TestApp> {
   const app = await startApp(ingestRoutes, env);
-  apps.push(app);
+  fixture.apps.push(app);
   return app;
 }
 
 describe('anomaly events out (K_SINK)', () => {
   it('are written to the outbox in the record call and delivered as documented CloudEvents, in order', async () => {
-    const app = await ingestApp({ K_SINK: sink.url, K_CE_OVERRIDES: '{"extensions":{"cluster":"edge1"}}' });
+    const app = await ingestApp({ K_SINK: fixture.sink.url, K_CE_OVERRIDES: '{"extensions":{"cluster":"edge1"}}' });
     const { events, spikes } = episodeStream('pump-1', 2);
     const reply = await request(`${app.url}/ingest/batch`, { body: events });
     expect(reply.status).toBe(202);
     expect(reply.body.alerts).toHaveLength(2);
     // Nothing delivered yet: the record call only appended to the outbox, and announced the device.
     const prefix = app.context.config.keyPrefix;
-    expect(await redis.xlen(`${prefix}${keys.outbox('pump-1')}`)).toBe(4);
-    expect(await redis.smembers(`${prefix}${keys.outboxDevices}`)).toEqual(['pump-1']);
+    expect(await fixture.redis.xlen(`${prefix}${keys.outbox('pump-1')}`)).toBe(4);
+    expect(await fixture.redis.smembers(`${prefix}${keys.outboxDevices}`)).toEqual(['pump-1']);
 
-    const dispatcher = createDispatcher(app.context.store.outbox, { ...app.context.config, sinkUrl: sink.url });
+    const dispatcher = createDispatcher(app.context.store.outbox, { ...app.context.config, sinkUrl: fixture.sink.url });
     expect(await dispatcher.drain()).toEqual(new Map([['pump-1', 'drained']]));
-    expect(ids(sink)).toEqual(expectedIds('pump-1', spikes));
-    const [opened, closed] = sink.received;
+    expect(ids(fixture.sink)).toEqual(expectedIds('pump-1', spikes));
+    const [opened, closed] = fixture.sink.received;
     expect(opened!.headers).toMatchObject({
       'ce-specversion': '1.0', 'ce-type': ANOMALY_EVENT_TYPES.opened, 'ce-source': ANOMALY_EVENT_SOURCE, 'ce-subject': 'pump-1',
       'ce-time': new Date(reply.body.alerts[0].detected_at).toISOString(), 'ce-cluster': 'edge1', 'content-type': 'application/json',
@@ -71,80 +53,80 @@ describe('anomaly events out (K_SINK)', () => {
     expect(Math.abs(JSON.parse(closed!.body).z)).toBeLessThan(2);
 
     // Delivered entries leave the stream; the device leaves the set; a second pass finds nothing.
-    expect(await redis.xlen(`${prefix}${keys.outbox('pump-1')}`)).toBe(0);
+    expect(await fixture.redis.xlen(`${prefix}${keys.outbox('pump-1')}`)).toBe(0);
     expect(await dispatcher.drain()).toEqual(new Map());
-    expect(sink.received).toHaveLength(4);
+    expect(fixture.sink.received).toHaveLength(4);
   });
 
   it('are delivered once by two dispatchers draining at once: the lease of a device keeps the other away', async () => {
-    const app = await ingestApp({ K_SINK: sink.url });
+    const app = await ingestApp({ K_SINK: fixture.sink.url });
     const streams = ['fan-1', 'fan-2'].map((device) => ({ device, ...episodeStream(device, 2) }));
     for (const { events } of streams) await request(`${app.url}/ingest/batch`, { body: events });
-    sink.answer(() => 202, 20);
-    const settings = { ...app.context.config, sinkUrl: sink.url };
+    fixture.sink.answer(() => 202, 20);
+    const settings = { ...app.context.config, sinkUrl: fixture.sink.url };
     const [a, b] = [createDispatcher(app.context.store.outbox, settings), createDispatcher(app.context.store.outbox, settings)];
     const reports = await Promise.all([a.drain(), b.drain()]);
     const outcomes = reports.flatMap((r) => [...r.values()]).sort();
     // Each device drained by one of them; the other found it leased (or already taken out of the set).
     expect(outcomes.filter((o) => o === 'drained')).toHaveLength(2);
     expect(outcomes.filter((o) => o !== 'drained' && o !== 'busy')).toEqual([]);
-    for (const { device, spikes } of streams) expect(ids(sink).filter((id) => id.startsWith(`${device}/`))).toEqual(expectedIds(device, spikes));
+    for (const { device, spikes } of streams) expect(ids(fixture.sink).filter((id) => id.startsWith(`${device}/`))).toEqual(expectedIds(device, spikes));
     // The one that found a device leased put it back in the set: a later pass finds nothing more to send.
-    const delivered = sink.received.length;
+    const delivered = fixture.sink.received.length;
     const busy = reports.findIndex((r) => [...r.values()].includes('busy'));
     const other = [a, b][busy === 0 ? 1 : 0]!;
     for (const outcome of (await other.drain()).values()) expect(outcome).toBe('drained');
-    expect(sink.received).toHaveLength(delivered);
-    expect(await redis.scard(`${app.context.config.keyPrefix}${keys.outboxDevices}`)).toBe(0);
+    expect(fixture.sink.received).toHaveLength(delivered);
+    expect(await fixture.redis.scard(`${app.context.config.keyPrefix}${keys.outboxDevices}`)).toBe(0);
   });
 
   it('are not written at all without K_SINK', async () => {
     const app = await ingestApp({});
     expect((await request(`${app.url}/ingest/batch`, { body: episodeStream('pump-2', 1).events })).body.alerts).toHaveLength(1);
     const prefix = app.context.config.keyPrefix;
-    expect(await redis.exists(`${prefix}${keys.outbox('pump-2')}`)).toBe(0);
-    expect(await redis.scard(`${prefix}${keys.outboxDevices}`)).toBe(0);
+    expect(await fixture.redis.exists(`${prefix}${keys.outbox('pump-2')}`)).toBe(0);
+    expect(await fixture.redis.scard(`${prefix}${keys.outboxDevices}`)).toBe(0);
   });
 
   it('are found by the sweep when the announcement was lost (a pod died before its tally)', async () => {
-    const app = await ingestApp({ K_SINK: sink.url });
+    const app = await ingestApp({ K_SINK: fixture.sink.url });
     const { events, spikes } = episodeStream('pump-3', 1);
     await request(`${app.url}/ingest/batch`, { body: events });
     const prefix = app.context.config.keyPrefix;
-    await redis.del(`${prefix}${keys.outboxDevices}`);
-    const dispatcher = createDispatcher(app.context.store.outbox, { ...app.context.config, sinkUrl: sink.url });
+    await fixture.redis.del(`${prefix}${keys.outboxDevices}`);
+    const dispatcher = createDispatcher(app.context.store.outbox, { ...app.context.config, sinkUrl: fixture.sink.url });
     expect(await dispatcher.drain()).toEqual(new Map());
     expect(await app.context.store.outbox.sweep()).toBe(1);
     await dispatcher.drain();
-    expect(ids(sink)).toEqual(expectedIds('pump-3', spikes));
+    expect(ids(fixture.sink)).toEqual(expectedIds('pump-3', spikes));
   });
 
   it('are retried with backoff while the sink fails, then dead-lettered; the next events go on', async () => {
-    const app = await ingestApp({ K_SINK: sink.url, OUTBOX_MAX_ATTEMPTS: '3', OUTBOX_RETRY_MS: '50' });
+    const app = await ingestApp({ K_SINK: fixture.sink.url, OUTBOX_MAX_ATTEMPTS: '3', OUTBOX_RETRY_MS: '50' });
     const { events, spikes } = episodeStream('pump-4', 2);
     await request(`${app.url}/ingest/batch`, { body: events });
     const first = `pump-4/${spikes[0]}/cpu/opened`;
-    sink.answer((headers) => (headers['ce-id'] === first ? 500 : 202));
+    fixture.sink.answer((headers) => (headers['ce-id'] === first ? 500 : 202));
     const dead = () => registry.getSingleMetric('anomaly_events_total')!.get().then((m) => m.values.find((v) => v.labels.outcome === 'dead_lettered')!.value);
     const deadBefore = await dead();
-    const dispatcher = createDispatcher(app.context.store.outbox, { ...app.context.config, sinkUrl: sink.url });
+    const dispatcher = createDispatcher(app.context.store.outbox, { ...app.context.config, sinkUrl: fixture.sink.url });
 
     expect(await dispatcher.drain()).toEqual(new Map([['pump-4', 'failing']]));
     // Backoff: at once, nothing is tried again.
     expect(await dispatcher.drain()).toEqual(new Map());
     const started = Date.now();
-    while (sink.received.filter((r) => r.headers['ce-id'] === first).length < 3) {
+    while (fixture.sink.received.filter((r) => r.headers['ce-id'] === first).length < 3) {
       await dispatcher.drain();
       await sleep(10);
     }
     // 50 ms, then 100 ms between the three attempts.
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
     await dispatcher.drain();
-    expect(sink.received.map((r) => [r.headers['ce-id'], r.status])).toEqual([
+    expect(fixture.sink.received.map((r) => [r.headers['ce-id'], r.status])).toEqual([
       [first, 500], [first, 500], [first, 500],
       ...expectedIds('pump-4', spikes).slice(1).map((id) => [id, 202]),
     ]);
-    const letters = await redis.xrange(`${app.context.config.keyPrefix}${keys.deadLetters}`, '-', '+');
+    const letters = await fixture.redis.xrange(`${app.context.config.keyPrefix}${keys.deadLetters}`, '-', '+');
     expect(letters).toHaveLength(1);
     const fields = Object.fromEntries(letters[0]![1].flatMap((v, i, all) => (i % 2 === 0 ? [[v, all[i + 1]]] : [])));
     expect(fields).toMatchObject({ device: 'pump-4', attempts: '3', error: 'sink answered 500' });
@@ -153,31 +135,31 @@ describe('anomaly events out (K_SINK)', () => {
   });
 
   it('lose nothing when the delivering process is killed mid-stream: a new one delivers the rest, repeats keep their id', async () => {
-    const env = { REDIS_URL: inject('redisUrl'), KEY_PREFIX: `t:${randomUUID().slice(0, 8)}:`, K_SINK: sink.url, OUTBOX_LEASE_MS: '1000' };
+    const env = { REDIS_URL: inject('redisUrl'), KEY_PREFIX: `t:${randomUUID().slice(0, 8)}:`, K_SINK: fixture.sink.url, OUTBOX_LEASE_MS: '1000' };
     const streams = ['valve-1', 'valve-2', 'valve-3'].map((device) => ({ device, ...episodeStream(device, 6) }));
     // Slow answers, so that the kill lands while events are in flight.
-    sink.answer(() => 202, 40);
+    fixture.sink.answer(() => 202, 40);
     const first = await startFunction('ingest', env);
     for (const { events } of streams) expect((await request(`${first.url}/ingest/batch`, { body: events })).status).toBe(202);
-    await waitFor('a few deliveries', async () => sink.received.length >= 6);
+    await waitFor('a few deliveries', async () => fixture.sink.received.length >= 6);
     first.process.kill('SIGKILL');
     await new Promise((resolve) => first.process.once('exit', resolve));
-    const atKill = sink.received.length;
+    const atKill = fixture.sink.received.length;
     const total = streams.length * 12;
     expect(atKill).toBeLessThan(total);
 
     const second = await startFunction('ingest', env);
     try {
-      await waitFor('every event delivered', async () => new Set(ids(sink)).size >= total);
+      await waitFor('every event delivered', async () => new Set(ids(fixture.sink)).size >= total);
     } finally {
       await second.stop();
     }
     for (const { device, spikes } of streams) {
-      const got = ids(sink).filter((id) => id.startsWith(`${device}/`));
+      const got = ids(fixture.sink).filter((id) => id.startsWith(`${device}/`));
       // In order per device, first deliveries and repeats alike: a repeat is the same id again.
       expect([...new Set(got)]).toEqual(expectedIds(device, spikes));
       const bodies = new Map<string, string>();
-      for (const r of sink.received.filter((r) => String(r.headers['ce-id']).startsWith(`${device}/`))) {
+      for (const r of fixture.sink.received.filter((r) => String(r.headers['ce-id']).startsWith(`${device}/`))) {
         const id = String(r.headers['ce-id']);
         expect(bodies.get(id) ?? r.body, id).toBe(r.body);
         bodies.set(id, r.body);

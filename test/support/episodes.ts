@@ -1,4 +1,7 @@
-import type { Sink } from '../../support/sink.js';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, inject } from 'vitest';
+import { type Sink, startSink } from '../../support/sink.js';
+import type { TestApp } from './app.js';
 
 /**
  * Readings of one device that open and close `episodes` alert episodes with the default profile: a
@@ -24,3 +27,26 @@ export const deliveredIds = (sink: Sink) => sink.received.filter((r) => r.status
 
 /** The event ids of a device's episodes, opened then closed, in order. */
 export const expectedIds = (device: string, spikes: number[]) => spikes.flatMap((s) => [`${device}/${s}/cpu/opened`, `${device}/${s}/cpu/closed`]);
+
+/**
+ * The fixture of the anomaly-event tests: a sink (reset to "202 to all" after each test), a Redis
+ * client on the test server, and the apps a file starts, closed after the file. Read its fields
+ * inside tests (they are set in beforeAll).
+ */
+export function sinkFixture() {
+  const fixture = { sink: undefined as unknown as Sink, redis: undefined as unknown as Redis, apps: [] as TestApp[] };
+  beforeAll(async () => {
+    fixture.sink = await startSink();
+    fixture.redis = new Redis(inject('redisUrl'));
+  });
+  afterEach(() => {
+    fixture.sink.received.length = 0;
+    fixture.sink.answer(() => 202);
+  });
+  afterAll(async () => {
+    await Promise.all(fixture.apps.map((app) => app.close()));
+    await fixture.sink.stop();
+    fixture.redis.disconnect();
+  });
+  return fixture;
+}
