@@ -45,16 +45,16 @@ export function createDispatcher(outbox: Outbox, config: Settings & { sinkUrl: s
   const state: State = { outbox, config, owner: randomUUID(), sink: new URL(config.sinkUrl), notBefore: new Map() };
   const drain = async () => {
     const now = Date.now();
-    const devices = (await outbox.devices()).filter((device) => (state.notBefore.get(device) ?? 0) <= now);
+    // Waits that are over are dropped here, so the map holds only devices waiting now.
+    for (const [device, until] of state.notBefore) if (until <= now) state.notBefore.delete(device);
+    const devices = (await outbox.devices()).filter((device) => !state.notBefore.has(device));
     const report = new Map<string, DeviceDrain>();
     if (devices.length === 0) return report;
     // Out of the set before their entries are read, so that one appended meanwhile puts its device back.
     await outbox.forget(devices);
     try {
       await eachAtMost(PARALLEL_DEVICES, devices, async (device) => {
-        const done = await drainDevice(state, device);
-        report.set(device, done);
-        if (done === 'drained' || done === 'more') state.notBefore.delete(device);
+        report.set(device, await drainDevice(state, device));
       });
     } finally {
       // Every device not drained goes back, those not reached (Redis away) too.
@@ -133,7 +133,7 @@ async function failed(state: State, entry: OutboxEntry, event: unknown, error: u
  */
 export function startDispatcher(outbox: Outbox, config: Settings & { sinkUrl: string }): Dispatcher {
   const dispatcher = createDispatcher(outbox, config);
-  exportBacklog(() => outbox.devices().then((d) => d.length));
+  exportBacklog(() => outbox.backlog());
   let running = false;
   let failing = false;
   let lastSweep = 0;

@@ -46,6 +46,8 @@ export interface Settlement {
 export interface Outbox {
   /** Devices that may have entries to deliver. */
   devices(): Promise<string[]>;
+  /** How many there are (SCARD: the gauge needs no names). */
+  backlog(): Promise<number>;
   /** Takes devices out of the set before their entries are read: one appended afterwards puts its device back (through the tally). */
   forget(devices: readonly string[]): Promise<void>;
   remember(devices: readonly string[]): Promise<void>;
@@ -65,6 +67,7 @@ export function createOutbox(redis: Client, keyPrefix: string, ttlSeconds: numbe
   };
   return {
     devices: () => redis.smembers(keys.outboxDevices),
+    backlog: () => redis.scard(keys.outboxDevices),
     forget: (devices) => chunked('srem', devices),
     remember: (devices) => chunked('sadd', devices),
     claim: async (device, holder, leaseMs, count) =>
