@@ -93,6 +93,16 @@ describe('alert episodes (trigger: the flag)', () => {
     expect(episodes.map((e: { status: string; start: string }) => [e.status, e.start])).toEqual([['open', at(16)], ['closed', at(10)]]);
   });
 
+  it('a batch of two devices, their events interleaved, lists the alerts of both in the order of the events', async () => {
+    // Each device is recorded by a call of its own; the answer still follows the batch.
+    const batch = SERIES.flatMap((cpu, i) => ['ep-6', 'ep-7'].map((device_id) => ({ device_id, timestamp: at(i), cpu })));
+    const reply = await request(`${api.url}/ingest/batch`, { body: batch });
+    expect(reply.status).toBe(202);
+    expect(reply.body.alerts.map((a: { index: number; device_id: string }) => [a.index, a.device_id])).toEqual([
+      [20, 'ep-6'], [21, 'ep-7'], [32, 'ep-6'], [33, 'ep-7'],
+    ]);
+  });
+
   it('score every value in [0, 1], monotone in |z|, 1 against a zero-variance baseline', async () => {
     const steps = await sendOneByOne(api.url, 'ep-4', [...Array(6).fill(5), 5, 6]);
     expect(steps[6]).toMatchObject({ zscore: 0, score: 0 });
