@@ -105,8 +105,10 @@ export const ceOverrides = (): Rule<Readonly<Record<string, string>>> => ({
     } catch {
       return { error: `must be JSON${got(raw)}` };
     }
-    const extensions = (parsed as { extensions?: unknown } | null)?.extensions ?? {};
-    if (typeof parsed !== 'object' || parsed === null || typeof extensions !== 'object' || extensions === null || Array.isArray(extensions)) {
+    const isObject = (x: unknown): x is object => typeof x === 'object' && x !== null && !Array.isArray(x);
+    // Only a missing "extensions" means none; null, an array or anything but an object is a mistake.
+    const extensions = isObject(parsed) && 'extensions' in parsed ? parsed.extensions : {};
+    if (!isObject(parsed) || !isObject(extensions)) {
       return { error: `must be a JSON object whose "extensions" is an object${got(raw)}` };
     }
     const entries = Object.entries(extensions).map(([name, value]) => [name, String(value)] as const);
