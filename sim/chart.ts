@@ -8,6 +8,8 @@ export interface ChartSeries {
   lower: readonly number[];
   upper: readonly number[];
   flagged: readonly boolean[];
+  /** the values that opened an alert episode (the alerts an operator receives) */
+  alerts: readonly boolean[];
   /** null: no labels */
   truth: readonly boolean[] | null;
   threshold: number;
@@ -70,6 +72,16 @@ function extremes(values: readonly number[], cols: ReadonlyArray<[number, number
 
 type Point = (i: number, v: number) => string;
 
+/** The legend's entries side by side, each as wide as its label (about 6.5 px a character at 12 px). */
+function legendItems(entries: ReadonlyArray<[string, string]>): string[] {
+  let left = M.left;
+  return entries.map(([cls, label]) => {
+    const item = `<rect class="${cls}" x="${left}" y="${H - 24}" width="12" height="12"/><text x="${left + 18}" y="${H - 14}">${escape(label)}</text>`;
+    left += 18 + Math.ceil(label.length * 6.5) + 16;
+    return item;
+  });
+}
+
 /** The ±threshold·σ band as one closed path; a column of a long series gets the band's outer envelope. */
 function bandPath(lower: readonly number[], upper: readonly number[], cols: ReadonlyArray<[number, number]>, at: Point): string {
   const top: string[] = [];
@@ -96,7 +108,7 @@ function bandPath(lower: readonly number[], upper: readonly number[], cols: Read
 }
 
 /**
- * An SVG document (opens in any browser) of values, rolling average, the ±threshold·σ band, flags and labels.
+ * An SVG document (opens in any browser) of values, rolling average, the ±threshold·σ band, flags, alerts and labels.
  * A long series stays small: its lines are drawn as about two points per pixel column, but every flagged and
  * every labelled value keeps its own circle.
  */
@@ -117,11 +129,18 @@ export function renderChart(s: ChartSeries): string {
     s.values.flatMap((v, i) => (marked[i] ? [`<circle class="${cls}" cx="${fixed(x(i))}" cy="${fixed(y(v))}" r="${r}"/>`] : []));
   const flagged = circles('flagged', 4, s.flagged);
   const truth = s.truth ? circles('truth', 7, s.truth) : [];
+  // An alert is a line through the plot with a marker above it: few, and each one a page.
+  const alerts = s.alerts.flatMap((on, i) => {
+    if (!on) return [];
+    const cx = fixed(x(i));
+    return [`<path class="alert" d="M${cx},${M.top} L${cx},${H - M.bottom} M${fixed(x(i) - 5)},${M.top - 8} L${fixed(x(i) + 5)},${M.top - 8} L${cx},${M.top} Z"/>`];
+  });
   const legend: Array<[string, string]> = [
     ['values', 'value'],
     ['avg', 'rolling average'],
     ['band', `±${s.threshold}·σ band`],
-    ['flagged', 'flagged by the detector'],
+    ['flagged', 'flagged (|z| above the threshold)'],
+    ['alert', 'alert (an episode opened)'],
     ...(s.truth ? ([['truth', 'labelled anomaly']] as Array<[string, string]>) : []),
   ];
   return `<?xml version="1.0" encoding="UTF-8"?>
@@ -130,8 +149,8 @@ export function renderChart(s: ChartSeries): string {
 <style>
 .values{fill:none;stroke:#1f77b4;stroke-width:1.2}.avg{fill:none;stroke:#ff7f0e;stroke-width:1.5}
 .band{fill:#2ca02c;fill-opacity:.15;stroke:none}.flagged{fill:#d62728}.truth{fill:none;stroke:#9467bd;stroke-width:2}
-.axis{stroke:#888}.legend rect.values{fill:#1f77b4}.legend rect.avg{fill:#ff7f0e}.legend rect.band{fill:#2ca02c;fill-opacity:.3}
-.legend rect.flagged{fill:#d62728}.legend rect.truth{fill:none;stroke:#9467bd;stroke-width:2}
+.alert{fill:#000;stroke:#000;stroke-width:1;stroke-opacity:.6}.axis{stroke:#888}.legend rect.values{fill:#1f77b4}.legend rect.avg{fill:#ff7f0e}.legend rect.band{fill:#2ca02c;fill-opacity:.3}
+.legend rect.flagged{fill:#d62728}.legend rect.alert{fill:#000}.legend rect.truth{fill:none;stroke:#9467bd;stroke-width:2}
 </style>
 <rect width="${W}" height="${H}" fill="white"/>
 <text class="heading" x="${M.left}" y="24" font-size="16">${escape(s.title)}</text>
@@ -145,8 +164,9 @@ ${band ? `<path class="band" d="${band}"/>` : ''}
 <polyline class="avg" points="${line(s.avg)}"/>
 ${flagged.join('\n')}
 ${truth.join('\n')}
+${alerts.join('\n')}
 <g class="legend">
-${legend.map(([cls, label], i) => `<rect class="${cls}" x="${M.left + i * 180}" y="${H - 24}" width="12" height="12"/><text x="${M.left + i * 180 + 18}" y="${H - 14}">${escape(label)}</text>`).join('\n')}
+${legendItems(legend).join('\n')}
 </g>
 </svg>
 `;

@@ -126,13 +126,13 @@ function build(): void {
   }
 }
 
-function writeCharts(input: Input, flags: Flags, settings: DetectorParams, prefix: string): void {
+function writeCharts(input: Input, found: Detections, settings: DetectorParams, prefix: string): void {
   try {
     mkdirSync(chartsDir, { recursive: true });
   } catch (error) {
     throw fileProblem(chartsDir, error);
   }
-  for (const series of chartSeries(input.events, flags, settings).slice(0, chartsLeft)) {
+  for (const series of chartSeries(input.events, found, settings).slice(0, chartsLeft)) {
     chartsLeft--;
     const path = join(chartsDir, `${(prefix + series.title).replace(/[^A-Za-z0-9_.-]+/g, '_')}.svg`);
     try {
@@ -186,7 +186,7 @@ async function runSettings(inputs: readonly Input[], settings: DetectorParams, r
     console.error(`[${i + 1}/${inputs.length}] ${input.file}: ${input.events.length} events, threshold ${settings.zThreshold}`);
     const found = await replayDetections(input.events, settings, redisUrl);
     files.push(scoreFile(input, found));
-    if (charts) writeCharts(input, found.flags, settings, inputs.length > 1 ? `${input.file} ` : '');
+    if (charts) writeCharts(input, found, settings, inputs.length > 1 ? `${input.file} ` : '');
   }
   return combine(settings, files);
 }
@@ -227,16 +227,21 @@ function printFiles(r: Result): void {
   console.log('"all files" sums the raw scores over the files, then normalises.');
 }
 
-/** What an operator sees of the alerts: labelled windows they caught, and alerts outside any window per normal reading. */
+/**
+ * What an operator sees of the alerts: labelled windows they caught, alerts outside any window per
+ * normal reading, and the alerts of a new series while it is on probation (not scored, but paged).
+ */
 function printAlerts(r: Result): void {
   const width = Math.max(...[r, ...r.files].map((f) => f.file.length)) + 2;
-  console.log(`\n${'alerts'.padEnd(width)}${'windows detected'.padStart(18)}${'false alerts'.padStart(14)}${'per normal reading'.padStart(20)}`);
+  console.log(`\n${'alerts'.padEnd(width)}${'windows detected'.padStart(18)}${'false alerts'.padStart(14)}${'per normal reading'.padStart(20)}${'on probation, per series'.padStart(26)}`);
   for (const f of [...r.files, r]) {
     const a = f.nab.alerts.standard;
     const normal = f.evaluation.overall.tn + f.evaluation.overall.fp;
     const windows = a.windows === 0 ? '—' : `${a.detectedWindows}/${a.windows} ${pct(a.detectedWindows / a.windows, 6)}`;
-    console.log(`${f.file.padEnd(width)}${windows.padStart(18)}${String(a.fp).padStart(14)}${(normal === 0 ? '—' : `${(100 * a.fp / normal).toFixed(3)}%`).padStart(20)}`);
+    const early = a.series === 0 ? '—' : (a.probationDetections / a.series).toFixed(1);
+    console.log(`${f.file.padEnd(width)}${windows.padStart(18)}${String(a.fp).padStart(14)}${(normal === 0 ? '—' : `${(100 * a.fp / normal).toFixed(3)}%`).padStart(20)}${early.padStart(26)}`);
   }
+  console.log('on probation: the first 15% of each series (at most 750 values), which NAB does not score.');
 }
 
 function printMetrics(e: Evaluation): void {

@@ -142,15 +142,16 @@ export function windowSeries(events: readonly LabelledEvent[], detections: Flags
     .map((s) => ({ timestamps: s.timestamps, detections: s.detections, windows: windows ?? windowsFromLabels(s.timestamps, s.labelled) }));
 }
 
-/** The series of the stream, each ready to chart (average and band follow the reference semantics). */
-export function chartSeries(events: readonly LabelledEvent[], flags: Flags, settings: ReplayParams): ChartSeries[] {
-  const series = new Map<string, { values: number[]; flagged: boolean[]; truth: Array<boolean | null> }>();
+/** The series of the stream with what the service flagged and alerted, each ready to chart (average and band follow the reference semantics). */
+export function chartSeries(events: readonly LabelledEvent[], found: Detections, settings: ReplayParams): ChartSeries[] {
+  const series = new Map<string, { values: number[]; flagged: boolean[]; alerts: boolean[]; truth: Array<boolean | null> }>();
   events.forEach((e, i) => {
     for (const [metric, value] of Object.entries(e.metrics)) {
       const key = `${e.device_id} / ${metric}`;
-      const s = series.get(key) ?? { values: [], flagged: [], truth: [] };
+      const s = series.get(key) ?? { values: [], flagged: [], alerts: [], truth: [] };
       s.values.push(value);
-      s.flagged.push(flags.has(`${i}:${metric}`));
+      s.flagged.push(found.flags.has(`${i}:${metric}`));
+      s.alerts.push(found.alerts.has(`${i}:${metric}`));
       s.truth.push(metric in e.labels ? e.labels[metric] !== null : null);
       series.set(key, s);
     }
@@ -168,6 +169,6 @@ export function chartSeries(events: readonly LabelledEvent[], flags: Flags, sett
       avg.push(moments(s.values.slice(Math.max(0, i + 1 - settings.windowSize), i + 1)).mean);
     });
     const known = s.truth.every((t) => t !== null);
-    return { title, values: s.values, avg, lower, upper, flagged: s.flagged, truth: known ? (s.truth as boolean[]) : null, threshold: settings.zThreshold };
+    return { title, values: s.values, avg, lower, upper, flagged: s.flagged, alerts: s.alerts, truth: known ? (s.truth as boolean[]) : null, threshold: settings.zThreshold };
   });
 }

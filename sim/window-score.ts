@@ -49,6 +49,10 @@ export interface WindowScore {
   detectedWindows: number;
   /** Scored windows: those that start after the probationary period. */
   windows: number;
+  /** Detections in the probationary period (not scored): what a new series costs while the detector learns. */
+  probationDetections: number;
+  /** Series scored (1 for one series; summed over many). */
+  series: number;
 }
 
 /** NAB does not score the first 15% of each series (at most 750 values): the detector is still learning. */
@@ -142,13 +146,14 @@ export function windowScore(series: WindowSeries, profile: Profile = PROFILES.st
   const windows = all.filter((s) => s.first >= probation).length;
   const fn = windows - detected.size;
   raw -= fn * profile.fn;
+  const probationDetections = series.detections.slice(0, probation).filter(Boolean).length;
   // 0 − …, not −…: no −0 for a series without windows.
-  return { raw, nullScore: 0 - windows * profile.fn, perfectScore: windows * profile.tp, tp, fp, fn, detectedWindows: detected.size, windows };
+  return { raw, nullScore: 0 - windows * profile.fn, perfectScore: windows * profile.tp, tp, fp, fn, detectedWindows: detected.size, windows, probationDetections, series: 1 };
 }
 
 /** Scores added up, as NAB does over a corpus before normalising. */
 export function addScores(scores: readonly WindowScore[]): WindowScore {
-  const total: WindowScore = { raw: 0, nullScore: 0, perfectScore: 0, tp: 0, fp: 0, fn: 0, detectedWindows: 0, windows: 0 };
+  const total: WindowScore = { raw: 0, nullScore: 0, perfectScore: 0, tp: 0, fp: 0, fn: 0, detectedWindows: 0, windows: 0, probationDetections: 0, series: 0 };
   for (const s of scores) for (const key of Object.keys(total) as Array<keyof WindowScore>) total[key] += s[key];
   return total;
 }

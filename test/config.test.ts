@@ -27,6 +27,7 @@ describe('loadConfig', () => {
       episodeCloseAfter: 5,
       episodeRefractory: 0,
       episodeFlatline: 0,
+      episodeWarmup: 0,
       maxBatch: 1000,
       maxBodyBytes: 1048576,
       seriesTtlSeconds: 604800,

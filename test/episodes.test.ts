@@ -118,7 +118,7 @@ describe('alert episodes (trigger: the flag)', () => {
 
 describe('the anomaly likelihood (profile infra)', () => {
   it('stays near 0.5 on steady noise, rises on a sustained shift that the flag sees only briefly, and opens one episode for it', async () => {
-    const api = await app({ DETECTOR_PROFILE: 'infra', LIKELIHOOD_LONG: '200', EPISODE_SCORE: '0' });
+    const api = await app({ DETECTOR_PROFILE: 'infra', LIKELIHOOD_LONG: '200', EPISODE_SCORE: '0', EPISODE_WARMUP: '0' });
     const r = rng(5);
     const values = [...Array.from({ length: 400 }, () => 50 + r.gauss()), ...Array.from({ length: 60 }, () => 53 + r.gauss())];
     const batch = values.map((cpu, i) => ({ device_id: 'lk-1', timestamp: at(i), cpu }));
@@ -131,12 +131,12 @@ describe('the anomaly likelihood (profile infra)', () => {
     expect(reply.body.alerts[0].index).toBeLessThan(410);
     expect(reply.body.alerts[0].likelihood).toBeGreaterThanOrEqual(PROFILES.infra.episodeLikelihood);
     // What the service computed is the reference's, value for value.
-    const ref = replay(values, { ...PROFILES.infra, likelihoodLong: 200, episodeScore: 0 });
+    const ref = replay(values, { ...PROFILES.infra, likelihoodLong: 200, episodeScore: 0, episodeWarmup: 0 });
     expect(ref.flatMap((o, i) => (o.episode === 'opened' ? [i] : []))).toEqual([reply.body.alerts[0].index]);
   });
 
   it('with EPISODE_SCORE, an extreme single value opens an episode by itself', async () => {
-    const api = await app({ DETECTOR_PROFILE: 'infra' });
+    const api = await app({ DETECTOR_PROFILE: 'infra', EPISODE_WARMUP: '0' });
     const r = rng(6);
     const values = [...Array.from({ length: 300 }, () => 50 + r.gauss()), 80, ...Array.from({ length: 30 }, () => 50 + r.gauss())];
     const reply = await request(`${api.url}/ingest/batch`, { body: values.map((cpu, i) => ({ device_id: 'lk-2', timestamp: at(i), cpu })) });
@@ -144,9 +144,36 @@ describe('the anomaly likelihood (profile infra)', () => {
   });
 });
 
+describe('while the likelihood learns (EPISODE_WARMUP)', () => {
+  // Baseline 10, 12, … (mean 11, σ 1); a value of 15 (z = 4) is flagged. The infra profile scores from
+  // the 30th value on; with a long span of 10,000 the likelihood is learning (0.5) all along here.
+  const LEARNING = { DETECTOR_PROFILE: 'infra', LIKELIHOOD_LONG: '10000', EPISODE_SCORE: '0', EPISODE_WARMUP: '50' };
+  const values = Array.from({ length: 200 }, (_, i) => (i === 40 || i === 150 ? 15 : i % 2 ? 12 : 10));
+  const alertsOf = async (env: Record<string, string>, device: string) => {
+    const reply = await request(`${(await app(env)).url}/ingest/batch`, { body: values.map((cpu, i) => ({ device_id: device, timestamp: at(i), cpu })) });
+    expect(reply.status).toBe(202);
+    expect(reply.body.anomalies.map((a: { index: number }) => a.index)).toEqual([40, 150]);
+    return reply.body.alerts.map((a: { index: number; likelihood: number }) => [a.index, a.likelihood]);
+  };
+
+  it('the flag opens an episode during the first EPISODE_WARMUP scored values, and not after them', async () => {
+    // index 40 is the 11th scored value, index 150 the 121st
+    expect(await alertsOf(LEARNING, 'warm-1')).toEqual([[40, 0.5]]);
+    const ref = replay(values, { ...PROFILES.infra, likelihoodLong: 10_000, episodeScore: 0, episodeWarmup: 50 });
+    expect(ref.flatMap((o, i) => (o.episode === 'opened' ? [i] : []))).toEqual([40]);
+  });
+
+  it('counts the value that ends the warm-up in it, and opens nothing with EPISODE_WARMUP=0', async () => {
+    expect(await alertsOf({ ...LEARNING, EPISODE_WARMUP: '11' }, 'warm-2')).toEqual([[40, 0.5]]);
+    expect(await alertsOf({ ...LEARNING, EPISODE_WARMUP: '10' }, 'warm-3')).toEqual([]);
+    expect(await alertsOf({ ...LEARNING, EPISODE_WARMUP: '0' }, 'warm-4')).toEqual([]);
+    expect(await alertsOf({ ...LEARNING, EPISODE_WARMUP: '121' }, 'warm-5')).toEqual([[40, 0.5], [150, 0.5]]);
+  });
+});
+
 describe('a stuck sensor (EPISODE_FLATLINE)', () => {
   it('opens an episode at the 10th identical value in a row, and never for a series constant from its start', async () => {
-    const api = await app({ DETECTOR_PROFILE: 'infra' });
+    const api = await app({ DETECTOR_PROFILE: 'infra', EPISODE_WARMUP: '0' });
     const r = rng(8);
     const noise = Array.from({ length: 100 }, () => Math.round((50 + r.gauss()) * 100) / 100);
     const stuck = [...noise, ...Array(30).fill(noise.at(-1))];

@@ -72,8 +72,9 @@ function compare(values: readonly number[], lua: MetricResult[], ref: Outcome[],
 
 function nearThreshold(o: Outcome, p: DetectorParams): boolean {
   const near = (x: number, t: number) => Math.abs(x - t) <= 1e-6 * Math.max(1, Math.abs(t));
-  if (p.episodeTrigger === 'flag') return o.zscore !== null && near(Math.abs(o.zscore), p.zThreshold);
-  return near(o.likelihood, p.episodeLikelihood) || (p.episodeScore > 0 && near(o.score, p.episodeScore));
+  const nearFlag = o.zscore !== null && near(Math.abs(o.zscore), p.zThreshold);
+  if (p.episodeTrigger === 'flag') return nearFlag;
+  return near(o.likelihood, p.episodeLikelihood) || (p.episodeScore > 0 && near(o.score, p.episodeScore)) || (p.episodeWarmup > 0 && nearFlag);
 }
 
 /** Random detection parameters around those of the profiles. */
@@ -87,6 +88,7 @@ function randomDetection(r: Rng, windowSize: number): Partial<DetectorParams> {
     episodeCloseAfter: r.pick([1, 3, Math.min(windowSize, 20)]),
     episodeRefractory: r.pick([0, 2, 10]),
     episodeFlatline: r.pick([0, 3, 10]),
+    episodeWarmup: r.pick([0, 5, 50]),
   };
 }
 

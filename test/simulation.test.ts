@@ -267,8 +267,8 @@ describe('evaluation through the real path', () => {
 describe('the chart', () => {
   it('shows values, average, band, flagged points and labels in a browser', async () => {
     const events = Array.from({ length: 80 }, (_, i) => event(i, i === 40 || i === 60 ? 90 : 50 + (i % 5), i === 40 || i === 70 ? 'spike' : null));
-    const flags = new Set(['40:cpu', '60:cpu']);
-    const [series] = chartSeries(events, flags, { windowSize: 20, zThreshold: 2, minSamples: 5 });
+    const found = { flags: new Set(['40:cpu', '60:cpu']), alerts: new Set(['40:cpu']) };
+    const [series] = chartSeries(events, found, { windowSize: 20, zThreshold: 2, minSamples: 5 });
     const file = join(dir, 'chart.svg');
     writeFileSync(file, renderChart(series!));
     const browser = await chromium.launch({
@@ -288,6 +288,7 @@ describe('the chart', () => {
         avgPoints: (document.querySelector('polyline.avg')?.getAttribute('points') ?? '').trim().split(/\s+/).length,
         band: !!document.querySelector('path.band')?.getAttribute('d'),
         flagged: document.querySelectorAll('circle.flagged').length,
+        alerts: [...document.querySelectorAll('path.alert')].map((p: { getBBox(): { x: number; width: number } }) => Math.round(p.getBBox().x + p.getBBox().width / 2)),
         truth: document.querySelectorAll('circle.truth').length,
         legend: [...document.querySelectorAll('g.legend text')].map((t: { textContent: string }) => t.textContent),
         size: (() => {
@@ -303,8 +304,10 @@ describe('the chart', () => {
         avgPoints: 80,
         band: true,
         flagged: 2,
+        // one alert, at value 40 of 80: x = 60 + 40 / 79 · 920
+        alerts: [Math.round(60 + (40 / 79) * 920)],
         truth: 2,
-        legend: ['value', 'rolling average', '±2·σ band', 'flagged by the detector', 'labelled anomaly'],
+        legend: ['value', 'rolling average', '±2·σ band', 'flagged (|z| above the threshold)', 'alert (an episode opened)', 'labelled anomaly'],
         size: [1000, 360],
       });
       const png = await page.screenshot();
@@ -321,12 +324,14 @@ describe('the chart', () => {
     const values = Array.from({ length: n }, (_, i) => (i === spike ? 120 : 50 + 10 * Math.sin(i / 700) + r.gauss()));
     const flagged = values.map((_, i) => i === spike || i % 97 === 0);
     const truth = values.map((_, i) => i === spike || i % 131 === 0);
-    const series = { title: 'long / cpu', values, avg: values, lower: values.map((v) => v - 3), upper: values.map((v) => v + 3), flagged, truth, threshold: 2 };
+    const alerts = values.map((_, i) => i === spike);
+    const series = { title: 'long / cpu', values, avg: values, lower: values.map((v) => v - 3), upper: values.map((v) => v + 3), flagged, alerts, truth, threshold: 2 };
     const svg = renderChart(series);
     expect(svg.length).toBeLessThan(200_000);
     const circles = (cls: string) => [...svg.matchAll(new RegExp(`<circle class="${cls}" cx="([\\d.]+)" cy="([\\d.]+)"`, 'g'))];
     expect(circles('flagged')).toHaveLength(flagged.filter(Boolean).length);
     expect(circles('truth')).toHaveLength(truth.filter(Boolean).length);
+    expect(svg.match(/<path class="alert"/g)).toHaveLength(1);
     // About two points per pixel column of the 920-pixel plot, from the first value to the last.
     const points = /<polyline class="values" points="([^"]*)"/.exec(svg)![1]!.split(' ').map((p) => p.split(',').map(Number) as [number, number]);
     expect(points.length).toBeLessThanOrEqual(2 * 920 + 2);

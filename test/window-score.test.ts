@@ -38,7 +38,7 @@ describe('the scaled sigmoid', () => {
 describe('one series, standard profile (A_TP 1, A_FP 0.11, A_FN 1)', () => {
   it('rewards a detection at the window start with the full A_TP (σ(−1) = 0.9866, scaled by 1/σ(−1) as NAB does)', () => {
     const s = windowScore(series([window(50, 59)], 50));
-    expect(s).toEqual({ raw: 1, nullScore: -1, perfectScore: 1, tp: 1, fp: 0, fn: 0, detectedWindows: 1, windows: 1 });
+    expect(s).toEqual({ raw: 1, nullScore: -1, perfectScore: 1, tp: 1, fp: 0, fn: 0, detectedWindows: 1, windows: 1, probationDetections: 0, series: 1 });
     expect(normalise(s)).toBe(100);
   });
 
@@ -82,10 +82,12 @@ describe('one series, standard profile (A_TP 1, A_FP 0.11, A_FN 1)', () => {
   });
 
   it('ignores detections in the probationary period, and windows that start in it', () => {
-    expect(windowScore(series([window(50, 59)], 5, 50))).toMatchObject({ raw: 1, fp: 0 });
+    expect(windowScore(series([window(50, 59)], 5, 50))).toMatchObject({ raw: 1, fp: 0, probationDetections: 1 });
     // The window 10-20 starts at value 10 < 15: not scored, and the detection inside it is neither TP nor FP.
     const s = windowScore(series([window(10, 20)], 18));
-    expect(s).toEqual({ raw: 0, nullScore: 0, perfectScore: 0, tp: 0, fp: 0, fn: 0, detectedWindows: 0, windows: 0 });
+    expect(s).toEqual({ raw: 0, nullScore: 0, perfectScore: 0, tp: 0, fp: 0, fn: 0, detectedWindows: 0, windows: 0, probationDetections: 0, series: 1 });
+    // Counted up to the last value of the period (14 of 100), not the first scored one (15).
+    expect(windowScore(series([], 0, 3, 14, 15, 16))).toMatchObject({ probationDetections: 3, fp: 2 });
     expect(normalise(s)).toBeNull();
     expect(probationLength(100)).toBe(15);
     // NAB caps the period at 15% of 5000 values.

@@ -13,7 +13,8 @@
  *   Gaussian noise, so the Gaussian tail is exact there (scores themselves, uniform, spread the
  *   average so wide that a sustained 3σ shift barely reaches 0.9997); heavier tails widen this
  *   series' own long-run spread, which is the point of judging against it.
- * - episodes: open on an unusual value (the flag, or the likelihood / an extreme score), stay open
+ * - episodes: open on an unusual value (the flag, or the likelihood / an extreme score / a flatline,
+ *   and the flag too while the likelihood is learning: short-lived series are not left blind), stay open
  *   while values stay unusual, close after EPISODE_CLOSE_AFTER usual values; then no new one opens
  *   for EPISODE_REFRACTORY values. An alert is an episode opening, at most one per episode.
  */
@@ -143,11 +144,12 @@ export function likelihoodStep(st: DetectionState, quantile: number, p: Detector
 
 /**
  * Whether a value is unusual enough to open or extend an episode. `flat`: it ends a run of
- * EPISODE_FLATLINE identical values or more while its baseline of `samples` values held others.
+ * EPISODE_FLATLINE identical values or more while its baseline of `samples` values held others;
+ * `scoredSoFar`: the series' scored values, this one included (the flag counts for the first EPISODE_WARMUP).
  */
-export function isUnusual(flag: boolean, score: number, likelihood: number, flat: boolean, p: DetectorParams): boolean {
+export function isUnusual(flag: boolean, score: number, likelihood: number, flat: boolean, scoredSoFar: number, p: DetectorParams): boolean {
   if (p.episodeTrigger === 'flag') return flag;
-  return likelihood >= p.episodeLikelihood || (p.episodeScore > 0 && score >= p.episodeScore) || flat;
+  return likelihood >= p.episodeLikelihood || (p.episodeScore > 0 && score >= p.episodeScore) || flat || (flag && scoredSoFar <= p.episodeWarmup);
 }
 
 /** Moves the episode of a series on by one value (time `ts`, detected at `now`). */
@@ -189,6 +191,6 @@ export function detect(st: DetectionState, zscore: number | null, scored: boolea
   if (scored) d.likelihood = likelihoodStep(st, scoreQuantile(d.score, tailOf(zscore)), p);
   st.same = value === before.previous ? st.same + 1 : 1;
   const flat = p.episodeFlatline > 0 && st.same >= p.episodeFlatline && st.same - 1 < before.samples;
-  d.episode = episodeStep(st, isUnusual(flag, d.score, d.likelihood, flat, p), d, value, ts, now, p);
+  d.episode = episodeStep(st, isUnusual(flag, d.score, d.likelihood, flat, st.lc, p), d, value, ts, now, p);
   return d;
 }

@@ -22,11 +22,13 @@ export interface DetectorParams {
   readonly episodeRefractory: number;
   /** With trigger `likelihood`: this many identical values in a row, in a window that held others, are unusual (a stuck sensor; 0 = off). */
   readonly episodeFlatline: number;
+  /** With trigger `likelihood`: for a series' first this many scored values, while its likelihood is still learning, the flag is unusual too (0 = off). */
+  readonly episodeWarmup: number;
 }
 
 const NAMES = [
   'windowSize', 'zThreshold', 'minSamples', 'likelihoodShort', 'likelihoodLong', 'episodeTrigger',
-  'episodeLikelihood', 'episodeScore', 'episodeCloseAfter', 'episodeRefractory', 'episodeFlatline',
+  'episodeLikelihood', 'episodeScore', 'episodeCloseAfter', 'episodeRefractory', 'episodeFlatline', 'episodeWarmup',
 ] as const satisfies ReadonlyArray<keyof DetectorParams>;
 
 /** Just the detector's parameters out of a larger object (such as the Config). */

@@ -96,7 +96,8 @@ export function encodeRecord(runs: readonly DeviceRun[], readings: readonly Read
     config.windowSize, config.zThreshold, config.minSamples, config.seriesTtlSeconds, DEVICE_ANOMALY_CAP, now, mode,
     config.idempotencyTtlSeconds, config.rateLimitPerDevice, config.rateLimitBurst, runs.length,
     config.likelihoodShort, config.likelihoodLong, config.episodeTrigger, config.episodeLikelihood, config.episodeScore,
-    config.episodeCloseAfter, config.episodeRefractory, config.episodeFlatline, config.sinkUrl ? config.outboxMaxLength : 0,
+    config.episodeCloseAfter, config.episodeRefractory, config.episodeFlatline, config.episodeWarmup,
+    config.sinkUrl ? config.outboxMaxLength : 0,
   ];
   for (const { device, metrics, position, events } of runs) {
     keyList.push(keys.seriesIndex(device), keys.deviceAnomalies(device), keys.eventIds(device), keys.rateBucket(device), keys.deviceEpisodes(device), keys.deviceEpisodeRecords(device), keys.outbox(device));

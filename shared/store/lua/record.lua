@@ -10,7 +10,8 @@
   ARGV[12..18] detection: likelihood short span, long span, episode trigger ("flag" or "likelihood"),
   likelihood threshold, score threshold (0 = off), usual values that close an episode, refractory values
   ARGV[19] identical values in a row that are unusual (0 = off)
-  ARGV[20] entries kept in a device's outbox stream (0 = no outbox: no sink is configured)
+  ARGV[20] scored values of a series during which the flag is unusual too (trigger "likelihood"; 0 = off)
+  ARGV[21] entries kept in a device's outbox stream (0 = no outbox: no sink is configured)
   then per run: device id, M, M metric names, E, then per event: timestamp (ms), id ("" for none), k,
   then k pairs (metric number 1..M, value as text).
   KEYS, per run in the same order: series index of the device (zset: metric -> time its keys' expiry was
@@ -45,7 +46,7 @@
   and once closed peak_score, peak_value, peak_at, closed_at. A closing overwrites its opening record
   (one HSET: no search), unless the record has been trimmed away since.
 
-  Outbox: with ARGV[20] > 0, every episode opened or closed is also appended to the device's outbox
+  Outbox: with ARGV[21] > 0, every episode opened or closed is also appended to the device's outbox
   stream, in the same atomic call as the state it reports, so that an event to deliver cannot be lost
   between the two (shared/outbox/dispatcher.ts delivers it). Fields: step (1 opened, 3 closed), id, record,
   z and avg of the value that opened or closed it. The group is made with the stream, from its start.
@@ -76,12 +77,13 @@ local ID_TTL_MS = tonumber(ARGV[8]) * 1000
 local RATE = tonumber(ARGV[9])
 local BURST = tonumber(ARGV[10])
 local RUNS = tonumber(ARGV[11])
-local OUTBOX_CAP = tonumber(ARGV[20])
+local OUTBOX_CAP = tonumber(ARGV[21])
 local P = {
   short_rate = 2 / (tonumber(ARGV[12]) + 1), long_rate = 2 / (tonumber(ARGV[13]) + 1),
   warmup = 0.1 * tonumber(ARGV[13]), trigger_flag = ARGV[14] == 'flag',
   lik_threshold = tonumber(ARGV[15]), score_threshold = tonumber(ARGV[16]),
   close_after = tonumber(ARGV[17]), refractory = tonumber(ARGV[18]), flatline = tonumber(ARGV[19]),
+  flag_warmup = tonumber(ARGV[20]),
 }
 local KEYS_PER_RUN = 7
 local REFRESH_MS = TTL * 10 -- 1% of the TTL, in ms
@@ -369,7 +371,7 @@ local function apply_run(run)
   return reply
 end
 
-local replies, a, k = {}, 21, 1
+local replies, a, k = {}, 22, 1
 for r = 1, RUNS do
   local run
   run, a, k = parse_run(a, k)

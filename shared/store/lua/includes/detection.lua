@@ -6,7 +6,7 @@
   open_likelihood, opened_at (episode), same (identical values in a row). An array filled by struct.unpack and emptied by struct.pack
   costs far less per series than a table of named fields. P holds the parameters:
   short_rate and long_rate (2 / (span + 1)), warmup, trigger_flag, lik_threshold, score_threshold,
-  close_after, refractory, flatline.
+  close_after, refractory, flatline, flag_warmup.
 ]]
 local SQRT2 = math.sqrt(2)
 -- Locals, not math.x: each global lookup costs about as much as the arithmetic here.
@@ -99,7 +99,8 @@ local function detect(dt, z, scored, flag, value, prev, samples, ts, now, P)
   if P.trigger_flag then unusual = flag == 1
   else
     unusual = likelihood >= P.lik_threshold or (P.score_threshold > 0 and score >= P.score_threshold) or
-      (P.flatline > 0 and same >= P.flatline and same - 1 < samples)
+      (P.flatline > 0 and same >= P.flatline and same - 1 < samples) or
+      (flag == 1 and dt[LC] <= P.flag_warmup)
   end
   -- Most values neither touch nor start an episode.
   if not unusual and dt[EP] == 0 and dt[COOL] == 0 then return score, likelihood, 0 end
