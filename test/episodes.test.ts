@@ -207,6 +207,32 @@ describe('state kept across versions and profiles', () => {
     }
   });
 
+  it('reads a series stored in layout v2: its likelihood learns again, its counts and episodes carry on, the warm-up does not re-run', async () => {
+    // The infra profile with a likelihood that learns for 20 scored values, and the flag counting for the first 50.
+    const api = await app({ DETECTOR_PROFILE: 'infra', WINDOW_SIZE: '10', MIN_SAMPLES: '5', LIKELIHOOD_LONG: '200', EPISODE_SCORE: '0', EPISODE_WARMUP: '50' });
+    const redis = new Redis(api.context.config.redisUrl, { keyPrefix: api.context.config.keyPrefix });
+    try {
+      // A v2 state: the window of BASELINE (mean 11, σ 1), 500 values seen, 3 episodes, and a likelihood
+      // that has learnt for 5,000 values (sh 0.5, mu 0.1, v 0.01: it would read 1 if kept).
+      const v2 = Buffer.alloc(37 * 8);
+      const fields = [2, 10, 11, 0, 10, 0, 0, 10, 500, 7, Date.now(), 12, 11, 1, 0, T0, Date.now(), 0.68, 0.9, 0.5, 0.1, 0.01, 5000, 0, 0, 0, 0, 3];
+      fields.forEach((x, i) => v2.writeDoubleLE(x, 8 * i));
+      v2.writeDoubleLE(1, 36 * 8); // same
+      await redis.rpush(keys.window('v2', 'cpu'), ...BASELINE.map(String));
+      await redis.hset(keys.state('v2', 'cpu'), STATE_FIELD, v2);
+      await redis.zadd(keys.seriesIndex('v2'), Date.now(), 'cpu');
+      // 20: flagged (z = 9), but 500 values in, past the warm-up, and the likelihood is learning again (0.5).
+      const [step] = await sendOneByOne(api.url, 'v2', [20]);
+      expect(step).toMatchObject({ anomaly: true, likelihood: 0.5, episode: null });
+      expect((await request(`${api.url}/analyze?device=v2`)).body.series[0]).toMatchObject({ count: 501, anomalies: 8, episodes: 3 });
+      // A new series at its sixth value, in its warm-up: the same flag opens an episode.
+      const fresh = await sendOneByOne(api.url, 'v2-new', [...BASELINE.slice(0, 5), 20]);
+      expect(fresh[5]).toMatchObject({ anomaly: true, episode: 'opened' });
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it('switching DETECTOR_PROFILE on a running store keeps serving: the window rebuilds to the new size', async () => {
     const first = await app({});
     const values = Array.from({ length: 120 }, (_, i) => 10 + (i % 5));

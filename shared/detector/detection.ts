@@ -6,13 +6,17 @@
  * - score: 1 − erfc(|z|/√2), the two-sided Gaussian probability of a deviation smaller than this one:
  *   0 at z = 0, 1 for a non-zero deviation from a zero-variance baseline, uniform on [0, 1] for
  *   Gaussian noise. 0 until the baseline holds MIN_SAMPLES values.
- * - likelihood (after Numenta's anomaly likelihood, Ahmad et al. 2017): a short moving average of the
- *   scores judged against the long-run mean and variance of that average for this series; the
- *   Gaussian probability that the average is below its current value. 0.5 while learning. The average
- *   is taken over the scores' normal quantiles Φ⁻¹(score), clamped to ±8: standard normal for
- *   Gaussian noise, so the Gaussian tail is exact there (scores themselves, uniform, spread the
- *   average so wide that a sustained 3σ shift barely reaches 0.9997); heavier tails widen this
- *   series' own long-run spread, which is the point of judging against it.
+ * - likelihood (after Numenta's anomaly likelihood, Ahmad et al. 2017): a short moving average of how
+ *   far values fall from their baseline, |z| clamped to 8, judged against the long-run mean and
+ *   variance of that average for this series: the Gaussian probability that the average is below its
+ *   current value (an EWMA control chart of the absolute deviations). 0.5 while learning. |z|, not the
+ *   score, is averaged: scores are uniform for Gaussian noise and spread the average so wide that a
+ *   sustained 3σ shift barely reaches 0.9997, and |z| costs no special function per value (the Lua
+ *   runs this for every value). Heavier tails widen this series' own long-run spread, which is the
+ *   point of judging against it.
+ * - thresholds are compared where they cost least: a likelihood of at least EPISODE_LIKELIHOOD is the
+ *   average at least Φ⁻¹(EPISODE_LIKELIHOOD) long-run deviations above its mean, a score of at least
+ *   EPISODE_SCORE is |z| at least the z of that score (thresholdsOf); the same comparisons in the Lua.
  * - episodes: open on an unusual value (the flag, or the likelihood / an extreme score / a flatline,
  *   and the flag too while the likelihood is learning: short-lived series are not left blind), stay open
  *   while values stay unusual, close after EPISODE_CLOSE_AFTER usual values; then no new one opens
@@ -24,14 +28,13 @@ import type { DetectorParams } from './params.js';
 export const LIKELIHOOD_WARMUP_SHARE = 0.1;
 /** Smallest spread of the score average the likelihood assumes: a series whose scores never moved is not infinitely sensitive. */
 export const LIKELIHOOD_MIN_STD = 0.05;
-/** Normal quantiles are clamped to ±8 (Φ(−8) ≈ 6e-16): a zero-variance deviation counts as 8, and a constant series as −8. */
-const QUANTILE_CLAMP = 8;
-const TAIL_CLAMP = 6.2e-16;
+/** |z| as the likelihood averages it is clamped to 8: one value (a zero-variance deviation: ∞) cannot outweigh a whole span. */
+export const DEVIATION_CLAMP = 8;
 
 export interface DetectionState {
   /** Identical values in a row, this one included. */
   same: number;
-  /** Short average of scores, long-run mean and variance of it, scores seen. */
+  /** Short average of |z|, long-run mean and variance of it, values scored. */
   sh: number;
   mu: number;
   v: number;
@@ -100,16 +103,13 @@ function lowerQuantile(p: number): number {
   return (((((C[0]! * q + C[1]!) * q + C[2]!) * q + C[3]!) * q + C[4]!) * q + C[5]!) / ((((D[0]! * q + D[1]!) * q + D[2]!) * q + D[3]!) * q + 1);
 }
 
-/**
- * Φ⁻¹(score), clamped to ±8, from the score and its two-sided tail 1 − score (given separately: it
- * keeps its precision where the score has rounded to 1).
- */
-export function scoreQuantile(score: number, tail: number): number {
-  if (tail < TAIL_CLAMP) return QUANTILE_CLAMP;
-  if (score < TAIL_CLAMP) return -QUANTILE_CLAMP;
-  if (tail < P_LOW) return -lowerQuantile(tail);
-  if (score < P_LOW) return lowerQuantile(score);
-  const q = score - 0.5;
+/** Φ⁻¹(p), the standard normal quantile: −∞ at 0, ∞ at 1. */
+export function normalQuantile(p: number): number {
+  if (p <= 0) return -Infinity;
+  if (p >= 1) return Infinity;
+  if (p < P_LOW) return lowerQuantile(p);
+  if (1 - p < P_LOW) return -lowerQuantile(1 - p);
+  const q = p - 0.5;
   const r = q * q;
   return ((((((A[0]! * r + A[1]!) * r + A[2]!) * r + A[3]!) * r + A[4]!) * r + A[5]!) * q) / (((((B[0]! * r + B[1]!) * r + B[2]!) * r + B[3]!) * r + B[4]!) * r + 1);
 }
@@ -124,32 +124,57 @@ export function normalCdf(x: number): number {
   return x >= 0 ? 1 - 0.5 * erfc(x / SQRT2) : 0.5 * erfc(-x / SQRT2);
 }
 
-/** Folds a score's normal quantile into the likelihood state and returns the likelihood of the new short average. */
-export function likelihoodStep(st: DetectionState, quantile: number, p: DetectorParams): number {
-  const shortRate = 2 / (p.likelihoodShort + 1);
-  st.sh = st.lc === 0 ? quantile : st.sh + shortRate * (quantile - st.sh);
-  let likelihood = 0.5;
-  if (st.lc >= LIKELIHOOD_WARMUP_SHARE * p.likelihoodLong) {
-    const std = Math.max(Math.sqrt(st.v), LIKELIHOOD_MIN_STD);
-    likelihood = normalCdf((st.sh - st.mu) / std);
-  }
-  // A running mean and variance at first, an exponential one over the long span after.
-  const rate = Math.max(2 / (p.likelihoodLong + 1), 1 / (st.lc + 1));
-  const d = st.sh - st.mu;
-  st.mu += rate * d;
-  st.v = (1 - rate) * (st.v + rate * d * d);
-  st.lc += 1;
-  return likelihood;
+/** The episode thresholds where they are compared: Φ⁻¹(EPISODE_LIKELIHOOD), and the |z| whose score is EPISODE_SCORE (∞ for 1). */
+export interface Thresholds {
+  likelihoodX: number;
+  scoreZ: number;
+}
+
+export function thresholdsOf(p: DetectorParams): Thresholds {
+  // score = 1 − erfc(|z|/√2) = 2Φ(|z|) − 1, so score ≥ S ⇔ |z| ≥ Φ⁻¹((1 + S) / 2)
+  return { likelihoodX: normalQuantile(p.episodeLikelihood), scoreZ: normalQuantile((1 + p.episodeScore) / 2) };
+}
+
+/** The likelihood of one value, and whether it reaches EPISODE_LIKELIHOOD. */
+export interface LikelihoodStep {
+  likelihood: number;
+  high: boolean;
 }
 
 /**
- * Whether a value is unusual enough to open or extend an episode. `flat`: it ends a run of
- * EPISODE_FLATLINE identical values or more while its baseline of `samples` values held others;
- * `scoredSoFar`: the series' scored values, this one included (the flag counts for the first EPISODE_WARMUP).
+ * Folds a value's |z| into the likelihood state: the likelihood of the new short average against the
+ * long-run distribution so far, then that distribution. While learning: 0.5, high only for a threshold of 0.5.
  */
-export function isUnusual(flag: boolean, score: number, likelihood: number, flat: boolean, scoredSoFar: number, p: DetectorParams): boolean {
+export function likelihoodStep(st: DetectionState, absZ: number, p: DetectorParams, likelihoodX: number): LikelihoodStep {
+  const deviation = absZ < DEVIATION_CLAMP ? absZ : DEVIATION_CLAMP;
+  const shortRate = 2 / (p.likelihoodShort + 1);
+  st.sh = st.lc === 0 ? deviation : st.sh + shortRate * (deviation - st.sh);
+  const d = st.sh - st.mu;
+  const step = { likelihood: 0.5, high: likelihoodX <= 0 };
+  if (st.lc >= LIKELIHOOD_WARMUP_SHARE * p.likelihoodLong) {
+    const variance = Math.max(st.v, LIKELIHOOD_MIN_STD * LIKELIHOOD_MIN_STD);
+    step.likelihood = normalCdf(d / Math.sqrt(variance));
+    // Φ(d / σ) ≥ L ⇔ d ≥ Φ⁻¹(L)·σ, squared (Φ⁻¹(L) ≥ 0): no root or special function per value in the Lua.
+    step.high = d >= 0 && d * d >= likelihoodX * likelihoodX * variance;
+  }
+  // A running mean and variance at first, an exponential one over the long span after.
+  const rate = Math.max(2 / (p.likelihoodLong + 1), 1 / (st.lc + 1));
+  st.mu += rate * d;
+  st.v = (1 - rate) * (st.v + rate * d * d);
+  st.lc += 1;
+  return step;
+}
+
+/**
+ * Whether a value is unusual enough to open or extend an episode. `extreme`: its |z| reaches the z of
+ * EPISODE_SCORE; `flat`: it ends a run of EPISODE_FLATLINE identical values or more while its baseline
+ * of `samples` values held others; `seen`: the series' values before this one (the flag counts for its
+ * first EPISODE_WARMUP scored values, those before MIN_SAMPLES + EPISODE_WARMUP; counted in values, not
+ * by the likelihood's own count, so that a likelihood that starts learning again does not re-run it).
+ */
+export function isUnusual(flag: boolean, highLikelihood: boolean, extreme: boolean, flat: boolean, seen: number, p: DetectorParams): boolean {
   if (p.episodeTrigger === 'flag') return flag;
-  return likelihood >= p.episodeLikelihood || (p.episodeScore > 0 && score >= p.episodeScore) || flat || (flag && scoredSoFar <= p.episodeWarmup);
+  return highLikelihood || (p.episodeScore > 0 && extreme) || flat || (flag && seen < p.minSamples + p.episodeWarmup);
 }
 
 /** Moves the episode of a series on by one value (time `ts`, detected at `now`). */
@@ -179,18 +204,23 @@ export function episodeStep(st: DetectionState, unusual: boolean, d: Detection, 
   return 'opened';
 }
 
-/** The value before this one in the series, and how many values its baseline holds. */
+/** The value before this one in the series, how many values its baseline holds, and how many it has seen. */
 export interface Before {
   previous: number | undefined;
   samples: number;
+  seen: number;
 }
 
 /** Score, likelihood and episode of one value, given its z-score and flag; updates `st`. */
 export function detect(st: DetectionState, zscore: number | null, scored: boolean, flag: boolean, value: number, before: Before, ts: number, now: number, p: DetectorParams): Detection {
   const d: Detection = { score: scoreOf(zscore, scored), likelihood: 0.5, episode: null };
-  if (scored) d.likelihood = likelihoodStep(st, scoreQuantile(d.score, tailOf(zscore)), p);
+  const absZ = zscore === null ? Infinity : Math.abs(zscore);
+  const cuts = thresholdsOf(p);
+  let high = false;
+  if (scored) ({ likelihood: d.likelihood, high } = likelihoodStep(st, absZ, p, cuts.likelihoodX));
   st.same = value === before.previous ? st.same + 1 : 1;
   const flat = p.episodeFlatline > 0 && st.same >= p.episodeFlatline && st.same - 1 < before.samples;
-  d.episode = episodeStep(st, isUnusual(flag, d.score, d.likelihood, flat, st.lc, p), d, value, ts, now, p);
+  const unusual = isUnusual(flag, high, scored && absZ >= cuts.scoreZ, flat, before.seen, p);
+  d.episode = episodeStep(st, unusual, d, value, ts, now, p);
   return d;
 }

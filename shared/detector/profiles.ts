@@ -29,7 +29,7 @@ export const PROFILES = {
     likelihoodShort: 30,
     likelihoodLong: 5000,
     episodeTrigger: 'likelihood',
-    episodeLikelihood: 0.999999,
+    episodeLikelihood: 0.99999999,
     episodeScore: 0.99999999,
     episodeCloseAfter: 2,
     episodeRefractory: 2,

@@ -79,7 +79,7 @@ export function replay(values: readonly number[], given: ReplayParams, times?: r
     const zscore = zScore(value, window);
     const scored = window.length >= params.minSamples;
     const anomaly = isAnomaly(zscore, window.length, params);
-    const detection = detect(state, zscore, scored, anomaly, value, { previous: window.at(-1), samples: window.length }, times?.[i] ?? i, 0, params);
+    const detection = detect(state, zscore, scored, anomaly, value, { previous: window.at(-1), samples: window.length, seen: i }, times?.[i] ?? i, 0, params);
     window.push(value);
     if (window.length > params.windowSize) window.shift();
     return { avg: moments(window).mean, zscore, anomaly, ...detection };

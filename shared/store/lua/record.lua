@@ -35,11 +35,12 @@
   avg, z, score and likelihood are "%.17g" text; z is "inf" or "-inf" when the baseline has zero variance.
   An event whose id was applied within the id ttl (or earlier in this run) is a duplicate: not applied.
 
-  State hash: one field "state", 37 little-endian doubles (layout v2, decoded in shared/store/series-state.ts):
+  State hash: one field "state", 37 little-endian doubles (layout v3, decoded in shared/store/series-state.ts):
   version, n, k, s1, s2, e1, e2, w, count, anomalies, refreshed, last, avg, z, anomaly, ts, updated,
   score, likelihood, then the detection state (includes/detection.lua): sh, mu, v, lc, ep, start, calm,
   cool, episodes, last_unusual, peak, peak_value, peak_at, open_value, open_score, open_likelihood,
-  opened_at, same. A v1 state (the first 17) is read with an empty detection state.
+  opened_at, same. A v2 state (the same fields, its likelihood over another measure) is read with
+  sh, mu, v and lc at 0; a v1 state (the first 17) with an empty detection state.
 
   Episode records (device list, and the global one through the tally) are JSON, times in ms: device_id,
   metric, start, end (null while open), value, score, likelihood (of the opening value), detected_at,
@@ -81,10 +82,10 @@ local OUTBOX_CAP = tonumber(ARGV[21])
 local P = {
   short_rate = 2 / (tonumber(ARGV[12]) + 1), long_rate = 2 / (tonumber(ARGV[13]) + 1),
   warmup = 0.1 * tonumber(ARGV[13]), trigger_flag = ARGV[14] == 'flag',
-  lik_threshold = tonumber(ARGV[15]), score_threshold = tonumber(ARGV[16]),
   close_after = tonumber(ARGV[17]), refractory = tonumber(ARGV[18]), flatline = tonumber(ARGV[19]),
-  flag_warmup = tonumber(ARGV[20]),
+  warm_until = tonumber(ARGV[3]) + tonumber(ARGV[20]),
 }
+P.lik_x2, P.lik_half, P.score_z = thresholds_of(tonumber(ARGV[15]), tonumber(ARGV[16]))
 local KEYS_PER_RUN = 7
 local REFRESH_MS = TTL * 10 -- 1% of the TTL, in ms
 
@@ -126,13 +127,14 @@ local function append_values(wkey, values)
   return len, at
 end
 
--- Writes value j's results into the reply (mode full) and, when flagged, its anomaly record.
-local function record_value(run, i, values, j, avg, z, flag, score, likelihood, step)
+-- Writes value j's results into the reply (mode full) and, when flagged, its anomaly record. d and
+-- var: the likelihood's, from detect.
+local function record_value(run, i, values, j, avg, z, flag, scored, d, var, step)
   local reply = run.reply
   if FULL then
     local base = run.head + 6 * (values.slots[j] - 1)
     reply[base + 1] = num(avg); reply[base + 2] = num(z); reply[base + 3] = flag
-    reply[base + 4] = num(score); reply[base + 5] = num(likelihood); reply[base + 6] = step
+    reply[base + 4] = num(score_of(z, scored)); reply[base + 5] = num(likelihood_of(d, var)); reply[base + 6] = step
   end
   if flag == 1 then
     local ztext = num(z)
@@ -154,13 +156,15 @@ local function read_state(skey)
   local packed = redis.call('HGET', skey, 'state')
   if packed and #packed == 37 * 8 then
     local f = { struct.unpack(LAYOUT, packed) }
-    if f[1] == 2 then
+    if f[1] == 3 or f[1] == 2 then
       st.n, st.k, st.s1, st.s2, st.e1, st.e2, st.w, st.seen, st.flagged, st.refreshed = f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11]
       st.f, st.last = f, f[12]
+      -- v2 averaged another measure: its likelihood learns again (sh, mu, v, lc), the rest carries on
+      if f[1] == 2 then f[20], f[21], f[22], f[23] = 0, 0, 0, 0 end
       return st
     end
   end
-  st.f = { 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+  st.f = { 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
   if packed and #packed == 17 * 8 then
     local version
     version, st.n, st.k, st.s1, st.s2, st.e1, st.e2, st.w, st.seen, st.flagged, st.refreshed, st.last = struct.unpack(LAYOUT_V1, packed)
@@ -173,7 +177,7 @@ end
 
 local function write_state(skey, st, refreshed, last, avg, z, flag, ts, score, likelihood)
   local f = st.f
-  f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10] = 2, st.n, st.k, st.s1, st.s2, st.e1, st.e2, W, st.seen, st.flagged
+  f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10] = 3, st.n, st.k, st.s1, st.s2, st.e1, st.e2, W, st.seen, st.flagged
   f[11], f[12], f[13], f[14], f[15], f[16], f[17], f[18], f[19] = refreshed, last, avg, z, flag, ts, NOW, score, likelihood
   redis.call('HSET', skey, 'state', struct.pack(LAYOUT, unpack(f, 1, 37)))
 end
@@ -247,11 +251,11 @@ local function apply_metric(run, i)
   -- leaving once the window is full). The sums live in locals here; the table st is written back
   -- around a rebuild (rare) and at the end.
   local n, k, s1, s2, e1, e2 = st.n, st.k, st.s1, st.s2, st.e1, st.e2
-  local left, flagged, avg, z, flag, score, likelihood = skip, 0, 0, 0, 0, 0, 0.5
+  local left, flagged, avg, z, flag, scored, ld, lv = skip, 0, 0, 0, 0, false, nil, nil
   local dt, prev = st.f, st.last
   for j = 1, count do
     local x = new[j]
-    local scored = n >= MIN_SAMPLES
+    scored = n >= MIN_SAMPLES
     z, flag = 0, 0
     if n > 0 then
       local mean, var = moments_of(n, k, s1, s2, e1, e2)
@@ -268,7 +272,7 @@ local function apply_metric(run, i)
       if scored and abs(z) > THRESHOLD then flag = 1 end
     end
     local step
-    score, likelihood, step = detect(dt, z, scored, flag, x, prev, n, run.events[values.events[j]].ts, NOW, P)
+    step, ld, lv = detect(dt, z, scored, flag, x, prev, n, st.seen + j - 1, run.events[values.events[j]].ts, NOW, P)
     prev = x
     if n == W then
       left = left + 1
@@ -290,7 +294,7 @@ local function apply_metric(run, i)
     end
     if step == 1 or step == 3 then note_episode(run, i, values, j, dt, step, z, avg) end
     flagged = flagged + flag
-    if FULL or flag == 1 then record_value(run, i, values, j, avg, z, flag, score, likelihood, step) end
+    if FULL or flag == 1 then record_value(run, i, values, j, avg, z, flag, scored, ld, lv, step) end
   end
   st.n, st.k, st.s1, st.s2, st.e1, st.e2 = n, k, s1, s2, e1, e2
 
@@ -299,7 +303,7 @@ local function apply_metric(run, i)
   local refresh = not st.refreshed or NOW - st.refreshed > REFRESH_MS
   local refreshed = refresh and NOW or st.refreshed
   st.seen, st.flagged = st.seen + count, st.flagged + flagged
-  write_state(skey, st, refreshed, new[count], avg, z, flag, tonumber(run.events[values.events[count]].ts), score, likelihood)
+  write_state(skey, st, refreshed, new[count], avg, z, flag, tonumber(run.events[values.events[count]].ts), score_of(z, scored), likelihood_of(ld, lv))
   if refresh then
     redis.call('EXPIRE', wkey, TTL)
     redis.call('EXPIRE', skey, TTL)

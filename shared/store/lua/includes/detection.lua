@@ -5,8 +5,11 @@
   start, calm, cool, episodes, last_unusual, peak, peak_value, peak_at, open_value, open_score,
   open_likelihood, opened_at (episode), same (identical values in a row). An array filled by struct.unpack and emptied by struct.pack
   costs far less per series than a table of named fields. P holds the parameters:
-  short_rate and long_rate (2 / (span + 1)), warmup, trigger_flag, lik_threshold, score_threshold,
-  close_after, refractory, flatline, flag_warmup.
+  short_rate and long_rate (2 / (span + 1)), warmup, trigger_flag, lik_x2 (Φ⁻¹(EPISODE_LIKELIHOOD)²),
+  lik_half (EPISODE_LIKELIHOOD is 0.5), score_z (the |z| of EPISODE_SCORE; nil when off), close_after,
+  refractory, flatline, warm_until (MIN_SAMPLES + EPISODE_WARMUP; thresholds_of below gives the first three).
+  Per value only arithmetic runs: the score and the likelihood, which need exp, are computed where
+  they are used (a reply of every value, an episode's opening or peak, the state's last value).
 ]]
 local SQRT2 = math.sqrt(2)
 -- Locals, not math.x: each global lookup costs about as much as the arithmetic here.
@@ -14,8 +17,8 @@ local m_exp, m_sqrt, m_log, HUGE_ = math.exp, math.sqrt, math.log, math.huge
 local SH, MU, V, LC, EP, START, CALM, COOL, EPISODES, LAST_UNUSUAL, PEAK, PEAK_VALUE, PEAK_AT, OPEN_VALUE, OPEN_SCORE, OPEN_LIKELIHOOD, OPENED_AT =
   20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36
 local SAME = 37
-local MIN_STD = 0.05 -- the learning period, 0.1 of the long span, is P.warmup (record.lua)
-local QUANTILE_CLAMP, TAIL_CLAMP, P_LOW = 8, 6.2e-16, 0.02425
+local MIN_VAR = 0.05 * 0.05 -- the smallest spread the likelihood assumes, squared
+local DEVIATION_CLAMP, P_LOW = 8, 0.02425
 local A1, A2, A3, A4, A5, A6 = -3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239
 local B1, B2, B3, B4, B5 = -5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1
 local C1, C2, C3, C4, C5, C6 = -7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549671010506745, 4.374664141464968, 2.938163982698783
@@ -33,10 +36,43 @@ local function lower_quantile(p)
   return (((((C1 * q + C2) * q + C3) * q + C4) * q + C5) * q + C6) / ((((D1 * q + D2) * q + D3) * q + D4) * q + 1)
 end
 
+-- Φ⁻¹(p): once per call, for the thresholds.
+local function normal_quantile(p)
+  if p <= 0 then return -HUGE_ end
+  if p >= 1 then return HUGE_ end
+  if p < P_LOW then return lower_quantile(p) end
+  if 1 - p < P_LOW then return -lower_quantile(1 - p) end
+  local c = p - 0.5
+  local r = c * c
+  return ((((((A1 * r + A2) * r + A3) * r + A4) * r + A5) * r + A6) * c) / (((((B1 * r + B2) * r + B3) * r + B4) * r + B5) * r + 1)
+end
+
+-- The episode thresholds where they are compared (shared/detector/detection.ts, thresholdsOf).
+local function thresholds_of(likelihood, score)
+  local x = normal_quantile(likelihood)
+  return x * x, likelihood <= 0.5 and true or false, score > 0 and normal_quantile((1 + score) / 2) or nil
+end
+
+-- The score of z (0 when the baseline is too short).
+local function score_of(z, scored)
+  if not scored then return 0 end
+  if z == HUGE_ or z == -HUGE_ then return 1 end
+  local s = 1 - erfc((z < 0 and -z or z) / SQRT2)
+  return s < 0 and 0 or s
+end
+
+-- The likelihood of a value from its average's distance d to the long-run mean and that run's
+-- variance (nil: still learning, 0.5).
+local function likelihood_of(d, var)
+  if not d then return 0.5 end
+  local x = d / m_sqrt(var)
+  if x >= 0 then return 1 - 0.5 * erfc(x / SQRT2) end
+  return 0.5 * erfc(-x / SQRT2)
+end
+
 -- Returns 0 (no episode), 1 (opened by this value), 2 (open), 3 (closed by this value).
 -- ts is the value's time as its text: read as a number only here, on the rare path through an episode.
-local function episode_step(dt, unusual, score, likelihood, value, ts, now, P)
-  ts = tonumber(ts)
+local function episode_step(dt, unusual, z, scored, d, var, value, ts, now, P)
   if dt[EP] == 1 then
     if not unusual then
       dt[CALM] = dt[CALM] + 1
@@ -44,53 +80,44 @@ local function episode_step(dt, unusual, score, likelihood, value, ts, now, P)
       dt[EP] = 0; dt[COOL] = P.refractory
       return 3
     end
+    ts = tonumber(ts)
     dt[CALM] = 0; dt[LAST_UNUSUAL] = ts
+    local score = score_of(z, scored)
     if score > dt[PEAK] then dt[PEAK], dt[PEAK_VALUE], dt[PEAK_AT] = score, value, ts end
     return 2
   end
   if dt[COOL] > 0 then dt[COOL] = dt[COOL] - 1; return 0 end
   if not unusual then return 0 end
+  ts = tonumber(ts)
+  local score = score_of(z, scored)
   dt[EP], dt[START], dt[CALM], dt[EPISODES], dt[LAST_UNUSUAL] = 1, ts, 0, dt[EPISODES] + 1, ts
   dt[PEAK], dt[PEAK_VALUE], dt[PEAK_AT] = score, value, ts
-  dt[OPEN_VALUE], dt[OPEN_SCORE], dt[OPEN_LIKELIHOOD], dt[OPENED_AT] = value, score, likelihood, now
+  dt[OPEN_VALUE], dt[OPEN_SCORE], dt[OPEN_LIKELIHOOD], dt[OPENED_AT] = value, score, likelihood_of(d, var), now
   return 1
 end
 
--- Score, likelihood and episode step of one value; updates dt. One function, the steps inline: in
--- Redis's Lua a call costs about as much as the arithmetic of a step (this runs once per value).
--- prev: the series' value before this one (nil: none); samples: values in its baseline.
-local function detect(dt, z, scored, flag, value, prev, samples, ts, now, P)
-  local score, likelihood = 0, 0.5
+-- The likelihood and episode step of one value; updates dt. Returns the step, and the likelihood's
+-- d and variance for likelihood_of (nil while it learns). One function, the steps inline: in Redis's
+-- Lua a call costs about as much as the arithmetic of a step (this runs once per value).
+-- prev: the series' value before this one (nil: none); samples: values in its baseline; seen: values
+-- of the series before this one.
+local function detect(dt, z, scored, flag, value, prev, samples, seen, ts, now, P)
+  local d, var, high
   if scored then
-    -- the score and its two-sided tail 1 - score
-    local tail = 0
-    if z ~= HUGE_ and z ~= -HUGE_ then tail = erfc((z < 0 and -z or z) / SQRT2) end
-    score = 1 - tail
-    if score < 0 then score = 0 end
-    -- its normal quantile, clamped to +-8, from the tail where the score has rounded to 1
-    local q
-    if tail < TAIL_CLAMP then q = QUANTILE_CLAMP
-    elseif score < TAIL_CLAMP then q = -QUANTILE_CLAMP
-    elseif tail < P_LOW then q = -lower_quantile(tail)
-    elseif score < P_LOW then q = lower_quantile(score)
-    else
-      local c = score - 0.5
-      local r = c * c
-      q = ((((((A1 * r + A2) * r + A3) * r + A4) * r + A5) * r + A6) * c) / (((((B1 * r + B2) * r + B3) * r + B4) * r + B5) * r + 1)
-    end
-    -- the likelihood of the short average against the long-run distribution, then that distribution
+    -- the average of |z| (clamped), its distance to the long-run mean, then that run's mean and variance
+    local a = z < 0 and -z or z
+    if a > DEVIATION_CLAMP then a = DEVIATION_CLAMP end
     local sh, mu, v, lc = dt[SH], dt[MU], dt[V], dt[LC]
-    if lc == 0 then sh = q else sh = sh + P.short_rate * (q - sh) end
+    if lc == 0 then sh = a else sh = sh + P.short_rate * (a - sh) end
+    local dist = sh - mu
+    high = P.lik_half
     if lc >= P.warmup then
-      local std = m_sqrt(v)
-      if std < MIN_STD then std = MIN_STD end
-      local x = (sh - mu) / std
-      if x >= 0 then likelihood = 1 - 0.5 * erfc(x / SQRT2) else likelihood = 0.5 * erfc(-x / SQRT2) end
+      d, var = dist, v < MIN_VAR and MIN_VAR or v
+      high = d >= 0 and d * d >= P.lik_x2 * var
     end
-    local rate = P.long_rate
-    if 1 / (lc + 1) > rate then rate = 1 / (lc + 1) end
-    local d = sh - mu
-    dt[SH], dt[MU], dt[V], dt[LC] = sh, mu + rate * d, (1 - rate) * (v + rate * d * d), lc + 1
+    local rate = 1 / (lc + 1)
+    if rate < P.long_rate then rate = P.long_rate end
+    dt[SH], dt[MU], dt[V], dt[LC] = sh, mu + rate * dist, (1 - rate) * (v + rate * dist * dist), lc + 1
   end
   local same = 1
   if value == prev then same = dt[SAME] + 1 end
@@ -98,11 +125,11 @@ local function detect(dt, z, scored, flag, value, prev, samples, ts, now, P)
   local unusual
   if P.trigger_flag then unusual = flag == 1
   else
-    unusual = likelihood >= P.lik_threshold or (P.score_threshold > 0 and score >= P.score_threshold) or
+    unusual = high or (P.score_z ~= nil and scored and (z >= P.score_z or -z >= P.score_z)) or
       (P.flatline > 0 and same >= P.flatline and same - 1 < samples) or
-      (flag == 1 and dt[LC] <= P.flag_warmup)
+      (flag == 1 and seen < P.warm_until)
   end
   -- Most values neither touch nor start an episode.
-  if not unusual and dt[EP] == 0 and dt[COOL] == 0 then return score, likelihood, 0 end
-  return score, likelihood, episode_step(dt, unusual, score, likelihood, value, ts, now, P)
+  if not unusual and dt[EP] == 0 and dt[COOL] == 0 then return 0, d, var end
+  return episode_step(dt, unusual, z, scored, d, var, value, ts, now, P), d, var
 end
