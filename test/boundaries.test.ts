@@ -111,7 +111,7 @@ describe('MAX_BODY_BYTES', () => {
   ])('a body of $bytes bytes → $status (with Content-Length)', async ({ bytes, status }) => {
     const reply = await request(`${app.url}/ingest`, { raw: eventOfSize(bytes) });
     expect(reply.status).toBe(status);
-    if (status === 413) expect(reply.body).toMatchObject({ error: 'payload_too_large', details: { limit_bytes: 1024 } });
+    if (status === 413) expect(reply.body).toEqual({ error: 'payload_too_large', message: 'The body is larger than 1024 bytes', details: { limit_bytes: 1024 } });
     else expect(reply.body.metrics.cpu).toMatchObject({ value: 1 });
   });
 
@@ -121,7 +121,27 @@ describe('MAX_BODY_BYTES', () => {
   ])('a body of $bytes bytes → $status (chunked, size unannounced)', async ({ bytes, status }) => {
     const reply = await postChunked(`${app.url}/ingest`, eventOfSize(bytes));
     expect(reply.status).toBe(status);
-    if (status === 413) expect(reply.body).toMatchObject({ error: 'payload_too_large' });
+    if (status === 413) expect(reply.body).toMatchObject({ error: 'payload_too_large', message: 'The body is larger than 1024 bytes' });
+  });
+
+  it.each([
+    ['text/plain', 'text/plain'],
+    ['an empty content type', ''],
+  ])('refuses a body sent as %s with 415, echoing what it was told', async (_name, type) => {
+    const reply = await request(`${app.url}/ingest`, { raw: '{"device_id":"d","cpu":1}', headers: { 'content-type': type } });
+    expect(reply.status).toBe(415);
+    expect(reply.body).toEqual({
+      error: 'unsupported_media_type',
+      message: 'The body must be JSON: send Content-Type: application/json',
+      details: { content_type: type },
+    });
+  });
+
+  it('says what is wrong with malformed JSON, in the words of the parser', async () => {
+    const reply = await request(`${app.url}/ingest`, { raw: '{"cpu": 1,' });
+    expect(reply.status).toBe(400);
+    expect(reply.body.error).toBe('malformed_json');
+    expect(reply.body.message).toMatch(/^The body is not valid JSON: \S.*JSON/);
   });
 });
 

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestRoutes } from '../functions/ingest/routes.js';
 import { mintDeviceToken } from '../shared/http/device-tokens.js';
@@ -67,6 +68,13 @@ describe('device tokens (per-device credentials)', () => {
     ['tampered (its device changed, signature kept)', async () => tamper(await mintDeviceToken(NEW, 'sensor-42', 3600), 'sensor-7'), /not valid/],
     ['with its signature removed', async () => `${(await mintDeviceToken(NEW, 'sensor-7', 3600)).split('.').slice(0, 2).join('.')}.`, /not valid/],
     ['a fleet token cut short', async () => FLEET.slice(0, -1), /valid token/],
+    // Right key, wrong claims or header: each must be refused by the verifier's own rules.
+    ['from another issuer', async () => sign({ sub: 'sensor-7', iss: 'elsewhere' }), NOT_VALID],
+    ['without an expiry', async () => sign({ sub: 'sensor-7', exp: undefined }), NOT_VALID],
+    ['without a device', async () => sign({ sub: undefined }), NOT_VALID],
+    ['signed with HS512', async () => sign({ sub: 'sensor-7' }, { alg: 'HS512' }), NOT_VALID],
+    ['without a key id', async () => sign({ sub: 'sensor-7' }, { kid: undefined }), NOT_VALID],
+    ['naming a device id the event rules refuse', async () => sign({ sub: 'sensor 7' }), /^The device token names no valid device$/],
   ])('refuse a token %s with 401, writing nothing', async (_name, make, message) => {
     const before = await snapshot(app.context.config);
     const reply = await send('/ingest', { device_id: 'sensor-7', cpu: 1 }, await make());
@@ -75,6 +83,20 @@ describe('device tokens (per-device credentials)', () => {
     expect(reply.body.message).toMatch(message);
     expect(reply.headers.get('www-authenticate')).toBe('Bearer');
     expect(await snapshot(app.context.config)).toEqual(before);
+  });
+
+  it('refuse a request without a token where device keys are configured, and a device token where none are', async () => {
+    const none = await request(`${app.url}/ingest`, { body: { device_id: 'sensor-7', cpu: 1 } });
+    expect([none.status, none.body.message]).toEqual([401, 'Send Authorization: Bearer <token> with a valid token']);
+    // A target with fleet tokens and no device keys takes a JWT as any other wrong token (not a 500).
+    const reads = await startApp(ingestRoutes, { INGEST_TOKENS: FLEET });
+    try {
+      const jwt = await mintDeviceToken(NEW, 'sensor-7', 3600);
+      const reply = await request(`${reads.url}/ingest`, { body: { device_id: 'sensor-7', cpu: 1 }, headers: bearer(jwt) });
+      expect([reply.status, reply.body.message]).toEqual([401, 'Send Authorization: Bearer <token> with a valid token']);
+    } finally {
+      await reads.close();
+    }
   });
 
   it('are minted by npm run token with the first configured key', async () => {
@@ -92,6 +114,18 @@ describe('device tokens (per-device credentials)', () => {
     expect((await send('/ingest', { device_id: 'minted-2', cpu: 1 }, token)).status).toBe(403);
   });
 });
+
+const NOT_VALID = /^The device token is not valid \(signature, key or claims\)$/;
+
+/** A token signed with NEW's secret, its claims and header as given (an undefined one left out). */
+function sign(claims: { sub?: string; iss?: string; exp?: number }, header: { alg?: string; kid?: string } = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const all = { iss: 'iot-metrics', iat: now, exp: now + 3600, ...claims };
+  const head = { alg: 'HS256', kid: NEW.id, ...header };
+  return new SignJWT(Object.fromEntries(Object.entries(all).filter(([, v]) => v !== undefined)))
+    .setProtectedHeader(Object.fromEntries(Object.entries(head).filter(([, v]) => v !== undefined)) as { alg: string })
+    .sign(new TextEncoder().encode(NEW.secret));
+}
 
 /** The token with its subject replaced, header and signature unchanged. */
 function tamper(token: string, device: string): string {

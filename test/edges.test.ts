@@ -4,6 +4,7 @@ import { analyzeRoutes } from '../functions/analyze/routes.js';
 import { apiRoutes } from '../functions/api.js';
 import { statsRoutes } from '../functions/stats/routes.js';
 import { loadConfig } from '../shared/config/load.js';
+import { registry } from '../shared/telemetry/metrics.js';
 import { type TestApp, request, startApp } from './support/app.js';
 import { type Running, startRedis } from '../support/servers.js';
 
@@ -35,6 +36,24 @@ describe('the all-in-one target', () => {
     expect(wrong.status).toBe(405);
     expect(wrong.body.message).toBe('/stats accepts GET');
     expect(wrong.headers.get('allow')).toBe('GET');
+  });
+
+  it('routes a path with a trailing slash as the path, cuts a long unknown path in its 404, and lists every method in Allow', async () => {
+    const headers = { authorization: 'Bearer ingest-token-0123456789' };
+    expect((await request(`${app.url}/ingest/`, { body: { device_id: 'slash', cpu: 1 }, headers })).status).toBe(202);
+    expect((await request(`${app.url}/health/`)).status).toBe(200);
+    const long = await request(`${app.url}/${'x'.repeat(300)}`);
+    expect(long.body.message).toBe(`No such path: /${'x'.repeat(199)}`);
+    // Unknown paths are counted under one label, not one each (any client could mint labels otherwise).
+    const routes = (await registry.getSingleMetric('http_requests_total')!.get()).values.filter((v) => v.labels.status === '404').map((v) => v.labels.route);
+    expect(routes).toContain('unmatched');
+    expect(routes.some((r) => String(r).includes('xxx'))).toBe(false);
+    // GET / lists the paths and POST / ingests: a third method is told both.
+    const wrong = await request(`${app.url}/`, { method: 'PUT', body: {} });
+    expect([wrong.status, wrong.body.message, wrong.headers.get('allow')]).toEqual([405, '/ accepts GET, POST', 'GET, POST']);
+    // A POST with no body at all is told what to send.
+    const empty = await request(`${app.url}/ingest`, { method: 'POST', headers });
+    expect(empty.body).toEqual({ error: 'empty_body', message: 'The request has no body: send a JSON event or batch' });
   });
 
   it('answers GET /devices with exactly `limit` devices, the most recent first', async () => {

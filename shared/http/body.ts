@@ -92,8 +92,7 @@ function bodyError(error: unknown, limit: number): HttpError {
   if (type === 'entity.too.large') {
     return new HttpError(413, 'payload_too_large', `The body is larger than ${limit} bytes`, { limit_bytes: limit });
   }
-  if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
-    return new HttpError(415, 'unsupported_media_type', 'The body must be UTF-8 JSON');
-  }
+  // Otherwise the upload broke off or did not match its Content-Length (the decoding is always UTF-8,
+  // given here, so raw-body has no encoding to refuse).
   return new HttpError(400, 'bad_body', 'The body could not be read completely');
 }
