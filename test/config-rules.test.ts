@@ -1,7 +1,11 @@
 // How each kind of setting reads its raw text: the value it gives, or the exact reason it refuses
 // (which completes "NAME must …" in the start-up error). Pure functions: no servers.
 import { describe, expect, it } from 'vitest';
-import { between, ceOverrides, deviceIds, hostPorts, integer, positive, signingKeys, tokens } from '../shared/config/rules.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../shared/config/load.js';
+import { between, ceOverrides, deviceIds, hostPorts, integer, pemFile, positive, signingKeys, tokens } from '../shared/config/rules.js';
 
 const SECRET = 's'.repeat(32);
 
@@ -22,6 +26,11 @@ describe('numbers', () => {
 
   it.each(['0.4999', '1.0001', ' ', 'NaN', 'Infinity', 'x'])('between(0.5, 1) refuses %j', (raw) => {
     expect(between(0.5, 1).parse(raw)).toEqual({ error: `must be a number from 0.5 to 1 (got "${raw}")` });
+  });
+
+  it.each([' ', ''])('between(0, 1) refuses %j, which Number() would read as 0', (raw) => {
+    expect(between(0, 1).parse(raw)).toEqual({ error: `must be a number from 0 to 1 (got "${raw}")` });
+    expect(positive().parse(raw)).toHaveProperty('error');
   });
 
   it('names its bounds in the README text unless given one, and cuts a long raw value in its error', () => {
@@ -77,6 +86,12 @@ describe('ceOverrides()', () => {
     });
   });
 
+  it('cuts a long extension name in its error at 40 characters', () => {
+    expect(ceOverrides().parse(JSON.stringify({ extensions: { [`A${'b'.repeat(59)}`]: 'v' } }))).toEqual({
+      error: `must name extensions of 1–20 characters [a-z0-9] (got "A${'b'.repeat(39)}")`,
+    });
+  });
+
   it('refuses text that is not JSON', () => {
     expect(ceOverrides().parse('{extensions:')).toEqual({ error: 'must be JSON (got "{extensions:")' });
   });
@@ -103,5 +118,35 @@ describe('lists', () => {
     expect(deviceIds(2).parse(' a , b ')).toEqual({ value: ['a', 'b'] });
     expect(deviceIds(2).parse('a,b,c')).toEqual({ error: 'must list at most 2 device ids' });
     expect(deviceIds(2).parse('a,b c')).toEqual({ error: 'must be a comma-separated list of device ids' });
+  });
+});
+
+describe('pemFile()', () => {
+  it('gives the text of a file of certificates, and refuses one without any, or a missing file, naming it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iot-pem-'));
+    try {
+      const pem = join(dir, 'ca.pem');
+      const text = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+      writeFileSync(pem, text);
+      expect(pemFile().parse(pem)).toEqual({ value: text });
+      writeFileSync(join(dir, 'key.pem'), 'not a certificate');
+      expect(pemFile().parse(join(dir, 'key.pem'))).toEqual({ error: `must be a PEM file of certificates (${join(dir, 'key.pem')} has no BEGIN CERTIFICATE)` });
+      expect(pemFile().parse(join(dir, 'gone.pem'))).toEqual({ error: `must name a readable file (ENOENT: ${join(dir, 'gone.pem')})` });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a refused configuration', () => {
+  it('is a ConfigError, by class and by name, with the whole sentence as its message', () => {
+    let thrown: unknown;
+    try {
+      loadConfig({ WINDOW_SIZE: '1' });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect(thrown).toMatchObject({ name: 'ConfigError', message: 'Invalid configuration: WINDOW_SIZE must be an integer from 2 to 10000 (got "1")' });
   });
 });

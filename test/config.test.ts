@@ -2,7 +2,7 @@ import { detectorParams } from '../shared/detector/params.js';
 import { PROFILES } from '../shared/detector/profiles.js';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { configTable, loadConfig } from '../shared/config/load.js';
 import { SETTINGS } from '../shared/config/settings.js';
@@ -157,5 +157,17 @@ describe('the Node.js runtime', () => {
     expect(lines.map((l) => JSON.parse(l))).toEqual([
       { severity: 'WARNING', message: 'Node.js 20.19.0 reached its end of life (2026-04-30): run this service on Node.js 24 LTS' },
     ]);
+  });
+
+  it('says of a Node.js older than 20 that its end came long ago', async () => {
+    vi.resetModules();
+    const { warnIfEndOfLife } = await import('../shared/runtime.js');
+    const original = console.error;
+    console.error = () => undefined;
+    try {
+      expect(warnIfEndOfLife('18.20.4')).toBe('Node.js 18.20.4 reached its end of life (long ago): run this service on Node.js 24 LTS');
+    } finally {
+      console.error = original;
+    }
   });
 });

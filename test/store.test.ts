@@ -5,6 +5,7 @@ import { loadConfig } from '../shared/config/load.js';
 import { createContext } from '../shared/context.js';
 import { ingestRoutes } from '../functions/ingest/routes.js';
 import type { Reading } from '../shared/schemas/event.js';
+import { StoreFullError, StoreUnavailableError } from '../shared/store/errors.js';
 import type { Store } from '../shared/store/store.js';
 import { request, startApp, testConfig } from './support/app.js';
 
@@ -81,5 +82,14 @@ describe('request bodies', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('the store errors', () => {
+  it('say what failed, by name and with the cause in the message', () => {
+    const away = new StoreUnavailableError(new Error('connect ECONNREFUSED'));
+    expect(away).toMatchObject({ name: 'StoreUnavailableError', message: 'the data store is unavailable: connect ECONNREFUSED' });
+    const full = new StoreFullError('OOM command not allowed');
+    expect(full).toMatchObject({ name: 'StoreFullError', message: 'the data store is full: OOM command not allowed', cause: 'OOM command not allowed' });
   });
 });
