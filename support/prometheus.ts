@@ -33,9 +33,9 @@ function launch(command: string, args: string[], dir: string, readyUrl: string):
   });
 }
 
-/** A Pushgateway on a free loopback port that keeps nothing on disk (Debian's default persists to /var/lib). */
-export async function startPushgateway(): Promise<Running> {
-  const port = await freePort();
+/** A Pushgateway on a free loopback port (or `port`) that keeps nothing on disk (Debian's default persists to /var/lib). */
+export async function startPushgateway(port?: number): Promise<Running> {
+  port ??= await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'iot-pgw-'));
   return launch('prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${port}`, '--persistence.file='], dir, `http://127.0.0.1:${port}/-/ready`);
 }

@@ -81,6 +81,44 @@ function eventOfSize(bytes: number): string {
   return text;
 }
 
+/**
+ * Uploads `total` announced bytes, in 64 KiB writes queued at once, or (`trickle`) 1 KiB every 50 ms,
+ * until the server cuts the connection or `giveUpMs` passes. Returns the status of the answer, the bytes
+ * the socket sent (queued ones when it did not close), and when it closed (ms after the first write; -1: it did not).
+ */
+function upload(url: string, total: number, trickle: boolean, giveUpMs = 8000): Promise<{ status: number; sent: number; closedAfterMs: number }> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    let status = 0;
+    let sent = 0;
+    let closed = false;
+    const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(total) } }, (res) => {
+      status = res.statusCode ?? 0;
+      res.resume();
+    });
+    req.on('error', () => undefined); // the cut: EPIPE or ECONNRESET
+    req.on('socket', (socket) => socket.on('close', () => {
+      closed = true;
+      resolve({ status, sent: socket.bytesWritten, closedAfterMs: Date.now() - started });
+    }));
+    const chunk = Buffer.alloc(trickle ? 1024 : 64 * 1024, 0x20);
+    const next = () => {
+      if (closed) return;
+      if (sent >= total || Date.now() - started > giveUpMs) {
+        resolve({ status, sent, closedAfterMs: -1 });
+        req.destroy();
+        return;
+      }
+      sent += chunk.length;
+      req.write(chunk);
+      // Fast: queue it all (the socket takes what the server reads); the bytes taken are counted at the close.
+      if (trickle) setTimeout(next, 50);
+      else setImmediate(next);
+    };
+    next();
+  });
+}
+
 /** POSTs a body in chunks with Transfer-Encoding: chunked (no Content-Length announces its size). */
 function postChunked(url: string, body: string): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
@@ -135,6 +173,23 @@ describe('MAX_BODY_BYTES', () => {
       message: 'The body must be JSON: send Content-Type: application/json',
       details: { content_type: type },
     });
+  });
+
+  it('answers 413 while a large upload goes on, and cuts the connection once 8 MiB more have come', async () => {
+    const fast = await upload(`${app.url}/ingest`, 100 * 1024 * 1024, false);
+    expect(fast.status).toBe(413);
+    // Read on and dropped past the limit (more than the kernel's buffers hold), then cut, well before the 2 s.
+    expect(fast.sent).toBeGreaterThan(8 * 1024 * 1024);
+    expect(fast.sent).toBeLessThan(100 * 1024 * 1024);
+    expect(fast.closedAfterMs).toBeGreaterThanOrEqual(0);
+    expect(fast.closedAfterMs).toBeLessThan(1500);
+  });
+
+  it('answers 413 to a slow upload too, and cuts it after a moment (2 s) rather than waiting for the rest', async () => {
+    const slow = await upload(`${app.url}/ingest`, 1024 * 1024, true);
+    expect(slow.status).toBe(413);
+    expect(slow.closedAfterMs).toBeGreaterThan(1500);
+    expect(slow.closedAfterMs).toBeLessThan(6000);
   });
 
   it('says what is wrong with malformed JSON, in the words of the parser', async () => {

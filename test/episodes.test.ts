@@ -74,6 +74,8 @@ describe('alert episodes (trigger: the flag)', () => {
         closed_at: expect.any(String),
       },
     ]);
+    // ?limit= takes the newest: exactly one here.
+    expect((await request(`${api.url}/anomalies?device=ep-2&limit=1`)).body.recent_episodes).toEqual([reply.body.recent_episodes[0]]);
     // The same two in the global list (updated by the tally), with the others of this file.
     const global = await request(`${api.url}/anomalies?limit=1000`);
     expect(global.body.recent_episodes.filter((e: { device_id: string }) => e.device_id === 'ep-2')).toEqual(reply.body.recent_episodes);

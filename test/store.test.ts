@@ -48,6 +48,8 @@ describe('the store', () => {
       expect(await store.totals()).toEqual({ events: 1, anomalies: 0, episodes: 0, per_metric: { cpu: { events: 1, anomalies: 0, episodes: 0 } } });
       expect((await store.series('fine'))[0]).toMatchObject({ metric: 'cpu', count: 1 });
       expect(await store.series('broken')).toEqual([]);
+      // A caller that answers as a whole (the detailed record) gets the script's error itself.
+      await expect(store.recordDetailed([{ deviceId: 'broken', timestamp: Date.now(), metrics: [['cpu', 1]] }])).rejects.toThrow(/WRONGTYPE/);
     } finally {
       raw.disconnect();
       await app.close();

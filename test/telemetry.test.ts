@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createContext } from '../shared/context.js';
 import { loadConfig } from '../shared/config/load.js';
 import { countBatch, countEvent, countRefused, observeRequest, registry } from '../shared/telemetry/metrics.js';
-import { observe, servedTarget } from '../shared/telemetry/observe.js';
+import { observe, servedTarget, whenServed } from '../shared/telemetry/observe.js';
 import '../shared/telemetry/outbox-metrics.js';
 import { type Running, waitFor } from '../support/servers.js';
 import { startPushgateway } from '../support/prometheus.js';
@@ -87,6 +87,20 @@ describe('a served function reports', () => {
     } finally {
       stop();
       await context.store.close();
+    }
+  });
+
+  it('sets up the reporting of the function this process serves only', () => {
+    const saved = process.env.FUNCTION_TARGET;
+    process.env.FUNCTION_TARGET = 'served-one';
+    try {
+      const calls: string[] = [];
+      whenServed('served-one', () => calls.push('served-one'));
+      whenServed('another', () => calls.push('another'));
+      expect(calls).toEqual(['served-one']);
+    } finally {
+      if (saved === undefined) delete process.env.FUNCTION_TARGET;
+      else process.env.FUNCTION_TARGET = saved;
     }
   });
 

@@ -26,6 +26,8 @@ const LINGER_BYTES = 8 * 1024 * 1024;
 function lingerThenClose(res: Response): void {
   const socket = res.req.socket;
   const start = socket.bytesRead;
+  // The body reader stopped at the limit and paused the request: read on, into nothing.
+  res.req.resume();
   const check = setInterval(() => {
     if (socket.destroyed || socket.bytesRead - start > LINGER_BYTES) done();
   }, 50);
