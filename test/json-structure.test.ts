@@ -34,6 +34,8 @@ describe('the structure check of JSON bodies', () => {
     ['{"__proto__": 1, "__proto__": 2}', '__proto__'],
     ['{"x:\\"y": 1, "x:\\"y": 2}', 'x:"y'],
     ['{"": 1, "": 2}', ''],
+    // A key of a closed inner object is no repeat of the outer one's: the repeat here is "b".
+    ['{"a": {"x": 1}, "x": 2, "b": 1, "b": 2}', 'b'],
   ])('refuses %s, naming the key', (text, key) => {
     const error = refusal(text);
     expect(error).toMatchObject({ status: 400, code: 'malformed_json', details: { field: key } });
