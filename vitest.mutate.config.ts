@@ -47,7 +47,12 @@ function fileErrorsAsFailedTests(): Reporter {
 // that Stryker's instrumenting rewrites; and the longest Lua comparisons (W = 10,000, 10^6 events), a
 // minute or more each under instrumentation. test/lua-reference stays: the Lua is an independent
 // implementation of the reference (shared/detector), so a mutant of the reference makes the two disagree.
-export default mergeConfig(
+// MUTATE_TESTS (comma-separated globs) narrows the suite to the files that test one wing: a static
+// mutant (code that runs while a file sets up its app) runs every test file of the suite, so a focused
+// run makes a wing's static mutants affordable; its survivors are then re-run with the whole suite.
+const focused = process.env.MUTATE_TESTS?.split(',').map((glob) => glob.trim()).filter(Boolean);
+
+const config = mergeConfig(
   base,
   defineConfig({
     test: {
@@ -61,3 +66,7 @@ export default mergeConfig(
     },
   }),
 );
+// mergeConfig would add the globs to the base ones: replace them instead.
+if (focused?.length && config.test) config.test.include = focused;
+
+export default config;
