@@ -63,6 +63,8 @@ describe('CloudEvents in', () => {
     ['a subject that contradicts the data', { 'ce-id': 'x-3', 'ce-subject': 'one' }, { device_id: 'two', cpu: 1 }, 'invalid_cloudevent', "data.device_id differs from the event's subject (one)"],
     ['a subject that contradicts the second event of a batch', { 'ce-id': 'x-10', 'ce-type': 'io.iot-metrics.readings', 'ce-subject': 'one' }, [{ cpu: 1 }, { device_id: 'two', cpu: 1 }], 'invalid_cloudevent', "data[1].device_id differs from the event's subject (one)"],
     ['a bad metric in the data', { 'ce-id': 'x-4', 'ce-subject': 'ce-bad' }, { cpu: null }, 'invalid_event', 'cpu: must be a finite JSON number (got null)'],
+    ['null data', { 'ce-id': 'x-12', 'ce-subject': 'ce-x12' }, null, 'invalid_cloudevent', 'data must be one event (a JSON object) for type io.iot-metrics.reading'],
+    ['a long subject that contradicts the data, cut at 128 characters', { 'ce-id': 'x-13', 'ce-subject': 's'.repeat(200) }, { device_id: 'two', cpu: 1 }, 'invalid_cloudevent', `data.device_id differs from the event's subject (${'s'.repeat(128)})`],
   ])('refuses %s with our JSON 400, writing nothing', async (_name, ce, data, code, message) => {
     const before = await snapshot(app.context.config);
     const reply = await binary(ce as Record<string, string | null>, data);
@@ -93,6 +95,13 @@ describe('CloudEvents in', () => {
       message: '[1].(event): must be a JSON object (got number 5)',
       details: [{ index: 1, field: '(event)', message: 'must be a JSON object (got number 5)' }],
     });
+  });
+
+  it('takes data that names the same device as the subject, and no CloudEvent in a content type that only mentions one', async () => {
+    const same = await binary({ 'ce-id': 'x-14', 'ce-subject': 'ce-same' }, { device_id: 'ce-same', cpu: 3 });
+    expect(same).toMatchObject({ status: 202, body: { device_id: 'ce-same' } });
+    const mention = await request(`${app.url}/ingest`, { raw: '{"device_id":"d","cpu":1}', headers: { 'content-type': 'text/plain; profile=application/cloudevents+json' } });
+    expect([mention.status, mention.body.error]).toEqual([415, 'unsupported_media_type']);
   });
 
   it('reads a content type with a space before its parameters, and a deviceid extension that is not a string as none', async () => {

@@ -50,6 +50,7 @@ describe('signingKeys()', () => {
   it.each([
     [`:${SECRET}`, 1], // no id
     [`k1${SECRET}`, 1], // no colon at all
+    [`ab${'s'.repeat(31)}`, 1], // no colon, short enough that all but its last character would pass as an id
     [`k1:${'s'.repeat(31)}`, 1], // secret one character short
     [`k1:${SECRET},bad id:${SECRET}`, 2],
     [`k1:${SECRET},${'i'.repeat(33)}:${SECRET}`, 2], // id longer than 32
@@ -118,6 +119,21 @@ describe('lists', () => {
     expect(deviceIds(2).parse(' a , b ')).toEqual({ value: ['a', 'b'] });
     expect(deviceIds(2).parse('a,b,c')).toEqual({ error: 'must list at most 2 device ids' });
     expect(deviceIds(2).parse('a,b c')).toEqual({ error: 'must be a comma-separated list of device ids' });
+  });
+});
+
+describe('the README text of each kind of rule', () => {
+  it('says what a value must be', () => {
+    expect([integer(1, 9).text, positive().text, pemFile().text, signingKeys().text, ceOverrides().text, hostPorts().text, tokens().text, deviceIds(5).text]).toEqual([
+      'integer 1–9',
+      'number > 0',
+      'path of a PEM file',
+      '`id:secret`, comma-separated; secrets ≥ 32 characters',
+      'JSON `{"extensions": {…}}`',
+      'comma-separated `host:port`',
+      'comma-separated, ≥ 16 characters each',
+      '≤ 5 comma-separated device ids',
+    ]);
   });
 });
 

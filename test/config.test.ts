@@ -56,6 +56,8 @@ describe('loadConfig', () => {
   it('takes the detector parameters from DETECTOR_PROFILE, each variable overriding its own', () => {
     const infra = loadConfig({ DETECTOR_PROFILE: 'infra' });
     expect(detectorParams(infra)).toEqual(PROFILES.infra);
+    // A variable set but empty is unset: the profile's value, not the default's.
+    expect(loadConfig({ DETECTOR_PROFILE: 'infra', WINDOW_SIZE: '' }).windowSize).toBe(PROFILES.infra.windowSize);
     const tuned = loadConfig({ DETECTOR_PROFILE: 'infra', WINDOW_SIZE: '300', EPISODE_TRIGGER: 'flag' });
     expect(detectorParams(tuned)).toEqual({ ...PROFILES.infra, windowSize: 300, episodeTrigger: 'flag' });
     expect(() => loadConfig({ DETECTOR_PROFILE: 'fast' })).toThrowError('Invalid configuration: DETECTOR_PROFILE must be one of default, infra (got "fast")');

@@ -41,7 +41,9 @@ describe('the all-in-one target', () => {
   it('routes a path with a trailing slash as the path, cuts a long unknown path in its 404, and lists every method in Allow', async () => {
     const headers = { authorization: 'Bearer ingest-token-0123456789' };
     expect((await request(`${app.url}/ingest/`, { body: { device_id: 'slash', cpu: 1 }, headers })).status).toBe(202);
-    expect((await request(`${app.url}/health/`)).status).toBe(200);
+    const health = await request(`${app.url}/health/`);
+    expect(health.status).toBe(200);
+    expect(health.body).toEqual((await request(`${app.url}/health`)).body);
     const long = await request(`${app.url}/${'x'.repeat(300)}`);
     expect(long.body.message).toBe(`No such path: /${'x'.repeat(199)}`);
     // Unknown paths are counted under one label, not one each (any client could mint labels otherwise).
