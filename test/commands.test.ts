@@ -13,6 +13,7 @@ const COMMANDS: Array<[name: string, argv: string[]]> = [
   ['npm run bench', [tsx, 'bench/run.ts']],
   ['npm run soak', [tsx, 'bench/soak.ts']],
   ['npm run token', [tsx, 'scripts/token.ts']],
+  ['npm run mutate:stages', [tsx, 'scripts/mutate-stages.ts']],
 ];
 
 const run = (argv: string[], args: string[]) =>
