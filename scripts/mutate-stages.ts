@@ -66,8 +66,9 @@ type Mutant = { mutatorName: string; replacement?: string; status: string; locat
 type Report = { files: Record<string, { mutants: Mutant[] }> };
 const read = (name: string): Report => JSON.parse(readFileSync(join(out, `${name}.json`), 'utf8')) as Report;
 const open = (m: Mutant) => m.status === 'Survived' || m.status === 'NoCoverage';
-const range = (path: string, { start, end }: Mutant['location']) => `${path}:${start.line}:${start.column}-${end.line}:${end.column}`;
-const id = (path: string, m: Mutant) => `${range(path, m.location)} ${m.mutatorName} ${m.replacement ?? ''}`;
+// A report's columns count from 1; a --mutate range's from 0 (both ends included).
+const range = (path: string, { start, end }: Mutant['location']) => `${path}:${start.line}:${start.column - 1}-${end.line}:${end.column - 1}`;
+const id = (path: string, m: Mutant) => `${path}:${m.location.start.line}:${m.location.start.column}-${m.location.end.line}:${m.location.end.column} ${m.mutatorName} ${m.replacement ?? ''}`;
 
 function verify(wing: string): void {
   const ranges = new Set<string>();
