@@ -86,6 +86,23 @@ describe('idempotent retries', () => {
       await app.close();
     }
   });
+
+  it('list the duplicates of a batch by index, whichever device they belong to', async () => {
+    const app = await startApp(ingestRoutes);
+    try {
+      // Applied device by device: 'first' (indexes 0, 3) before 'second' (1, 2).
+      const body = [
+        { device_id: 'first', id: 'a', cpu: 1 },
+        { device_id: 'second', id: 'b', cpu: 1 },
+        { device_id: 'second', id: 'b', cpu: 1 },
+        { device_id: 'first', id: 'a', cpu: 1 },
+      ];
+      expect((await request(`${app.url}/batch`, { body })).body).toMatchObject({ accepted: 4, duplicates: [2, 3] });
+      expect((await request(`${app.url}/batch`, { body })).body).toMatchObject({ duplicates: [0, 1, 2, 3] });
+    } finally {
+      await app.close();
+    }
+  });
 });
 
 describe('the per-device rate limit', () => {
@@ -116,9 +133,11 @@ describe('the per-device rate limit', () => {
 
   it('refuses a batch for one device beyond its burst whole, and only the over-limit device of a mixed batch', async () => {
     const totals = await app.context.store.totals();
+    let counted = await refusedLimited();
     const whole = await request(`${app.url}/batch`, { body: Array.from({ length: 6 }, (_, i) => ({ device_id: 'bulk', cpu: i })) });
     expect(whole.status).toBe(429);
     expect(whole.body.details.rate_limited).toEqual([0, 1, 2, 3, 4, 5]);
+    expect((await refusedLimited()) - counted).toBe(6); // every event of the batch, under its reason
     // Nothing of it is stored; the totals counted in advance are taken back. (The device index does
     // list the device: it is written with the request, before the outcome is known.)
     expect(await app.context.store.series('bulk')).toEqual([]);
@@ -132,11 +151,13 @@ describe('the per-device rate limit', () => {
     }
     const chatty = (await app.context.store.series('chatty'))[0]!.count;
     expect(chatty).toBeGreaterThanOrEqual(5);
+    counted = await refusedLimited();
     const mixed = await request(`${app.url}/batch`, {
       body: [{ device_id: 'fresh', cpu: 1 }, { device_id: 'chatty', cpu: 9 }, { device_id: 'fresh', cpu: 2 }],
     });
     expect(mixed.status).toBe(202);
     expect(mixed.body).toMatchObject({ accepted: 2, rate_limited: [1], retry_after_seconds: 1 });
+    expect((await refusedLimited()) - counted).toBe(1);
     expect((await app.context.store.series('fresh'))[0]).toMatchObject({ count: 2 });
     expect((await app.context.store.series('chatty'))[0]).toMatchObject({ count: chatty });
   });
