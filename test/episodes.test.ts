@@ -59,6 +59,25 @@ describe('alert episodes (trigger: the flag)', () => {
     expect(await counter('anomaly_episodes_closed_total', 'cpu')).toBe(closed + 1);
   });
 
+  it('count the flags and episodes of a batch per metric, as the same values one by one', async () => {
+    const rps = await counter('anomaly_detected_total', 'rps');
+    const before = await Promise.all(['anomaly_detected_total', 'anomaly_episodes_total', 'anomaly_episodes_closed_total'].map((n) => counter(n, 'cpu')));
+    const totals = await api.context.store.totals();
+    const body = SERIES.map((cpu, i) => ({ device_id: 'ep-batch', timestamp: at(i), cpu, rps: 1 }));
+    const reply = await request(`${api.url}/batch`, { body });
+    expect(reply.status).toBe(202);
+    expect(reply.body.alerts).toHaveLength(2);
+    const after = await Promise.all(['anomaly_detected_total', 'anomaly_episodes_total', 'anomaly_episodes_closed_total'].map((n) => counter(n, 'cpu')));
+    // Flags at 20, 40 and 50; episodes opened at 20 and 50, closed after the three 11s.
+    expect(after.map((v, i) => v - before[i]!)).toEqual([3, 2, 1]);
+    expect(await counter('anomaly_detected_total', 'rps')).toBe(rps);
+    // The totals of /stats, by the same counts.
+    const now = await api.context.store.totals();
+    expect([now.anomalies - totals.anomalies, now.episodes - totals.episodes]).toEqual([3, 2]);
+    expect(now.per_metric.cpu!.anomalies - (totals.per_metric.cpu?.anomalies ?? 0)).toBe(3);
+    expect(now.per_metric.cpu!.episodes - (totals.per_metric.cpu?.episodes ?? 0)).toBe(2);
+  });
+
   it('keep the episodes, newest first, closed ones complete, in /anomalies and /analyze', async () => {
     const steps = await sendOneByOne(api.url, 'ep-2', SERIES);
     const reply = await request(`${api.url}/anomalies?device=ep-2`);
