@@ -6,6 +6,7 @@ import { createContext } from '../shared/context.js';
 import { ingestRoutes } from '../functions/ingest/routes.js';
 import type { Reading } from '../shared/schemas/event.js';
 import { StoreFullError, StoreUnavailableError } from '../shared/store/errors.js';
+import { keys } from '../shared/store/keys.js';
 import type { Store } from '../shared/store/store.js';
 import { request, startApp, testConfig } from './support/app.js';
 
@@ -53,6 +54,23 @@ describe('the store', () => {
     } finally {
       raw.disconnect();
       await app.close();
+    }
+  });
+
+  it('lists the totals per metric by name, without a metric left with only zeros by an earlier version', async () => {
+    const base = testConfig();
+    const prefix = `${base.keyPrefix}totals:`;
+    const store = open({ REDIS_URL: base.redisUrl, KEY_PREFIX: prefix });
+    await store.recordBatch([{ deviceId: 'names', timestamp: Date.now(), metrics: [['zeta', 1], ['alpha', 2], ['mid', 3]] }]);
+    const raw = new Redis(base.redisUrl, { keyPrefix: prefix });
+    try {
+      // Earlier versions counted events before applying them and took back those refused.
+      await raw.hset(keys.totals, 'events:gone', '0', 'anomalies:gone', '0');
+      const totals = await store.totals();
+      expect(Object.keys(totals.per_metric)).toEqual(['alpha', 'mid', 'zeta']);
+      expect(totals).toMatchObject({ events: 1, anomalies: 0, episodes: 0 });
+    } finally {
+      raw.disconnect();
     }
   });
 });
