@@ -7,6 +7,7 @@ import { ingestRoutes } from '../functions/ingest/routes.js';
 import type { Reading } from '../shared/schemas/event.js';
 import { StoreFullError, StoreUnavailableError } from '../shared/store/errors.js';
 import { keys } from '../shared/store/keys.js';
+import { decodeState } from '../shared/store/series-state.js';
 import type { Store } from '../shared/store/store.js';
 import { request, startApp, testConfig } from './support/app.js';
 
@@ -138,5 +139,35 @@ describe('the store errors', () => {
     expect(away).toMatchObject({ name: 'StoreUnavailableError', message: 'the data store is unavailable: connect ECONNREFUSED' });
     const full = new StoreFullError('OOM command not allowed');
     expect(full).toMatchObject({ name: 'StoreFullError', message: 'the data store is full: OOM command not allowed', cause: 'OOM command not allowed' });
+  });
+});
+
+describe('the packed series state', () => {
+  const packed = (...doubles: number[]) => {
+    const buffer = Buffer.alloc(8 * doubles.length);
+    doubles.forEach((d, i) => buffer.writeDoubleLE(d, 8 * i));
+    return buffer;
+  };
+  const v3 = (version: number) => packed(version, ...Array.from({ length: 36 }, (_, i) => i + 1));
+
+  it('reads layouts v3 and v2 field by field', () => {
+    for (const version of [3, 2]) {
+      const state = decodeState(v3(version))!;
+      expect(state).toMatchObject({ version, n: 1, count: 8, score: 17, likelihood: 18, same: 36 });
+    }
+  });
+
+  it('reads a v1 state with a fresh detection state (likelihood 0.5, the rest 0)', () => {
+    const state = decodeState(packed(1, ...Array.from({ length: 16 }, (_, i) => i + 1)))!;
+    expect(state).toMatchObject({ version: 1, n: 1, count: 8, updated: 16, score: 0, likelihood: 0.5, sh: 0, episodes: 0, same: 0 });
+  });
+
+  it('reads nothing from a missing value, an unknown version or an unknown length', () => {
+    expect(decodeState(null)).toBeUndefined();
+    expect(decodeState(Buffer.alloc(0))).toBeUndefined();
+    expect(decodeState(v3(4))).toBeUndefined();
+    expect(decodeState(v3(1))).toBeUndefined(); // version 1 in the 37-double layout
+    expect(decodeState(packed(3, ...Array.from({ length: 16 }, () => 1)))).toBeUndefined(); // 17 doubles that say v3
+    expect(decodeState(packed(3, 1, 2))).toBeUndefined();
   });
 });
