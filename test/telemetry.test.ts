@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createContext } from '../shared/context.js';
 import { loadConfig } from '../shared/config/load.js';
-import { countBatch, countEvent, countRefused, observeRequest, registry } from '../shared/telemetry/metrics.js';
+import { countBatch, countEvent, countRefused, observeRequest, recordPush, redisTimer, registry } from '../shared/telemetry/metrics.js';
 import { observe, servedTarget, whenServed } from '../shared/telemetry/observe.js';
 import '../shared/telemetry/outbox-metrics.js';
 import { type Running, waitFor } from '../support/servers.js';
@@ -50,6 +50,43 @@ describe('the counters of a function process', () => {
     const labels = new Set((await registry.getSingleMetric('metrics_processed_total')!.get()).values.map((v) => String(v.labels.metric)));
     expect(labels.size).toBeLessThanOrEqual(101);
     expect(labels.has('other')).toBe(true);
+    // A name labelled before keeps its label.
+    const cpu = await value('metrics_processed_total', { metric: 'cpu' });
+    countEvent([['cpu', false, null]]);
+    expect(await value('metrics_processed_total', { metric: 'cpu' })).toBe(cpu + 1);
+  });
+
+  it('leave a flag or episode counter without a series for a metric that had none', async () => {
+    // rps: labelled by the test above, never flagged
+    const processed = await value('metrics_processed_total', { metric: 'rps' });
+    countBatch(2, new Map([['rps', { values: 2, anomalies: 0, opened: 0, closed: 0 }]]));
+    countEvent([['rps', false, null]]);
+    expect(await value('metrics_processed_total', { metric: 'rps' })).toBe(processed + 3);
+    for (const name of ['anomaly_detected_total', 'anomaly_episodes_total', 'anomaly_episodes_closed_total']) {
+      expect((await registry.getSingleMetric(name)!.get()).values.some((v) => v.labels.metric === 'rps')).toBe(false);
+    }
+  });
+
+  it('time requests by function and route in buckets fine below 10 ms, beside the default process metrics', async () => {
+    observeRequest('timed', 'GET', '/analyze', 200, 0.0004);
+    redisTimer('timed')();
+    const lines = (await registry.metrics()).split('\n');
+    expect(lines).toContain('http_request_duration_seconds_bucket{le="0.0005",function="timed",route="/analyze"} 1');
+    expect(lines).toContain('http_request_duration_seconds_bucket{le="0.0075",function="timed",route="/analyze"} 1');
+    expect(lines.some((l) => l.startsWith('redis_operation_duration_seconds_bucket{le="0.0001",operation="timed"}'))).toBe(true);
+    expect(lines).toContain('anomaly_events_delivery_lag_seconds_bucket{le="3600"} 0');
+    // collectDefaultMetrics registered in this registry, the one that is pushed and served
+    for (const name of ['process_cpu_user_seconds_total', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes']) {
+      expect(lines.some((l) => l.startsWith(`${name} `))).toBe(true);
+    }
+  });
+
+  it('record a successful push as a time in seconds', async () => {
+    const before = Date.now() / 1000;
+    recordPush(true);
+    const at = await value('metrics_push_last_success_timestamp_seconds');
+    expect(at).toBeGreaterThanOrEqual(before);
+    expect(at).toBeLessThanOrEqual(Date.now() / 1000);
   });
 });
 
