@@ -84,4 +84,18 @@ describe('Redis at maxmemory with noeviction', () => {
     for (const device of ['full-0', 'full-749', 'full-1499']) expect((await app.context.store.series(device)).map((s) => s.count)).toEqual([2, 2]);
     expect((await app.context.store.totals()).events - before.events).toBe(3000);
   });
+
+  it('is ready under a maxmemory not reached, and under one reached where Redis may evict', async () => {
+    try {
+      await raw.config('SET', 'maxmemory-policy', 'noeviction');
+      await raw.config('SET', 'maxmemory', String((await usedMemory()) + 100_000_000));
+      expect((await request(`${app.url}/health/readiness`)).status).toBe(200);
+      await raw.config('SET', 'maxmemory-policy', 'allkeys-lru');
+      await raw.config('SET', 'maxmemory', String(await usedMemory()));
+      expect((await request(`${app.url}/health/readiness`)).status).toBe(200);
+    } finally {
+      await raw.config('SET', 'maxmemory', '0');
+      await raw.config('SET', 'maxmemory-policy', 'noeviction');
+    }
+  });
 });
