@@ -59,6 +59,22 @@ describe('alert episodes (trigger: the flag)', () => {
     expect(await counter('anomaly_episodes_closed_total', 'cpu')).toBe(closed + 1);
   });
 
+  it('list the anomalies and alerts of a batch by index, whichever device they belong to', async () => {
+    const baseline = ['order-a', 'order-b'].flatMap((device) => BASELINE.map((cpu, i) => ({ device_id: device, timestamp: at(i), cpu })));
+    expect((await request(`${api.url}/batch`, { body: baseline })).status).toBe(202);
+    // Applied device by device: 'order-a' (indexes 0, 2) before 'order-b' (1).
+    const reply = await request(`${api.url}/batch`, {
+      body: [
+        { device_id: 'order-a', timestamp: at(10), cpu: 11 },
+        { device_id: 'order-b', timestamp: at(10), cpu: 30 },
+        { device_id: 'order-a', timestamp: at(11), cpu: 40 },
+      ],
+    });
+    expect(reply.status).toBe(202);
+    expect(reply.body.anomalies.map((a: { index: number; device_id: string }) => [a.index, a.device_id])).toEqual([[1, 'order-b'], [2, 'order-a']]);
+    expect(reply.body.alerts.map((a: { index: number; device_id: string }) => [a.index, a.device_id])).toEqual([[1, 'order-b'], [2, 'order-a']]);
+  });
+
   it('count the flags and episodes of a batch per metric, as the same values one by one', async () => {
     const rps = await counter('anomaly_detected_total', 'rps');
     const before = await Promise.all(['anomaly_detected_total', 'anomaly_episodes_total', 'anomaly_episodes_closed_total'].map((n) => counter(n, 'cpu')));
