@@ -42,3 +42,13 @@ describe('?limit=', () => {
     expect((await request(`${app.url}/anomalies?device=q-1&limit=1`)).body.recent).toHaveLength(1);
   });
 });
+
+describe('?device= and ?metric=', () => {
+  it.each([
+    ['/analyze?device=a%20b', 'device', 'device: must be 1-128 characters of [A-Za-z0-9_.:-]'],
+    ['/anomalies?device=a%20b', 'device', 'device: must be 1-128 characters of [A-Za-z0-9_.:-]'],
+    ['/analyze?metric=CPU', 'metric', 'metric: must match ^[a-z][a-z0-9_]{0,62}$'],
+  ])('%s → 400 "%s"', async (query, field, message) => {
+    expect(await refusal(query)).toMatchObject({ error: 'invalid_query', message, details: [{ field }] });
+  });
+});
