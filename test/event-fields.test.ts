@@ -54,6 +54,15 @@ describe('what an event field is refused for, exactly', () => {
     expect(parse({ timestamp: '2024-01-15 10:30', cpu: 1 })).toMatchObject({ timestamp: Date.UTC(2024, 0, 15, 10, 30) });
   });
 
+  it('takes an offset without a colon, and refuses text around a date-time as no date-time at all', () => {
+    expect(parse({ timestamp: '2024-01-15T10:30:00-0500', cpu: 1 })).toMatchObject({ timestamp: Date.UTC(2024, 0, 15, 15, 30) });
+    for (const text of ['x2024-01-15T10:30:00Z', '2024-01-15T10:30:00Z x']) {
+      expect(parse({ timestamp: text, cpu: 1 })).toEqual([
+        { field: 'timestamp', message: `must be an ISO-8601 date-time or a Unix time number (got string "${text}")` },
+      ]);
+    }
+  });
+
   it('takes a value of exactly ±1e100, and refuses the next number beyond it', () => {
     expect(parse({ cpu: 1e100, rps: -1e100 })).toMatchObject({ metrics: [['cpu', 1e100], ['rps', -1e100]] });
     expect(parse({ cpu: 1.0000000000000002e100 })).toEqual([{ field: 'cpu', message: 'must be within ±1e+100 (got 1.0000000000000002e+100)' }]);
