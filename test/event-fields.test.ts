@@ -54,8 +54,11 @@ describe('what an event field is refused for, exactly', () => {
     expect(parse({ timestamp: '2024-01-15 10:30', cpu: 1 })).toMatchObject({ timestamp: Date.UTC(2024, 0, 15, 10, 30) });
   });
 
-  it('takes an offset without a colon, and refuses text around a date-time as no date-time at all', () => {
+  it('takes an offset without a colon, refuses a date-time before 1970, and text around one as no date-time at all', () => {
     expect(parse({ timestamp: '2024-01-15T10:30:00-0500', cpu: 1 })).toMatchObject({ timestamp: Date.UTC(2024, 0, 15, 15, 30) });
+    expect(parse({ timestamp: '1969-12-31T23:59:59Z', cpu: 1 })).toEqual([
+      { field: 'timestamp', message: 'is not a valid date-time (got string "1969-12-31T23:59:59Z")' },
+    ]);
     for (const text of ['x2024-01-15T10:30:00Z', '2024-01-15T10:30:00Z x']) {
       expect(parse({ timestamp: text, cpu: 1 })).toEqual([
         { field: 'timestamp', message: `must be an ISO-8601 date-time or a Unix time number (got string "${text}")` },
