@@ -14,6 +14,7 @@ const COMMANDS: Array<[name: string, argv: string[]]> = [
   ['npm run soak', [tsx, 'bench/soak.ts']],
   ['npm run token', [tsx, 'scripts/token.ts']],
   ['npm run mutate:stages', [tsx, 'scripts/mutate-stages.ts']],
+  ['npm run mutate:check', [tsx, 'scripts/mutant-check.ts']],
 ];
 
 const run = (argv: string[], args: string[]) =>
@@ -33,5 +34,23 @@ describe.each(COMMANDS)('%s', (_name, argv) => {
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toContain('--no-such-option');
     expect(result.stderr).not.toMatch(/^\s+at /m);
+  });
+});
+
+describe('npm run mutate:check', () => {
+  const check = (args: string[]) => run([tsx, 'scripts/mutant-check.ts'], args);
+
+  it('refuses a run without a mutant id or without test files, in one line', () => {
+    for (const [args, message] of [[['test/x.test.ts'], '--id is required'], [['--id', '1'], 'name the test files to run']] as const) {
+      const result = check([...args]);
+      expect(result.status).toBe(2);
+      expect(result.stderr.trim()).toBe(`${message} (see --help)`);
+    }
+  });
+
+  it('says so in one line when the report or the mutant is missing', () => {
+    const result = check(['--id', '1', '--report', 'reports/no-such-report.json', 'test/x.test.ts']);
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toBe('no report at reports/no-such-report.json: run npm run mutate first');
   });
 });

@@ -63,13 +63,13 @@ describe('the store', () => {
     const prefix = `${base.keyPrefix}prune:`;
     const store = open({ REDIS_URL: base.redisUrl, KEY_PREFIX: prefix, SERIES_TTL_SECONDS: '3600' });
     const raw = new Redis(base.redisUrl, { keyPrefix: prefix });
-    const members = async (key: string) => (await raw.zrange(key, 0, -1)).sort();
+    const members = async (key: string) => (await raw.zrange(key, '0', '-1')).sort();
     const idle = async (...names: string[]) => {
-      for (const key of [keys.devices, keys.series]) for (const name of names) await raw.zadd(key, Date.now() - 2 * 3600_000, name);
+      for (const key of [keys.devices, keys.series]) for (const name of names) await raw.zadd(key, String(Date.now() - 2 * 3600_000), name);
     };
     try {
       await idle('idle');
-      for (const key of [keys.devices, keys.series]) await raw.zadd(key, Date.now() - 600_000, 'recent');
+      for (const key of [keys.devices, keys.series]) await raw.zadd(key, String(Date.now() - 600_000), 'recent');
       await store.recordBatch([{ deviceId: 'live', timestamp: Date.now(), metrics: [['cpu', 1]] }]);
       // The prune is not awaited by the write: wait for it.
       for (let i = 0; i < 50 && (await members(keys.devices)).includes('idle'); i++) await new Promise((r) => setTimeout(r, 20));
