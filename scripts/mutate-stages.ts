@@ -15,7 +15,7 @@ const out = join(root, 'reports/mutation/stages');
 /** Each wing: what is mutated, and the test files that test it. */
 const WINGS: Record<string, { mutate: string[]; tests: string[] }> = {
   schemas: { mutate: ['shared/schemas/**/*.ts'], tests: ['event-fields', 'ingest', 'boundaries', 'queries', 'messages'] },
-  telemetry: { mutate: ['shared/telemetry/**/*.ts'], tests: ['telemetry', 'telemetry-push', 'telemetry-push-hang', 'telemetry-off', 'telemetry-no-top', 'top-devices', 'edges'] },
+  telemetry: { mutate: ['shared/telemetry/**/*.ts'], tests: ['telemetry', 'telemetry-push', 'telemetry-push-hang', 'telemetry-off', 'telemetry-no-top', 'telemetry-top-only', 'top-devices', 'edges'] },
   functions: {
     mutate: ['functions/**/*.ts', '!functions/index.ts', '!functions/*/index.ts', 'shared/*.ts'],
     tests: ['ingest', 'analyze-stats', 'edges', 'auth', 'queries', 'config', 'cloudevents', 'device-tokens', 'store-full', 'idempotency-ratelimit'],

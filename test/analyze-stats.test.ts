@@ -35,6 +35,7 @@ describe('GET /analyze', () => {
       const all = await request(`${app.url}/analyze?device=hist&history=true`);
       expect(all.body.series.map((s: { window: number[] }) => s.window)).toEqual([[1, 5, 9, 2, 6], [-1, -5, -9, -2, -6]]);
       expect((await request(`${app.url}/analyze?device=hist`)).body.series[0]).not.toHaveProperty('window');
+      expect((await request(`${app.url}/analyze?device=hist&history=false`)).body.series[0]).not.toHaveProperty('window');
       const bad = await request(`${app.url}/analyze?device=hist&history=yes`);
       expect(bad.status).toBe(400);
       expect(bad.body).toMatchObject({ error: 'invalid_query', details: [{ field: 'history', message: 'must be true or false' }] });
