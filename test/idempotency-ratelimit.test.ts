@@ -158,6 +158,15 @@ describe('the per-device rate limit', () => {
     expect(mixed.status).toBe(202);
     expect(mixed.body).toMatchObject({ accepted: 2, rate_limited: [1], retry_after_seconds: 1 });
     expect((await refusedLimited()) - counted).toBe(1);
+    // Two drained devices interleaved: refused device by device, listed by index.
+    for (const device of ['drained-x', 'drained-y']) {
+      expect((await request(`${app.url}/batch`, { body: Array.from({ length: 5 }, (_, i) => ({ device_id: device, cpu: i })) })).status).toBe(202);
+    }
+    const interleaved = await request(`${app.url}/batch`, {
+      body: [{ device_id: 'drained-x', cpu: 1 }, { device_id: 'drained-y', cpu: 1 }, { device_id: 'drained-x', cpu: 2 }],
+    });
+    expect(interleaved.status).toBe(429);
+    expect(interleaved.body.details.rate_limited).toEqual([0, 1, 2]);
     expect((await app.context.store.series('fresh'))[0]).toMatchObject({ count: 2 });
     expect((await app.context.store.series('chatty'))[0]).toMatchObject({ count: chatty });
   });

@@ -9,6 +9,7 @@ import { StoreFullError, StoreUnavailableError } from '../shared/store/errors.js
 import { keys } from '../shared/store/keys.js';
 import { decodeState } from '../shared/store/series-state.js';
 import type { Store } from '../shared/store/store.js';
+import { registry } from '../shared/telemetry/metrics.js';
 import { request, startApp, testConfig } from './support/app.js';
 
 const opened: Store[] = [];
@@ -139,6 +140,21 @@ describe('the store errors', () => {
     expect(away).toMatchObject({ name: 'StoreUnavailableError', message: 'the data store is unavailable: connect ECONNREFUSED' });
     const full = new StoreFullError('OOM command not allowed');
     expect(full).toMatchObject({ name: 'StoreFullError', message: 'the data store is full: OOM command not allowed', cause: 'OOM command not allowed' });
+  });
+});
+
+describe('the store timings', () => {
+  it('time a record call as record (a reply for every value) or record_batch (only anomalies)', async () => {
+    const base = testConfig();
+    const store = open({ REDIS_URL: base.redisUrl, KEY_PREFIX: `${base.keyPrefix}timings:` });
+    const count = async (operation: string) =>
+      ((await registry.getSingleMetric('redis_operation_duration_seconds')!.get()).values as Array<{ labels: Record<string, string>; metricName?: string; value: number }>)
+        .find((v) => v.metricName === 'redis_operation_duration_seconds_count' && v.labels.operation === operation)?.value ?? 0;
+    const before = { record: await count('record'), batch: await count('record_batch') };
+    await store.recordDetailed([{ deviceId: 'timed', timestamp: Date.now(), metrics: [['cpu', 1]] }]);
+    expect([await count('record') - before.record, await count('record_batch') - before.batch]).toEqual([1, 0]);
+    await store.recordBatch([{ deviceId: 'timed', timestamp: Date.now(), metrics: [['cpu', 2]] }]);
+    expect([await count('record') - before.record, await count('record_batch') - before.batch]).toEqual([1, 1]);
   });
 });
 
