@@ -6,6 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CommandFailure, parseCommandLine, runCommand, usageError } from '../support/cli.js';
+import { type Position, type Report } from './stryker-report.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
@@ -21,10 +22,6 @@ const { values, positionals } = parseCommandLine({
 });
 if (!values.id) usageError('--id is required');
 if (positionals.length === 0) usageError('name the test files to run');
-
-type Position = { line: number; column: number };
-type Mutant = { id: string; mutatorName: string; replacement?: string; status: string; location: { start: Position; end: Position } };
-type Report = { files: Record<string, { mutants: Mutant[] }> };
 
 /** Offset of a report position (lines and columns count from 1) in `text`. */
 function offsetOf(text: string, { line, column }: Position): number {

@@ -8,6 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from '
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CommandFailure, parseCommandLine, runCommand, usageError } from '../support/cli.js';
+import { type Mutant, type Report, isOpen } from './stryker-report.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const out = join(root, 'reports/mutation/stages');
@@ -62,17 +63,14 @@ function stryker(name: string, tests: string, args: string[]): void {
   copyFileSync(join(root, 'reports/mutation/mutation.json'), join(out, `${name}.json`));
 }
 
-type Mutant = { mutatorName: string; replacement?: string; status: string; location: { start: { line: number; column: number }; end: { line: number; column: number } } };
-type Report = { files: Record<string, { mutants: Mutant[] }> };
 const read = (name: string): Report => JSON.parse(readFileSync(join(out, `${name}.json`), 'utf8')) as Report;
-const open = (m: Mutant) => m.status === 'Survived' || m.status === 'NoCoverage';
 // A report's columns count from 1; a --mutate range's from 0 (both ends included).
 const range = (path: string, { start, end }: Mutant['location']) => `${path}:${start.line}:${start.column - 1}-${end.line}:${end.column - 1}`;
 const id = (path: string, m: Mutant) => `${path}:${m.location.start.line}:${m.location.start.column}-${m.location.end.line}:${m.location.end.column} ${m.mutatorName} ${m.replacement ?? ''}`;
 
 function verify(wing: string): void {
   const ranges = new Set<string>();
-  for (const [path, file] of Object.entries(read(`focused-${wing}`).files)) for (const m of file.mutants) if (open(m)) ranges.add(range(path, m.location));
+  for (const [path, file] of Object.entries(read(`focused-${wing}`).files)) for (const m of file.mutants) if (isOpen(m.status)) ranges.add(range(path, m.location));
   if (ranges.size === 0) return;
   const suite = readdirSync(join(root, 'test')).filter((f) => f.endsWith('.test.ts') && !NOT_VERIFYING.includes(f.slice(0, -'.test.ts'.length)));
   stryker(`verify-${wing}`, suite.map((f) => `test/${f}`).join(','), ['--coverageAnalysis', 'all', '--mutate', [...ranges].join(',')]);
@@ -89,7 +87,7 @@ function scores(): string[] {
       for (const [path, file] of Object.entries(read(`verify-${wing}`).files)) {
         for (const m of file.mutants) {
           const before = status.get(id(path, m));
-          if (before === 'Survived' || before === 'NoCoverage') status.set(id(path, m), m.status);
+          if (isOpen(before)) status.set(id(path, m), m.status);
         }
       }
     }
