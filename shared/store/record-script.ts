@@ -1,5 +1,5 @@
 import type { Config } from '../config/load.js';
-import type { EpisodeStep } from '../detector/detection.js';
+import { type EpisodeStep, normalCdf, scoreOf } from '../detector/detection.js';
 import type { Reading } from '../schemas/event.js';
 import { keys } from './keys.js';
 
@@ -112,14 +112,16 @@ export function encodeRecord(runs: readonly DeviceRun[], readings: readonly Read
   return [keyList.length, ...keyList, ...args] as [number, ...Array<string | number>];
 }
 
-type Reply = ReadonlyArray<string | number>;
+/** One run's reply, as ioredis's Buffer form of the command gives it: texts as Buffers (the values of mode `full` are binary), integers as numbers. */
+export type Reply = ReadonlyArray<Buffer | number>;
 
 /** The replies of one record call, one per run: {"limited", ms}, {"error", message}, or {"ok", …} (see record.lua). */
 export function decodeRecord(runs: readonly DeviceRun[], readings: readonly Reading[], mode: ReplyMode, replies: readonly Reply[]): RunResult[] {
   return runs.map((run, r) => {
     const reply = replies[r]!;
-    if (reply[0] === 'limited') return { kind: 'limited', retryAfterMs: Number(reply[1]) };
-    if (reply[0] === 'error') return { kind: 'failed', error: new Error(String(reply[1])) };
+    const status = String(reply[0]);
+    if (status === 'limited') return { kind: 'limited', retryAfterMs: Number(reply[1]) };
+    if (status === 'error') return { kind: 'failed', error: new Error(String(reply[1])) };
     const count = Number(reply[1]);
     const duplicates = new Set(reply.slice(2, 2 + count).map((n) => run.events[Number(n) - 1]!));
     const refreshedCount = Number(reply[reply.length - 1]);
@@ -129,7 +131,7 @@ export function decodeRecord(runs: readonly DeviceRun[], readings: readonly Read
     const valuesEnd = end - 1 - EPISODE_FIELDS * episodeCount;
     const episodes = decodeEpisodes(run, reply.slice(valuesEnd, end - 1));
     const data = reply.slice(2 + count, valuesEnd);
-    const decoded = mode === 'full' ? decodeFull(run, readings, duplicates, data) : decodeFlagged(run, readings, data);
+    const decoded = mode === 'full' ? decodeFull(run, readings, duplicates, data[0] as Buffer) : decodeFlagged(run, readings, data);
     return { kind: 'applied', duplicates, refreshed, episodes, ...decoded };
   });
 }
@@ -152,19 +154,32 @@ function decodeEpisodes(run: DeviceRun, data: Reply): EpisodeChange[] {
   return out;
 }
 
-/** Mode `full`: avg, z, flag, score, likelihood, episode step for every applied value, in input order. */
-function decodeFull(run: DeviceRun, readings: readonly Reading[], duplicates: Set<number>, data: Reply) {
+/** Bytes per value in mode `full`: avg, z, the likelihood's d and variance (doubles), then bits: 1 anomaly, 2 scored, 4 × episode step. */
+const VALUE_BYTES = 33;
+
+/**
+ * Mode `full`: every applied value, in input order. The score and the likelihood are computed here,
+ * from z and the likelihood's d and variance: the same functions as the reference's, in the process
+ * that scales out rather than in Redis.
+ */
+function decodeFull(run: DeviceRun, readings: readonly Reading[], duplicates: Set<number>, data: Buffer) {
   const results = new Map<number, MetricResult[]>();
   const flagged: Flagged[] = [];
   let at = 0;
   for (const index of run.events) {
     if (duplicates.has(index)) continue;
     const metrics = readings[index]!.metrics.map(([metric, value]): MetricResult => {
+      const z = data.readDoubleLE(at + 8);
+      const variance = data.readDoubleLE(at + 24);
+      const bits = data[at + 32]!;
+      const zscore = Number.isFinite(z) ? z : null;
       const result: MetricResult = {
-        value, avg: Number(data[at]), zscore: parseZ(data[at + 1]), anomaly: data[at + 2] === 1,
-        score: Number(data[at + 3]), likelihood: Number(data[at + 4]), episode: STEPS[Number(data[at + 5])] ?? null,
+        value, avg: data.readDoubleLE(at), zscore, anomaly: (bits & 1) === 1,
+        score: scoreOf(zscore, (bits & 2) === 2),
+        likelihood: variance > 0 ? normalCdf(data.readDoubleLE(at + 16) / Math.sqrt(variance)) : 0.5,
+        episode: STEPS[bits >> 2] ?? null,
       };
-      at += 6;
+      at += VALUE_BYTES;
       if (result.anomaly) flagged.push({ index, metric, value, avg: result.avg, zscore: result.zscore });
       return result;
     });
@@ -180,13 +195,13 @@ function decodeFlagged(run: DeviceRun, readings: readonly Reading[], data: Reply
     const index = run.events[Number(data[i]) - 1]!;
     const metric = run.metrics[Number(data[i + 1]) - 1]!;
     const value = readings[index]!.metrics.find(([name]) => name === metric)![1];
-    flagged.push({ index, metric, value, avg: Number(data[i + 2]), zscore: parseZ(data[i + 3]) });
+    flagged.push({ index, metric, value, avg: Number(String(data[i + 2])), zscore: parseZ(data[i + 3]) });
   }
   return { results: new Map<number, MetricResult[]>(), flagged };
 }
 
 /** The script's z text → a JSON-safe number; ±∞ (zero-variance baseline) becomes null. */
-function parseZ(text: string | number | null | undefined): number | null {
-  const z = Number(text);
+function parseZ(text: Buffer | number | undefined): number | null {
+  const z = Number(String(text));
   return Number.isFinite(z) ? z : null;
 }

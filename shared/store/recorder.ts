@@ -110,7 +110,7 @@ export function createRecorder(redis: Redis | Cluster, config: Config): Recorder
 async function apply(w: WritePath, readings: readonly Reading[], runs: DeviceRun[], mode: ReplyMode): Promise<Applied> {
   const now = Date.now();
   const calls = planCalls(runs, w.redis.isCluster);
-  const replies = calls.map((group) => w.redis.record(...encodeRecord(group, readings, now, mode, w.config)));
+  const replies = calls.map((group) => w.redis.recordBuffer(...encodeRecord(group, readings, now, mode, w.config)));
   w.prune(now);
   const done = redisTimer(mode === 'full' ? 'record' : 'record_batch');
   const settled = await Promise.allSettled(replies);
@@ -120,7 +120,7 @@ async function apply(w: WritePath, readings: readonly Reading[], runs: DeviceRun
     const reply = settled[c]!;
     const decoded =
       reply.status === 'fulfilled'
-        ? decodeRecord(group, readings, mode, reply.value as unknown as Array<Array<string | number>>)
+        ? decodeRecord(group, readings, mode, reply.value)
         : group.map((): RunResult => ({ kind: 'failed', error: reply.reason as Error }));
     group.forEach((run, i) => byRun.set(run, decoded[i]!));
   });

@@ -1,31 +1,63 @@
+import { normalCdf, scoreOf } from '../detector/detection.js';
+
 /**
- * The state hash of a series holds one field, `state`: little-endian doubles written by
- * shared/store/lua/record.lua with struct.pack (exact, and far cheaper for the script than text
- * fields). Layout v3 has 37 (the detection state after the window's); v2, the same fields with its
- * likelihood over another measure, and v1, 17, are still read.
+ * The state hash of a series: little-endian doubles written by shared/store/lua/record.lua with
+ * struct.pack (exact, and far cheaper for the script than text fields), whose header documents the
+ * layouts. v4 has two fields: `state` (the window's sums, the detection's per-value state and the last
+ * value's results) and `episode` (the alert episode's, written once a value has met one). v3 and v2
+ * (37 doubles in `state`) and v1 (17) are still read.
  */
 const V1 = [
   'version', 'n', 'k', 's1', 's2', 'e1', 'e2', 'w', 'count', 'anomalies', 'refreshed',
   'last', 'avg', 'z', 'anomaly', 'ts', 'updated',
 ] as const;
-const FIELDS = [
+const V3 = [
   ...V1, 'score', 'likelihood', 'sh', 'mu', 'v', 'lc', 'ep', 'start', 'calm', 'cool', 'episodes',
   'last_unusual', 'peak', 'peak_value', 'peak_at', 'open_value', 'open_score', 'open_likelihood', 'opened_at', 'same',
 ] as const;
+const V4 = [
+  'version', 'n', 'k', 's1', 's2', 'e1', 'e2', 'w', 'count', 'anomalies', 'refreshed', 'last',
+  'sh', 'mu', 'v', 'lc', 'same', 'ep', 'cool', 'avg', 'z', 'bits', 'ts', 'updated', 'd', 'variance',
+] as const;
+const EPISODE = [
+  'start', 'calm', 'episodes', 'last_unusual', 'peak', 'peak_value', 'peak_at', 'open_value', 'open_score', 'open_likelihood', 'opened_at',
+] as const;
 export const STATE_FIELD = 'state';
+export const EPISODE_FIELD = 'episode';
 
-export type SeriesState = Record<(typeof FIELDS)[number], number>;
+export type SeriesState = Record<(typeof V3)[number], number>;
 
-/** Decodes a packed state (a v1 one with a fresh detection state), or returns undefined for a missing value or an unknown layout. */
-export function decodeState(packed: Buffer | null | undefined): SeriesState | undefined {
+const read = (packed: Buffer, names: readonly string[], into: Record<string, number>) =>
+  names.forEach((name, i) => (into[name] = packed.readDoubleLE(8 * i)));
+
+/**
+ * Decodes a series' state fields (`episode` may be missing: no episode met yet), or returns undefined
+ * for a missing state or an unknown layout. v4's score and likelihood are computed from what it keeps
+ * (z, whether the value was scored, the likelihood's d and variance), as the write path's replies are.
+ */
+export function decodeState(packed: Buffer | null | undefined, episode?: Buffer | null): SeriesState | undefined {
   if (!packed) return undefined;
-  const layout = packed.length === V1.length * 8 ? V1 : FIELDS;
-  const version = packed.length === layout.length * 8 ? packed.readDoubleLE(0) : 0;
-  if (!(layout === V1 ? version === 1 : version === 2 || version === 3)) return undefined;
-  const state = Object.fromEntries(FIELDS.map((name) => [name, 0])) as SeriesState;
-  if (version === 1) state.likelihood = 0.5;
-  layout.forEach((name, i) => {
-    state[name] = packed.readDoubleLE(8 * i);
-  });
-  return state;
+  const state = Object.fromEntries(V3.map((name) => [name, 0])) as SeriesState;
+  const version = packed.length >= 8 ? packed.readDoubleLE(0) : 0;
+  if (packed.length === V4.length * 8 && version === 4) {
+    const v4: Record<string, number> = {};
+    read(packed, V4, v4);
+    const { bits, d, variance, ...rest } = v4;
+    Object.assign(state, rest);
+    state.anomaly = bits! & 1;
+    state.score = scoreOf(Number.isFinite(state.z) ? state.z : null, (bits! & 2) === 2);
+    state.likelihood = variance! > 0 ? normalCdf(d! / Math.sqrt(variance!)) : 0.5;
+    if (episode?.length === EPISODE.length * 8) read(episode, EPISODE, state);
+    return state;
+  }
+  if (packed.length === V3.length * 8 && (version === 2 || version === 3)) {
+    read(packed, V3, state);
+    return state;
+  }
+  if (packed.length === V1.length * 8 && version === 1) {
+    read(packed, V1, state);
+    state.likelihood = 0.5;
+    return state;
+  }
+  return undefined;
 }

@@ -26,21 +26,30 @@
   Returns one reply per run, in order:
   {"limited", retry after (ms)} when the bucket cannot take the run's new events (nothing written);
   {"error", message} when a command failed (the run stops there; later runs still apply);
-  else {"ok", D, the D duplicate event numbers, then per applied value in input order: reply mode "full"
-     -> avg, z, anomaly (0/1), score, likelihood, episode step (0 none, 1 opened, 2 open, 3 closed);
-     mode "anomalies" -> only anomalous values: event number, metric number, avg, z; then per episode
+  else {"ok", D, the D duplicate event numbers, then the values: reply mode "full" -> one string, per
+     applied value in input order 33 bytes packed little-endian (struct "<ddddB"): avg, z, the likelihood's
+     d and variance (0, 0 while it learns), then bits: 1 anomaly, 2 scored (baseline of MIN_SAMPLES),
+     4 * the episode step (0 none, 1 opened, 2 open, 3 closed) -- the score and likelihood are computed
+     from these by the caller (shared/store/record-script.ts), where the special functions cost no
+     Redis time; mode "anomalies" -> only anomalous values: event number, metric number, avg, z; then per episode
      opened or closed, in order: step (1 or 3), event number, metric number, its record, its id
      ("<start ms>/<metric>"), then X, their number; then the numbers of the F metrics whose expiry
      was refreshed (at `now`), and last F}.
-  avg, z, score and likelihood are "%.17g" text; z is "inf" or "-inf" when the baseline has zero variance.
+  In mode "anomalies", avg and z are "%.17g" text; z is "inf" or "-inf" when the baseline has zero variance.
   An event whose id was applied within the id ttl (or earlier in this run) is a duplicate: not applied.
 
-  State hash: one field "state", 37 little-endian doubles (layout v3, decoded in shared/store/series-state.ts):
-  version, n, k, s1, s2, e1, e2, w, count, anomalies, refreshed, last, avg, z, anomaly, ts, updated,
-  score, likelihood, then the detection state (includes/detection.lua): sh, mu, v, lc, ep, start, calm,
-  cool, episodes, last_unusual, peak, peak_value, peak_at, open_value, open_score, open_likelihood,
-  opened_at, same. A v2 state (the same fields, its likelihood over another measure) is read with
-  sh, mu, v and lc at 0; a v1 state (the first 17) with an empty detection state.
+  State hash (layout v4, decoded in shared/store/series-state.ts), little-endian doubles:
+  field "state", 26: version, n, k, s1, s2, e1, e2, w, count, anomalies, refreshed, last, then the
+  detection's per-value state sh, mu, v, lc, same, ep, cool (the first 19 are what a call reads back),
+  then the last value's results for reads: avg, z, bits (1 anomaly, 2 scored), ts, updated, and the
+  likelihood's d and variance (0, 0 while it learns);
+  field "episode", 11, read and written only when a value opens or meets an episode: start, calm,
+  episodes, last_unusual, peak, peak_value, peak_at, open_value, open_score, open_likelihood, opened_at.
+  Older layouts are read and written back as v4: v3, one field of 37 doubles (version, n … updated as
+  above but avg, z, anomaly, ts, updated, score, likelihood after `last`, then sh, mu, v, lc, ep, start,
+  calm, cool, episodes, last_unusual, peak, peak_value, peak_at, open_value, open_score,
+  open_likelihood, opened_at, same); v2, the same with its likelihood over another measure (sh, mu, v,
+  lc start at 0); v1, its first 17 (an empty detection state).
 
   Episode records (device list, and the global one through the tally) are JSON, times in ms: device_id,
   metric, start, end (null while open), value, score, likelihood (of the opening value), detected_at,
@@ -58,7 +67,7 @@
   number texts (JavaScript's String(number) or %.17g); cjson would round numbers to 14 digits.
 
   Cost: every redis.call has a fixed price, so a metric takes HGET, RPUSH, LPOP (once the window is
-  full) and HSET of one packed field. Expiry is refreshed only when the last refresh is older than 1%
+  full) and HSET of one packed field (two while an episode is open, and one more HGET to read it). Expiry is refreshed only when the last refresh is older than 1%
   of the TTL. The functions below are made once per call, not once per run or value.
 ]]
 --- @include "chunked"
@@ -86,13 +95,19 @@ local P = {
   warm_until = tonumber(ARGV[3]) + tonumber(ARGV[20]),
 }
 P.lik_x2, P.lik_half, P.score_z = thresholds_of(tonumber(ARGV[15]), tonumber(ARGV[16]))
+-- The same, as locals of the per-value loop.
+local SHORT_RATE, LONG_RATE, WARMUP, TRIGGER_FLAG, LIK_X2, LIK_HALF, SCORE_Z, FLATLINE, WARM_UNTIL =
+  P.short_rate, P.long_rate, P.warmup, P.trigger_flag, P.lik_x2, P.lik_half, P.score_z, P.flatline, P.warm_until
 local KEYS_PER_RUN = 7
 local REFRESH_MS = TTL * 10 -- 1% of the TTL, in ms
 
 local fmt, abs, sqrt, HUGE = string.format, math.abs, math.sqrt, math.huge
 local function num(x) return fmt('%.17g', x) end
-local LAYOUT_V1 = '<' .. string.rep('d', 17)
-local LAYOUT = '<' .. string.rep('d', 37)
+local spack, VALUE_LAYOUT = struct.pack, '<ddddB'
+-- Layouts of the state hash (see the header): v4's fields "state" (its first 19 doubles read back,
+-- HOT) and "episode"; v3 (and v2) and v1 are still read.
+local HOT, STATE, EPISODE = '<' .. string.rep('d', 19), '<' .. string.rep('d', 26), '<' .. string.rep('d', 11)
+local V3, V1 = '<' .. string.rep('d', 37), '<' .. string.rep('d', 17)
 
 
 -- One run as offsets into ARGV and KEYS; returns it and where the next run starts.
@@ -127,78 +142,69 @@ local function append_values(wkey, values)
   return len, at
 end
 
--- Writes value j's results into the reply (mode full) and, when flagged, its anomaly record. d and
--- var: the likelihood's, from detect.
-local function record_value(run, i, values, j, avg, z, flag, scored, d, var, step)
-  local reply = run.reply
-  if FULL then
-    local base = run.head + 6 * (values.slots[j] - 1)
-    reply[base + 1] = num(avg); reply[base + 2] = num(z); reply[base + 3] = flag
-    reply[base + 4] = num(score_of(z, scored)); reply[base + 5] = num(likelihood_of(d, var)); reply[base + 6] = step
+-- The anomaly record of flagged value j and, in mode "anomalies", its reply entry.
+local function record_flagged(run, i, values, j, avg, z)
+  local ztext, avgtext = num(z), num(avg)
+  if not FULL then
+    local reply = run.reply
+    local r = #reply
+    reply[r + 1] = values.events[j]; reply[r + 2] = i; reply[r + 3] = avgtext; reply[r + 4] = ztext
   end
-  if flag == 1 then
-    local ztext = num(z)
-    if not FULL then
-      local r = #reply
-      reply[r + 1] = values.events[j]; reply[r + 2] = i; reply[r + 3] = num(avg); reply[r + 4] = ztext
-    end
-    local zjson = (z == HUGE or z == -HUGE) and 'null' or ztext
-    run.found[#run.found + 1] = '{"device_id":"' .. run.device .. '","metric":"' .. run.names[i] .. '","value":' ..
-      values.texts[j] .. ',"zscore":' .. zjson .. ',"avg":' .. num(avg) .. ',"timestamp":' ..
-      run.events[values.events[j]].ts .. ',"detected_at":' .. NOW .. '}'
-  end
+  local zjson = (z == HUGE or z == -HUGE) and 'null' or ztext
+  run.found[#run.found + 1] = '{"device_id":"' .. run.device .. '","metric":"' .. run.names[i] .. '","value":' ..
+    values.texts[j] .. ',"zscore":' .. zjson .. ',"avg":' .. avgtext .. ',"timestamp":' ..
+    run.events[values.events[j]].ts .. ',"detected_at":' .. NOW .. '}'
 end
 
--- The packed state of a series, or an empty one (n = -1 forces a rebuild of a layout it cannot read).
--- st.f is the whole layout as an array, which the detection updates in place (includes/detection.lua).
+-- The state of a series as 18 values: n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, sh, mu, v,
+-- lc, same, ep, cool, then its episode table when an older layout held one (to be written as v4), or
+-- an empty state (n = -1 forces a rebuild of a layout it cannot read).
 local function read_state(skey)
-  local st = { n = 0, k = 0, s1 = 0, s2 = 0, e1 = 0, e2 = 0, w = 0, seen = 0, flagged = 0 }
   local packed = redis.call('HGET', skey, 'state')
-  if packed and #packed == 37 * 8 then
-    local f = { struct.unpack(LAYOUT, packed) }
+  if packed and #packed == 26 * 8 then
+    local version, n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, sh, mu, v, lc, same, ep, cool = struct.unpack(HOT, packed)
+    if version == 4 then return n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, sh, mu, v, lc, same, ep, cool end
+  elseif packed and #packed == 37 * 8 then
+    local f = { struct.unpack(V3, packed) }
     if f[1] == 3 or f[1] == 2 then
-      st.n, st.k, st.s1, st.s2, st.e1, st.e2, st.w, st.seen, st.flagged, st.refreshed = f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11]
-      st.f, st.last = f, f[12]
       -- v2 averaged another measure: its likelihood learns again (sh, mu, v, lc), the rest carries on
       if f[1] == 2 then f[20], f[21], f[22], f[23] = 0, 0, 0, 0 end
-      return st
+      return f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], f[20], f[21], f[22], f[23], f[37], f[24], f[27],
+        { f[25], f[26], f[28], f[29], f[30], f[31], f[32], f[33], f[34], f[35], f[36] }
     end
+  elseif packed and #packed == 17 * 8 then
+    local version, n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last = struct.unpack(V1, packed)
+    if version == 1 then return n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, 0, 0, 0, 0, 0, 0, 0 end
+  elseif not packed then
+    return 0, 0, 0, 0, 0, 0, 0, 0, 0, nil, nil, 0, 0, 0, 0, 0, 0, 0
   end
-  st.f = { 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
-  if packed and #packed == 17 * 8 then
-    local version
-    version, st.n, st.k, st.s1, st.s2, st.e1, st.e2, st.w, st.seen, st.flagged, st.refreshed, st.last = struct.unpack(LAYOUT_V1, packed)
-    if version ~= 1 then st.n, st.seen, st.flagged, st.refreshed, st.last = -1, 0, 0, nil, nil end
-  elseif packed then
-    st.n = -1
-  end
-  return st
+  return -1, 0, 0, 0, 0, 0, 0, 0, 0, nil, nil, 0, 0, 0, 0, 0, 0, 0
 end
 
-local function write_state(skey, st, refreshed, last, avg, z, flag, ts, score, likelihood)
-  local f = st.f
-  f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10] = 3, st.n, st.k, st.s1, st.s2, st.e1, st.e2, W, st.seen, st.flagged
-  f[11], f[12], f[13], f[14], f[15], f[16], f[17], f[18], f[19] = refreshed, last, avg, z, flag, ts, NOW, score, likelihood
-  redis.call('HSET', skey, 'state', struct.pack(LAYOUT, unpack(f, 1, 37)))
+-- The series' episode fields (includes/detection.lua), read when a value first needs them.
+local function read_episode(skey)
+  local packed = redis.call('HGET', skey, 'episode')
+  if packed and #packed == 11 * 8 then return { struct.unpack(EPISODE, packed) } end
+  return { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 end
 
--- The record of an episode: as it was opened, or as it closed.
+-- The record of an episode: as it was opened, or as it closed. Times are whole ms below 10^14 (the
+-- event schema's), which Lua's own number-to-text conversion (%.14g) writes exactly and cheaper than num.
 local function episode_record(run, i, dt, closed)
-  local head = '{"device_id":"' .. run.device .. '","metric":"' .. run.names[i] .. '","start":' .. num(dt[START]) .. ',"end":'
+  local head = '{"device_id":"' .. run.device .. '","metric":"' .. run.names[i] .. '","start":' .. dt[START] .. ',"end":'
   local tail = ',"value":' .. num(dt[OPEN_VALUE]) .. ',"score":' .. num(dt[OPEN_SCORE]) .. ',"likelihood":' ..
-    num(dt[OPEN_LIKELIHOOD]) .. ',"detected_at":' .. num(dt[OPENED_AT])
+    num(dt[OPEN_LIKELIHOOD]) .. ',"detected_at":' .. dt[OPENED_AT]
   if not closed then return head .. 'null' .. tail .. '}' end
-  return head .. num(dt[LAST_UNUSUAL]) .. tail .. ',"peak_score":' .. num(dt[PEAK]) .. ',"peak_value":' .. num(dt[PEAK_VALUE]) ..
-    ',"peak_at":' .. num(dt[PEAK_AT]) .. ',"closed_at":' .. NOW .. '}'
+  return head .. dt[LAST_UNUSUAL] .. tail .. ',"peak_score":' .. num(dt[PEAK]) .. ',"peak_value":' .. num(dt[PEAK_VALUE]) ..
+    ',"peak_at":' .. dt[PEAK_AT] .. ',"closed_at":' .. NOW .. '}'
 end
 
 -- An episode opened (step 1) or closed (step 3) by value j: its record and id, for the device and the
--- reply, and the z and rolling average of that value, for the outbox.
+-- reply, and (with an outbox) the z and rolling average of that value.
 local function note_episode(run, i, values, j, dt, step, z, avg)
-  run.episodes[#run.episodes + 1] = {
-    step = step, event = values.events[j], metric = i, record = episode_record(run, i, dt, step == 3),
-    id = num(dt[START]) .. '/' .. run.names[i], z = num(z), avg = num(avg),
-  }
+  local e = { step = step, event = values.events[j], metric = i, record = episode_record(run, i, dt, step == 3), id = dt[START] .. '/' .. run.names[i] }
+  if OUTBOX_CAP > 0 then e.z, e.avg = num(z), num(avg) end
+  run.episodes[#run.episodes + 1] = e
 end
 
 -- Appends a run's episodes to the device's outbox, in order; the consumer group is made with the stream.
@@ -225,45 +231,42 @@ local function store_episodes(run, ids, records)
   redis.call('EXPIRE', records, TTL)
 end
 
+-- The values of the window ending at position last of old ++ new, n of them, for an exact rebuild.
+local function window_values(at, last, n)
+  local vals = {}
+  for idx = last - n + 1, last do vals[#vals + 1] = at(idx) end
+  return vals
+end
+
 local function apply_metric(run, i)
   local wkey, skey = KEYS[run.keys + 5 + 2 * i], KEYS[run.keys + 6 + 2 * i]
   local values = run.values[i]
   local new, count = values.values, #values.values
 
-  local st = read_state(skey)
+  local n, k, s1, s2, e1, e2, w, seen, flagged0, refreshed, prev, sh, mu, v, lc, same, ep, cool, dt = read_state(skey)
+  -- An older layout's episode is written back as this layout's field.
+  local dirty = dt ~= nil
   local len, at = append_values(wkey, values)
   -- A window longer than W (WINDOW_SIZE was lowered) loses its oldest values before anything else.
   local skip = len > W and len - W or 0
-  local stale = len ~= st.n or st.w ~= W
-  st.n = len - skip
+  local stale = len ~= n or w ~= W
+  n = len - skip
 
-  -- Values in the window before value j: the n values ending at old ++ new[1..j-1].
-  local function window_before(j)
-    local vals, last = {}, len + j - 1
-    for idx = last - st.n + 1, last do vals[#vals + 1] = at(idx) end
-    return vals
-  end
+  if stale and n > 0 then k, s1, s2, e1, e2 = stats_rebuild(window_values(at, len, n)) end
+  if n == 0 then k, s1, s2, e1, e2 = new[1], 0, 0, 0, 0 end
 
-  if stale and st.n > 0 then stats_rebuild(st, window_before(1)) end
-  if st.n == 0 then st.k = new[1]; st.s1, st.s2, st.e1, st.e2 = 0, 0, 0, 0 end
-
-  -- The per-value loop: each value is scored against the window before it, then enters it (the oldest
-  -- leaving once the window is full). The sums live in locals here; the table st is written back
-  -- around a rebuild (rare) and at the end.
-  local n, k, s1, s2, e1, e2 = st.n, st.k, st.s1, st.s2, st.e1, st.e2
+  -- The per-value loop: each value is scored against the window before it (the n values ending at
+  -- old ++ new[1..j-1]), then enters it, the oldest leaving once the window is full. All the state
+  -- lives in locals: in Redis's Lua a table field or a call costs about as much as the arithmetic.
   local left, flagged, avg, z, flag, scored, ld, lv = skip, 0, 0, 0, 0, false, nil, nil
-  local dt, prev = st.f, st.last
+  local packed = run.packed
   for j = 1, count do
     local x = new[j]
     scored = n >= MIN_SAMPLES
     z, flag = 0, 0
     if n > 0 then
       local mean, var = moments_of(n, k, s1, s2, e1, e2)
-      if not mean then
-        st.n, st.k, st.s1, st.s2, st.e1, st.e2 = n, k, s1, s2, e1, e2
-        mean, var = stats_rebuild(st, window_before(j))
-        k, s1, s2, e1, e2 = st.k, st.s1, st.s2, st.e1, st.e2
-      end
+      if not mean then k, s1, s2, e1, e2, mean, var = stats_rebuild(window_values(at, len + j - 1, n)) end
       if var == 0 then
         if x ~= mean then z = (x > mean) and HUGE or -HUGE end
       else
@@ -271,9 +274,41 @@ local function apply_metric(run, i)
       end
       if scored and abs(z) > THRESHOLD then flag = 1 end
     end
-    local step
-    step, ld, lv = detect(dt, z, scored, flag, x, prev, n, st.seen + j - 1, run.events[values.events[j]].ts, NOW, P)
+
+    -- The likelihood and whether the value is unusual (includes/detection.lua describes the steps).
+    local high
+    ld, lv = nil, nil
+    if scored then
+      local a = z < 0 and -z or z
+      if a > DEVIATION_CLAMP then a = DEVIATION_CLAMP end
+      if lc == 0 then sh = a else sh = sh + SHORT_RATE * (a - sh) end
+      local dist = sh - mu
+      high = LIK_HALF
+      if lc >= WARMUP then
+        ld, lv = dist, v < MIN_VAR and MIN_VAR or v
+        high = dist >= 0 and dist * dist >= LIK_X2 * lv
+      end
+      local rate = 1 / (lc + 1)
+      if rate < LONG_RATE then rate = LONG_RATE end
+      mu, v, lc = mu + rate * dist, (1 - rate) * (v + rate * dist * dist), lc + 1
+    end
+    if x == prev then same = same + 1 else same = 1 end
     prev = x
+    local unusual
+    if TRIGGER_FLAG then unusual = flag == 1
+    else
+      unusual = high or (SCORE_Z ~= nil and scored and (z >= SCORE_Z or -z >= SCORE_Z)) or
+        (FLATLINE > 0 and same >= FLATLINE and same - 1 < n) or (flag == 1 and seen + j - 1 < WARM_UNTIL)
+    end
+    -- The episode: most values neither touch nor start one, and a refractory countdown needs none of its fields.
+    local step = 0
+    if ep == 0 and cool > 0 then cool = cool - 1
+    elseif ep == 1 or unusual then
+      dt = dt or read_episode(skey)
+      step, ep, cool = episode_step(dt, ep, unusual, z, scored, ld, lv, x, run.events[values.events[j]].ts, NOW, P)
+      dirty = true
+    end
+
     if n == W then
       left = left + 1
       local d = at(left) - k
@@ -287,23 +322,24 @@ local function apply_metric(run, i)
     e1 = e1 + U * (abs(d) + abs(s1)); e2 = e2 + U * (3 * dd + abs(s2))
     n = n + 1
     avg = moments_of(n, k, s1, s2, e1, e2)
-    if not avg then
-      st.n, st.k, st.s1, st.s2, st.e1, st.e2 = n, k, s1, s2, e1, e2
-      avg = stats_rebuild(st, window_before(j + 1))
-      k, s1, s2, e1, e2 = st.k, st.s1, st.s2, st.e1, st.e2
-    end
+    if not avg then k, s1, s2, e1, e2, avg = stats_rebuild(window_values(at, len + j, n)) end
     if step == 1 or step == 3 then note_episode(run, i, values, j, dt, step, z, avg) end
     flagged = flagged + flag
-    if FULL or flag == 1 then record_value(run, i, values, j, avg, z, flag, scored, ld, lv, step) end
+    if FULL then packed[values.slots[j]] = spack(VALUE_LAYOUT, avg, z, ld or 0, lv or 0, flag + (scored and 2 or 0) + 4 * step) end
+    if flag == 1 then record_flagged(run, i, values, j, avg, z) end
   end
-  st.n, st.k, st.s1, st.s2, st.e1, st.e2 = n, k, s1, s2, e1, e2
 
   -- Expiry: refreshed when older than 1% of the TTL; the index score is that refresh time, so an index
   -- entry and its keys always expire together (score + TTL).
-  local refresh = not st.refreshed or NOW - st.refreshed > REFRESH_MS
-  local refreshed = refresh and NOW or st.refreshed
-  st.seen, st.flagged = st.seen + count, st.flagged + flagged
-  write_state(skey, st, refreshed, new[count], avg, z, flag, tonumber(run.events[values.events[count]].ts), score_of(z, scored), likelihood_of(ld, lv))
+  local refresh = not refreshed or NOW - refreshed > REFRESH_MS
+  if refresh then refreshed = NOW end
+  local state = spack(STATE, 4, n, k, s1, s2, e1, e2, W, seen + count, flagged0 + flagged, refreshed, new[count], sh, mu, v, lc, same, ep, cool,
+    avg, z, flag + (scored and 2 or 0), tonumber(run.events[values.events[count]].ts), NOW, ld or 0, lv or 0)
+  if dirty then
+    redis.call('HSET', skey, 'state', state, 'episode', spack(EPISODE, unpack(dt, 1, 11)))
+  else
+    redis.call('HSET', skey, 'state', state)
+  end
   if refresh then
     redis.call('EXPIRE', wkey, TTL)
     redis.call('EXPIRE', skey, TTL)
@@ -344,7 +380,7 @@ local function apply_run(run)
 
   run.reply = { 'ok', #duplicates }
   for i, e in ipairs(duplicates) do run.reply[2 + i] = e end
-  run.head, run.found, run.refreshed, run.episodes = 2 + #duplicates, {}, {}, {}
+  run.found, run.refreshed, run.episodes, run.packed = {}, {}, {}, {}
   split_by_metric(run)
   for i = 1, #run.names do
     if #run.values[i].values > 0 then apply_metric(run, i) end
@@ -360,6 +396,7 @@ local function apply_run(run)
     redis.call('EXPIRE', KEYS[k], TTL)
   end
   local reply = run.reply
+  if FULL then reply[#reply + 1] = table.concat(run.packed) end
   if #run.episodes > 0 then
     store_episodes(run, KEYS[k + 4], KEYS[k + 5])
     if OUTBOX_CAP > 0 then to_outbox(run, KEYS[k + 6]) end

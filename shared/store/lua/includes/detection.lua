@@ -1,22 +1,23 @@
 --[[ detection: graded score, anomaly likelihood and alert episodes of one series, one value at a time.
   The same arithmetic, in the same order, as shared/detector/detection.ts (the reference, where the
-  method is described); tests hold the two together. dt is the series' packed state as an array
-  (record.lua's layout v2), updated in place at the indexes below: sh, mu, v, lc (likelihood), ep,
-  start, calm, cool, episodes, last_unusual, peak, peak_value, peak_at, open_value, open_score,
-  open_likelihood, opened_at (episode), same (identical values in a row). An array filled by struct.unpack and emptied by struct.pack
-  costs far less per series than a table of named fields. P holds the parameters:
-  short_rate and long_rate (2 / (span + 1)), warmup, trigger_flag, lik_x2 (Φ⁻¹(EPISODE_LIKELIHOOD)²),
-  lik_half (EPISODE_LIKELIHOOD is 0.5), score_z (the |z| of EPISODE_SCORE; nil when off), close_after,
-  refractory, flatline, warm_until (MIN_SAMPLES + EPISODE_WARMUP; thresholds_of below gives the first three).
+  method is described); tests hold the two together. Per value, record.lua runs the likelihood's step
+  and the test of an unusual value inline, in locals (sh, mu, v, lc, same, ep, cool; a call costs
+  about as much as that arithmetic), and calls episode_step below only when a value opens or moves an
+  open episode. dt holds the episode's fields, indexed below: start, calm, episodes, last_unusual,
+  peak, peak_value, peak_at, open_value, open_score, open_likelihood, opened_at (the state hash's field
+  "episode", read only then). P holds the parameters: short_rate and long_rate (2 / (span + 1)),
+  warmup, trigger_flag, lik_x2 (Φ⁻¹(EPISODE_LIKELIHOOD)²), lik_half (EPISODE_LIKELIHOOD is 0.5),
+  score_z (the |z| of EPISODE_SCORE; nil when off), close_after, refractory, flatline, warm_until
+  (MIN_SAMPLES + EPISODE_WARMUP; thresholds_of below gives the first three).
   Per value only arithmetic runs: the score and the likelihood, which need exp, are computed where
-  they are used (a reply of every value, an episode's opening or peak, the state's last value).
+  they are used (an episode's opening or peak); the replies and the state carry z and the
+  likelihood's d and variance, from which the caller computes them.
 ]]
 local SQRT2 = math.sqrt(2)
 -- Locals, not math.x: each global lookup costs about as much as the arithmetic here.
 local m_exp, m_sqrt, m_log, HUGE_ = math.exp, math.sqrt, math.log, math.huge
-local SH, MU, V, LC, EP, START, CALM, COOL, EPISODES, LAST_UNUSUAL, PEAK, PEAK_VALUE, PEAK_AT, OPEN_VALUE, OPEN_SCORE, OPEN_LIKELIHOOD, OPENED_AT =
-  20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36
-local SAME = 37
+local START, CALM, EPISODES, LAST_UNUSUAL, PEAK, PEAK_VALUE, PEAK_AT, OPEN_VALUE, OPEN_SCORE, OPEN_LIKELIHOOD, OPENED_AT =
+  1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
 local MIN_VAR = 0.05 * 0.05 -- the smallest spread the likelihood assumes, squared
 local DEVIATION_CLAMP, P_LOW = 8, 0.02425
 local A1, A2, A3, A4, A5, A6 = -3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239
@@ -70,66 +71,26 @@ local function likelihood_of(d, var)
   return 0.5 * erfc(-x / SQRT2)
 end
 
--- Returns 0 (no episode), 1 (opened by this value), 2 (open), 3 (closed by this value).
--- ts is the value's time as its text: read as a number only here, on the rare path through an episode.
-local function episode_step(dt, unusual, z, scored, d, var, value, ts, now, P)
-  if dt[EP] == 1 then
+-- Moves the episode on by one value that opens one (ep 0: unusual, no refractory values left) or
+-- meets an open one (ep 1). Returns the step (1 opened by this value, 2 open, 3 closed by this value)
+-- and the new ep and refractory count. ts is the value's time as its text, read as a number only here.
+local function episode_step(dt, ep, unusual, z, scored, d, var, value, ts, now, P)
+  if ep == 1 then
     if not unusual then
       dt[CALM] = dt[CALM] + 1
-      if dt[CALM] < P.close_after then return 2 end
-      dt[EP] = 0; dt[COOL] = P.refractory
-      return 3
+      if dt[CALM] < P.close_after then return 2, 1, 0 end
+      return 3, 0, P.refractory
     end
     ts = tonumber(ts)
     dt[CALM] = 0; dt[LAST_UNUSUAL] = ts
     local score = score_of(z, scored)
     if score > dt[PEAK] then dt[PEAK], dt[PEAK_VALUE], dt[PEAK_AT] = score, value, ts end
-    return 2
+    return 2, 1, 0
   end
-  if dt[COOL] > 0 then dt[COOL] = dt[COOL] - 1; return 0 end
-  if not unusual then return 0 end
   ts = tonumber(ts)
   local score = score_of(z, scored)
-  dt[EP], dt[START], dt[CALM], dt[EPISODES], dt[LAST_UNUSUAL] = 1, ts, 0, dt[EPISODES] + 1, ts
+  dt[START], dt[CALM], dt[EPISODES], dt[LAST_UNUSUAL] = ts, 0, dt[EPISODES] + 1, ts
   dt[PEAK], dt[PEAK_VALUE], dt[PEAK_AT] = score, value, ts
   dt[OPEN_VALUE], dt[OPEN_SCORE], dt[OPEN_LIKELIHOOD], dt[OPENED_AT] = value, score, likelihood_of(d, var), now
-  return 1
-end
-
--- The likelihood and episode step of one value; updates dt. Returns the step, and the likelihood's
--- d and variance for likelihood_of (nil while it learns). One function, the steps inline: in Redis's
--- Lua a call costs about as much as the arithmetic of a step (this runs once per value).
--- prev: the series' value before this one (nil: none); samples: values in its baseline; seen: values
--- of the series before this one.
-local function detect(dt, z, scored, flag, value, prev, samples, seen, ts, now, P)
-  local d, var, high
-  if scored then
-    -- the average of |z| (clamped), its distance to the long-run mean, then that run's mean and variance
-    local a = z < 0 and -z or z
-    if a > DEVIATION_CLAMP then a = DEVIATION_CLAMP end
-    local sh, mu, v, lc = dt[SH], dt[MU], dt[V], dt[LC]
-    if lc == 0 then sh = a else sh = sh + P.short_rate * (a - sh) end
-    local dist = sh - mu
-    high = P.lik_half
-    if lc >= P.warmup then
-      d, var = dist, v < MIN_VAR and MIN_VAR or v
-      high = d >= 0 and d * d >= P.lik_x2 * var
-    end
-    local rate = 1 / (lc + 1)
-    if rate < P.long_rate then rate = P.long_rate end
-    dt[SH], dt[MU], dt[V], dt[LC] = sh, mu + rate * dist, (1 - rate) * (v + rate * dist * dist), lc + 1
-  end
-  local same = 1
-  if value == prev then same = dt[SAME] + 1 end
-  dt[SAME] = same
-  local unusual
-  if P.trigger_flag then unusual = flag == 1
-  else
-    unusual = high or (P.score_z ~= nil and scored and (z >= P.score_z or -z >= P.score_z)) or
-      (P.flatline > 0 and same >= P.flatline and same - 1 < samples) or
-      (flag == 1 and seen < P.warm_until)
-  end
-  -- Most values neither touch nor start an episode.
-  if not unusual and dt[EP] == 0 and dt[COOL] == 0 then return 0, d, var end
-  return episode_step(dt, unusual, z, scored, d, var, value, ts, now, P), d, var
+  return 1, 1, 0
 end

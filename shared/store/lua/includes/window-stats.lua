@@ -1,30 +1,29 @@
 --[[ window-stats: mean and variance of a sliding window in O(1) per value, exact on demand.
-  A stats table st = {n, k, s1, s2, e1, e2} keeps shifted sums s1 = sum(x - k), s2 = sum((x - k)^2)
+  The state n, k, s1, s2, e1, e2 keeps shifted sums s1 = sum(x - k), s2 = sum((x - k)^2)
   over the n values of the window, with running bounds e1, e2 on their rounding error.
   One value x in: d = x - k, s1 += d, s2 += d*d, e1 += U*(|d| + |s1|), e2 += U*(3*d*d + |s2|), n += 1;
   out: the same with s1 -= d, s2 -= d*d, n -= 1. record.lua does this inline, in locals.
   moments_of(n, k, s1, s2, e1, e2): mean and population variance, or nil when the error bounds are no
-    longer small against the variance; the caller then calls stats_rebuild(st, values of the window),
+    longer small against the variance; the caller then calls stats_rebuild(values of the window),
     which recomputes exactly (corrected two-pass, as in shared/detector/reference.ts), makes the mean
-    the new shift k, and returns mean and variance. Results stay within ~1e-10 of an exact
-    recomputation. It takes plain numbers, not st: the per-value loop keeps the sums in locals (in
-    Redis's Lua a table field costs about as much as the arithmetic around it).
+    the new shift k, and returns k, s1, s2, e1, e2, mean and variance. Results stay within ~1e-10 of an
+    exact recomputation. Both take and return plain numbers, no table: the per-value loop keeps the
+    sums in locals (in Redis's Lua a table field costs about as much as the arithmetic around it).
 ]]
 local U = 2 ^ -53     -- unit roundoff of a double
 local TAU = 1e-10     -- largest relative error tolerated before an exact rebuild
 
-local function stats_rebuild(st, vals)
+local function stats_rebuild(vals)
   local abs = math.abs
   local cnt = #vals
-  st.s1, st.s2, st.e1, st.e2 = 0, 0, 0, 0
-  if cnt == 0 then st.k = 0; return 0, 0 end
+  if cnt == 0 then return 0, 0, 0, 0, 0, 0, 0 end
   local lo, hi, sum = vals[1], vals[1], 0
   for t = 1, cnt do
     local v = vals[t]
     sum = sum + v
     if v < lo then lo = v elseif v > hi then hi = v end
   end
-  if lo == hi then st.k = lo; return lo, 0 end
+  if lo == hi then return lo, 0, 0, 0, 0, lo, 0 end
   local rough = sum / cnt
   local c, q = 0, 0
   for t = 1, cnt do
@@ -41,8 +40,7 @@ local function stats_rebuild(st, vals)
     s1 = s1 + d; s2 = s2 + dd
     e1 = e1 + U * (abs(d) + abs(s1)); e2 = e2 + U * (3 * dd + s2)
   end
-  st.k, st.s1, st.s2, st.e1, st.e2 = k, s1, s2, e1, e2
-  return mean, var
+  return k, s1, s2, e1, e2, mean, var
 end
 
 local function moments_of(n, k, s1, s2, e1, e2)
