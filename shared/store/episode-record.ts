@@ -1,9 +1,8 @@
 import { apiTime } from '../schemas/time.js';
 
 /**
- * An alert episode as both lists in Redis hold it (the device's, written by record.lua, and the global
- * one, written by tally.lua): JSON with times in ms. Opened, it has `end: null` and no peak; a closing
- * replaces the record with the complete one.
+ * An alert episode, times in ms, as read from Redis (parseEpisode) and carried by the outbox (JSON).
+ * Opened, it has `end: null` and no peak; a closing replaces the record with the complete one.
  */
 export interface StoredEpisode {
   device_id: string;
@@ -35,6 +34,28 @@ export interface EpisodeRecord {
   detected_at: string;
   peak: { score: number; value: number; at: string } | null;
   closed_at: string | null;
+}
+
+/** Bytes of a record as record.lua packs it: ten little-endian doubles (its header lists them). */
+const PACKED_BYTES = 80;
+
+/**
+ * A record as the episode hashes hold it (the device's, written by record.lua, and the global one,
+ * written by tally.lua): packed, or JSON as versions before layout v4 stored it (never 80 bytes long).
+ * The packed form leaves the device and metric to the id: `<start>/<metric>` in the device's hash,
+ * `<device>/<start>/<metric>` in the global one (neither contains a '/').
+ */
+export function parseEpisode(raw: Buffer, id: string, device?: string): StoredEpisode {
+  if (raw.length !== PACKED_BYTES) return JSON.parse(raw.toString()) as StoredEpisode;
+  const parts = id.split('/');
+  const d = (i: number) => raw.readDoubleLE(8 * i);
+  const closedAt = d(9);
+  const stored: StoredEpisode = {
+    device_id: device ?? parts[0]!, metric: parts[parts.length - 1]!, start: d(0), end: closedAt > 0 ? d(1) : null,
+    value: d(2), score: d(3), likelihood: d(4), detected_at: d(5),
+  };
+  if (closedAt > 0) Object.assign(stored, { peak_score: d(6), peak_value: d(7), peak_at: d(8), closed_at: closedAt });
+  return stored;
 }
 
 /** The one conversion from the stored form to the API's. */

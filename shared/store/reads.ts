@@ -1,7 +1,7 @@
 import { apiTime } from '../schemas/time.js';
 import { redisTimer } from '../telemetry/metrics.js';
 import { type AnomalyRecord, type StoredAnomaly, presentAnomaly } from './anomaly-record.js';
-import { type EpisodeRecord, type StoredEpisode, presentEpisode } from './episode-record.js';
+import { type EpisodeRecord, parseEpisode, presentEpisode } from './episode-record.js';
 import type { Client } from './connection.js';
 import { keys } from './keys.js';
 import { EPISODE_FIELD, STATE_FIELD, decodeState } from './series-state.js';
@@ -97,8 +97,8 @@ export function createReads(redis: Client, seriesTtlSeconds: number): Reads {
     async recentEpisodes(limit, device) {
       const ids = await redis.lrange(device ? keys.deviceEpisodes(device) : keys.episodes, 0, limit - 1);
       if (ids.length === 0) return [];
-      const records = await redis.hmget(device ? keys.deviceEpisodeRecords(device) : keys.episodeRecords, ...ids);
-      return records.flatMap((text) => (text ? [presentEpisode(JSON.parse(text) as StoredEpisode)] : []));
+      const records = await redis.hmgetBuffer(device ? keys.deviceEpisodeRecords(device) : keys.episodeRecords, ...ids);
+      return records.flatMap((raw, i) => (raw ? [presentEpisode(parseEpisode(raw, ids[i]!, device))] : []));
     },
 
     topAnomalousDevices: (limit) => topAnomalousDevices(redis, limit),

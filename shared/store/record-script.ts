@@ -33,14 +33,23 @@ export interface MetricResult {
   episode: EpisodeStep;
 }
 
-/** An alert episode opened or closed by a value: its stored record (JSON) and its id within the device (`<start ms>/<metric>`). */
+/**
+ * An alert episode that a run opened, closed, or both: its record as the run left it (as stored)
+ * and its id within the device (`<start ms>/<metric>`).
+ */
 export interface EpisodeChange {
-  index: number;
   metric: string;
-  step: 'opened' | 'closed';
-  record: string;
+  /** Request index of the event whose value opened it; undefined: opened before this run. */
+  opened?: number;
+  /** Request index of the event whose value closed it; undefined: still open. */
+  closed?: number;
+  /** Packed (shared/store/episode-record.ts, parseEpisode). */
+  record: Buffer;
   id: string;
 }
+
+/** The request index of an episode change's first step. */
+export const firstStep = (e: EpisodeChange): number => (e.opened ?? e.closed)!;
 
 /** A flagged value: which event (index into the request) and metric, with the detector's figures. */
 export interface Flagged {
@@ -139,17 +148,16 @@ export function decodeRecord(runs: readonly DeviceRun[], readings: readonly Read
 const EPISODE_FIELDS = 5;
 const STEPS: EpisodeStep[] = [null, 'opened', 'open', 'closed'];
 
-/** Episodes opened (1) or closed (3): step, event number, metric number, record, id. */
+/** Episodes the run opened or closed: event number that opened it (0: none), that closed it (0: none), metric number, record, id. */
 function decodeEpisodes(run: DeviceRun, data: Reply): EpisodeChange[] {
   const out: EpisodeChange[] = [];
+  const event = (n: Buffer | number | undefined) => (n === 0 ? undefined : run.events[Number(n) - 1]!);
   for (let i = 0; i < data.length; i += EPISODE_FIELDS) {
-    out.push({
-      step: data[i] === 1 ? 'opened' : 'closed',
-      index: run.events[Number(data[i + 1]) - 1]!,
-      metric: run.metrics[Number(data[i + 2]) - 1]!,
-      record: String(data[i + 3]),
-      id: String(data[i + 4]),
-    });
+    const change: EpisodeChange = { metric: run.metrics[Number(data[i + 2]) - 1]!, record: data[i + 3] as Buffer, id: String(data[i + 4]) };
+    const [opened, closed] = [event(data[i]), event(data[i + 1])];
+    if (opened !== undefined) change.opened = opened;
+    if (closed !== undefined) change.closed = closed;
+    out.push(change);
   }
   return out;
 }

@@ -3,12 +3,12 @@ import type { Config } from '../config/load.js';
 import type { Reading } from '../schemas/event.js';
 import { redisTimer } from '../telemetry/metrics.js';
 import { type AnomalyRecord, type StoredAnomaly, presentAnomaly } from './anomaly-record.js';
-import { type EpisodeRecord, type StoredEpisode, presentEpisode } from './episode-record.js';
+import { type EpisodeRecord, parseEpisode, presentEpisode } from './episode-record.js';
 import { planCalls } from './call-plan.js';
 import { storeError } from './connection.js';
 import { StoreFullError } from './errors.js';
 import { keys, seriesMember } from './keys.js';
-import { type DeviceRun, type EpisodeChange, type Flagged, type MetricResult, type ReplyMode, type RunResult, decodeRecord, encodeRecord, runsByDevice } from './record-script.js';
+import { type DeviceRun, type EpisodeChange, type Flagged, type MetricResult, type ReplyMode, type RunResult, decodeRecord, encodeRecord, firstStep, runsByDevice } from './record-script.js';
 import { type Increments, type TallyEntry, createTally } from './tally.js';
 
 export type { MetricResult } from './record-script.js';
@@ -126,20 +126,23 @@ async function apply(w: WritePath, readings: readonly Reading[], runs: DeviceRun
   });
   const results = runs.map((run) => byRun.get(run)!);
   const flagged = flaggedValues(results, readings, now);
-  const episodes = results.flatMap((result) => (result.kind === 'applied' ? result.episodes : [])).sort((a, b) => a.index - b.index);
+  const episodes = results.flatMap((result) => (result.kind === 'applied' ? result.episodes : [])).sort((a, b) => firstStep(a) - firstStep(b));
   const { entry, counts } = bookkeeping(readings, runs, results, flagged, now);
   addEpisodes(entry, episodes, readings);
-  if (w.config.sinkUrl && episodes.length > 0) entry.outbox = new Set(episodes.map((e) => readings[e.index]!.deviceId));
+  if (w.config.sinkUrl && episodes.length > 0) entry.outbox = new Set(episodes.map((e) => readings[firstStep(e)]!.deviceId));
   if (counts.events > 0) await w.tally(entry).catch(tallyFailed);
   return { results, flagged, episodes, counts };
 }
 
-/** Episodes in the tally: the global list (ids `<device>/<start>/<metric>`), and `episodes`, `episodes:<metric>` counted at opening. */
+/**
+ * Episodes in the tally: the global list (ids `<device>/<start>/<metric>`; one that a run opened and
+ * closed goes in as opened, with its closed record), and `episodes`, `episodes:<metric>` counted at opening.
+ */
 function addEpisodes(entry: TallyEntry, episodes: readonly EpisodeChange[], readings: readonly Reading[]): void {
-  const opened = episodes.filter((e) => e.step === 'opened');
-  const global = (e: EpisodeChange) => [`${readings[e.index]!.deviceId}/${e.id}`, e.record] as const;
+  const opened = episodes.filter((e) => e.opened !== undefined);
+  const global = (e: EpisodeChange) => [`${readings[firstStep(e)]!.deviceId}/${e.id}`, e.record] as const;
   entry.opened = opened.map(global);
-  entry.closed = episodes.filter((e) => e.step === 'closed').map(global);
+  entry.closed = episodes.filter((e) => e.opened === undefined).map(global);
   if (opened.length > 0) entry.increments!.set('episodes', opened.length);
   for (const e of opened) entry.increments!.set(`episodes:${e.metric}`, (entry.increments!.get(`episodes:${e.metric}`) ?? 0) + 1);
 }
@@ -246,7 +249,8 @@ async function recordBatch(w: WritePath, readings: readonly Reading[]): Promise<
   if (failure) throw failure;
   outcome.storeFull.sort((a, b) => a - b);
   outcome.anomalies = flagged.map(({ at, stored }) => ({ index: at.index, ...presentAnomaly(stored) }));
-  outcome.alerts = episodes.filter((e) => e.step === 'opened').map((e) => ({ index: e.index, ...presentEpisode(JSON.parse(e.record) as StoredEpisode) }));
+  // An episode the batch opened and closed again shows closed, with its peak.
+  outcome.alerts = episodes.filter((e) => e.opened !== undefined).map((e) => ({ index: e.opened!, ...presentEpisode(parseEpisode(e.record, e.id, readings[e.opened!]!.deviceId)) }));
   outcome.duplicates.sort((a, b) => a - b);
   outcome.rateLimited.sort((a, b) => a.index - b.index);
   return outcome;
@@ -278,7 +282,11 @@ function countedValues(applied: ValueCounts, flagged: ReadonlyArray<{ at: Flagge
   const counted: Counted = new Map();
   for (const [name, values] of applied.perMetric) counted.set(name, { values, anomalies: 0, opened: 0, closed: 0 });
   for (const { at } of flagged) counted.get(at.metric)!.anomalies++;
-  for (const e of episodes) counted.get(e.metric)![e.step]++;
+  for (const e of episodes) {
+    const count = counted.get(e.metric)!;
+    if (e.opened !== undefined) count.opened++;
+    if (e.closed !== undefined) count.closed++;
+  }
   return counted;
 }
 

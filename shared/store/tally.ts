@@ -14,9 +14,9 @@ export interface TallyEntry {
   anomalies?: readonly StoredAnomaly[];
   /** Series (`seriesMember`) whose expiry was pushed back, with when (ms). */
   series?: ReadonlyArray<readonly [string, number]>;
-  /** Episodes opened, and closed, oldest first: (global id, record). */
-  opened?: ReadonlyArray<readonly [string, string]>;
-  closed?: ReadonlyArray<readonly [string, string]>;
+  /** Episodes opened, and closed, oldest first: (global id, packed record). */
+  opened?: ReadonlyArray<readonly [string, Buffer]>;
+  closed?: ReadonlyArray<readonly [string, Buffer]>;
   /** Devices whose outbox the record calls appended to (for the dispatcher to find). */
   outbox?: Iterable<string>;
 }
@@ -29,14 +29,14 @@ interface Merged {
   increments: Increments;
   anomalies: StoredAnomaly[];
   series: Map<string, number>;
-  opened: Array<readonly [string, string]>;
-  closed: Array<readonly [string, string]>;
+  opened: Array<readonly [string, Buffer]>;
+  closed: Array<readonly [string, Buffer]>;
   outbox: Set<string>;
 }
 
 /** The KEYS and ARGV of one tally.lua call, in the layout its header documents. */
 export function encodeTally(merged: Merged, now: number, cap: number) {
-  const args: Array<string | number> = [keys.devices, keys.totals, keys.anomalies, keys.series, keys.episodes, keys.episodeRecords, keys.outboxDevices, now, cap, merged.devices.size, ...merged.devices];
+  const args: Array<string | number | Buffer> = [keys.devices, keys.totals, keys.anomalies, keys.series, keys.episodes, keys.episodeRecords, keys.outboxDevices, now, cap, merged.devices.size, ...merged.devices];
   args.push(merged.series.size);
   for (const [member, at] of merged.series) args.push(at, member);
   args.push(merged.increments.size);

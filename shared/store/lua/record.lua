@@ -17,7 +17,7 @@
   KEYS, per run in the same order: series index of the device (zset: metric -> time its keys' expiry was
   last refreshed, ms), recent anomalies of the device (list of JSON, newest first), event ids seen (zset:
   id -> expiry, ms), rate-limit bucket (hash: tokens, at), the device's recent episodes (list of
-  episode ids, newest opening first) and their records (hash: episode id -> JSON), the device's
+  episode ids, newest opening first) and their records (hash: episode id -> packed record), the device's
   outbox (stream, consumer group "dispatch"), then per metric: window list, state hash.
   Two runs may name the same device: they apply one after the other, as two calls would.
   The #!lua line (no flags) makes Redis refuse the whole call before it runs when it is at maxmemory
@@ -31,10 +31,11 @@
      d and variance (0, 0 while it learns), then bits: 1 anomaly, 2 scored (baseline of MIN_SAMPLES),
      4 * the episode step (0 none, 1 opened, 2 open, 3 closed) -- the score and likelihood are computed
      from these by the caller (shared/store/record-script.ts), where the special functions cost no
-     Redis time; mode "anomalies" -> only anomalous values: event number, metric number, avg, z; then per episode
-     opened or closed, in order: step (1 or 3), event number, metric number, its record, its id
-     ("<start ms>/<metric>"), then X, their number; then the numbers of the F metrics whose expiry
-     was refreshed (at `now`), and last F}.
+     Redis time; mode "anomalies" -> only anomalous values: event number, metric number, avg, z; then per
+     episode the run opened or closed (or both), in order of its first step: the number of the event
+     that opened it (0: opened before this run), of the event that closed it (0: still open), metric
+     number, its record as the run leaves it, its id ("<start ms>/<metric>"); then X, their number;
+     then the numbers of the F metrics whose expiry was refreshed (at `now`), and last F}.
   In mode "anomalies", avg and z are "%.17g" text; z is "inf" or "-inf" when the baseline has zero variance.
   An event whose id was applied within the id ttl (or earlier in this run) is a duplicate: not applied.
 
@@ -51,15 +52,21 @@
   open_likelihood, opened_at, same); v2, the same with its likelihood over another measure (sh, mu, v,
   lc start at 0); v1, its first 17 (an empty detection state).
 
-  Episode records (device list, and the global one through the tally) are JSON, times in ms: device_id,
-  metric, start, end (null while open), value, score, likelihood (of the opening value), detected_at,
-  and once closed peak_score, peak_value, peak_at, closed_at. A closing overwrites its opening record
-  (one HSET: no search), unless the record has been trimmed away since.
+  Episode records (device list, and the global one through the tally) are 10 little-endian doubles,
+  times in ms (decoded in shared/store/episode-record.ts): start, end (its last unusual value), value,
+  score, likelihood (of the opening value), detected_at, peak_score, peak_value, peak_at, closed_at (0
+  while open; end and the peak are then not final). The device and metric are in the keys and ids.
+  The outbox carries them as JSON: device_id, metric, start, end (null while open), value, score,
+  likelihood, detected_at, and once closed peak_score, peak_value, peak_at, closed_at. A run stores each episode's record once,
+  as it leaves it: an episode opened and closed by the same run is stored closed; a closing of an
+  episode opened earlier overwrites its record (no search), unless the record has been trimmed away.
+  The device's episode list and records expire with its series: their expiry is set when the list is
+  made and whenever the run refreshes the expiry of a series.
 
   Outbox: with ARGV[21] > 0, every episode opened or closed is also appended to the device's outbox
   stream, in the same atomic call as the state it reports, so that an event to deliver cannot be lost
-  between the two (shared/outbox/dispatcher.ts delivers it). Fields: step (1 opened, 3 closed), id, record,
-  z and avg of the value that opened or closed it. The group is made with the stream, from its start.
+  between the two (shared/outbox/dispatcher.ts delivers it). Fields: step (1 opened, 3 closed), id, the
+  record as that step left it, z and avg of the value that opened or closed it. The group is made with the stream, from its start.
 
   Anomaly records (device list) are JSON with times in ms, the format the tally writes to the global list.
   They are built by concatenation, which is safe: the device id and metric names passed the event schema
@@ -188,8 +195,9 @@ local function read_episode(skey)
   return { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 end
 
--- The record of an episode: as it was opened, or as it closed. Times are whole ms below 10^14 (the
--- event schema's), which Lua's own number-to-text conversion (%.14g) writes exactly and cheaper than num.
+-- The record of an episode as the outbox carries it (JSON): as it was opened, or as it closed. Times are
+-- whole ms below 10^14 (the event schema's), which Lua's own number-to-text conversion (%.14g) writes
+-- exactly and cheaper than num.
 local function episode_record(run, i, dt, closed)
   local head = '{"device_id":"' .. run.device .. '","metric":"' .. run.names[i] .. '","start":' .. dt[START] .. ',"end":'
   local tail = ',"value":' .. num(dt[OPEN_VALUE]) .. ',"score":' .. num(dt[OPEN_SCORE]) .. ',"likelihood":' ..
@@ -199,36 +207,68 @@ local function episode_record(run, i, dt, closed)
     ',"peak_at":' .. dt[PEAK_AT] .. ',"closed_at":' .. NOW .. '}'
 end
 
--- An episode opened (step 1) or closed (step 3) by value j: its record and id, for the device and the
--- reply, and (with an outbox) the z and rolling average of that value.
-local function note_episode(run, i, values, j, dt, step, z, avg)
-  local e = { step = step, event = values.events[j], metric = i, record = episode_record(run, i, dt, step == 3), id = dt[START] .. '/' .. run.names[i] }
-  if OUTBOX_CAP > 0 then e.z, e.avg = num(z), num(avg) end
-  run.episodes[#run.episodes + 1] = e
+-- The stored record of an episode, as it was opened or as it closed (see the header): one struct.pack,
+-- where JSON text costs a %.17g conversion per number.
+local RECORD = '<' .. string.rep('d', 10)
+local function episode_packed(dt, closed)
+  return spack(RECORD, dt[START], dt[LAST_UNUSUAL], dt[OPEN_VALUE], dt[OPEN_SCORE], dt[OPEN_LIKELIHOOD], dt[OPENED_AT],
+    dt[PEAK], dt[PEAK_VALUE], dt[PEAK_AT], closed and NOW or 0)
 end
 
--- Appends a run's episodes to the device's outbox, in order; the consumer group is made with the stream.
+-- An episode opened (step 1) or closed (step 3) by value j. Each episode has one entry per run
+-- (opened, closed: event numbers, 0 for none), whose record is built once, as the run leaves it: at its
+-- closing, or by the caller once the metric's values are done. open: the entry of the episode this run
+-- opened and has not closed yet, if any; returns the new one. With an outbox, every step is also
+-- queued for it with its own record and the z and rolling average of its value.
+local function note_episode(run, i, values, j, dt, step, z, avg, open)
+  local e = open
+  if step == 1 or not e then
+    e = { opened = 0, closed = 0, metric = i, id = dt[START] .. '/' .. run.names[i] }
+    run.episodes[#run.episodes + 1] = e
+  end
+  if step == 1 then e.opened = values.events[j] else e.closed, e.record = values.events[j], episode_packed(dt, true) end
+  if OUTBOX_CAP > 0 then
+    run.outbox[#run.outbox + 1] = { step, e.id, episode_record(run, i, dt, step == 3), num(z), num(avg) }
+  end
+  return step == 1 and e or nil
+end
+
+-- Appends a run's episode steps to the device's outbox, in order; the consumer group is made with the stream.
 local function to_outbox(run, outbox)
   if redis.call('EXISTS', outbox) == 0 then redis.call('XGROUP', 'CREATE', outbox, 'dispatch', '0', 'MKSTREAM') end
-  for _, e in ipairs(run.episodes) do
-    redis.call('XADD', outbox, 'MAXLEN', '~', OUTBOX_CAP, '*', 'step', e.step, 'id', e.id, 'record', e.record, 'z', e.z, 'avg', e.avg)
+  for _, o in ipairs(run.outbox) do
+    redis.call('XADD', outbox, 'MAXLEN', '~', OUTBOX_CAP, '*', 'step', o[1], 'id', o[2], 'record', o[3], 'z', o[4], 'avg', o[5])
   end
   redis.call('EXPIRE', outbox, TTL)
 end
 
--- Stores a run's episodes in order: an opening adds its id (the oldest beyond the cap leaves, with
--- its record); a closing overwrites the record if it is still kept.
+-- Stores a run's episodes: the ids it opened pushed in order (the oldest beyond the cap leave, with
+-- their records), then every record in one HSET; one opened before this run only if still kept.
+-- A few calls per run, whatever the number of episodes. Returns whether the list was made now.
 local function store_episodes(run, ids, records)
+  local opened, earlier, gone = {}, {}, {}
   for _, e in ipairs(run.episodes) do
-    if e.step == 1 then
-      if redis.call('LPUSH', ids, e.id) > ANOMALY_CAP then redis.call('HDEL', records, redis.call('RPOP', ids)) end
-      redis.call('HSET', records, e.id, e.record)
-    elseif redis.call('HEXISTS', records, e.id) == 1 then
-      redis.call('HSET', records, e.id, e.record)
+    if e.opened > 0 then opened[#opened + 1] = e.id else earlier[#earlier + 1] = e.id end
+  end
+  local made = false
+  if #opened > 0 then
+    local len = call_chunked('LPUSH', ids, opened, 1, #opened)
+    made = len == #opened
+    if len > ANOMALY_CAP then
+      local old = redis.call('RPOP', ids, len - ANOMALY_CAP)
+      call_chunked('HDEL', records, old, 1, #old)
+      for _, id in ipairs(old) do gone[id] = true end
     end
   end
-  redis.call('EXPIRE', ids, TTL)
-  redis.call('EXPIRE', records, TTL)
+  local kept = #earlier > 0 and hmget_chunked(records, earlier) or {}
+  local fields, k = {}, 0
+  for _, e in ipairs(run.episodes) do
+    local keep
+    if e.opened > 0 then keep = not gone[e.id] else k = k + 1; keep = kept[k] end
+    if keep then fields[#fields + 1] = e.id; fields[#fields + 1] = e.record end
+  end
+  if #fields > 0 then call_chunked('HSET', records, fields, 1, #fields) end
+  return made
 end
 
 -- The values of the window ending at position last of old ++ new, n of them, for an exact rebuild.
@@ -259,7 +299,7 @@ local function apply_metric(run, i)
   -- old ++ new[1..j-1]), then enters it, the oldest leaving once the window is full. All the state
   -- lives in locals: in Redis's Lua a table field or a call costs about as much as the arithmetic.
   local left, flagged, avg, z, flag, scored, ld, lv = skip, 0, 0, 0, 0, false, nil, nil
-  local packed = run.packed
+  local packed, open = run.packed, nil
   for j = 1, count do
     local x = new[j]
     scored = n >= MIN_SAMPLES
@@ -323,11 +363,13 @@ local function apply_metric(run, i)
     n = n + 1
     avg = moments_of(n, k, s1, s2, e1, e2)
     if not avg then k, s1, s2, e1, e2, avg = stats_rebuild(window_values(at, len + j, n)) end
-    if step == 1 or step == 3 then note_episode(run, i, values, j, dt, step, z, avg) end
+    if step == 1 or step == 3 then open = note_episode(run, i, values, j, dt, step, z, avg, open) end
     flagged = flagged + flag
     if FULL then packed[values.slots[j]] = spack(VALUE_LAYOUT, avg, z, ld or 0, lv or 0, flag + (scored and 2 or 0) + 4 * step) end
     if flag == 1 then record_flagged(run, i, values, j, avg, z) end
   end
+
+  if open then open.record = episode_packed(dt, false) end
 
   -- Expiry: refreshed when older than 1% of the TTL; the index score is that refresh time, so an index
   -- entry and its keys always expire together (score + TTL).
@@ -380,7 +422,7 @@ local function apply_run(run)
 
   run.reply = { 'ok', #duplicates }
   for i, e in ipairs(duplicates) do run.reply[2 + i] = e end
-  run.found, run.refreshed, run.episodes, run.packed = {}, {}, {}, {}
+  run.found, run.refreshed, run.episodes, run.packed, run.outbox = {}, {}, {}, {}, {}
   split_by_metric(run)
   for i = 1, #run.names do
     if #run.values[i].values > 0 then apply_metric(run, i) end
@@ -391,19 +433,21 @@ local function apply_run(run)
     redis.call('LTRIM', KEYS[k + 1], 0, ANOMALY_CAP - 1)
     redis.call('EXPIRE', KEYS[k + 1], TTL)
   end
+  local made = #run.episodes > 0 and store_episodes(run, KEYS[k + 4], KEYS[k + 5])
+  if #run.outbox > 0 then to_outbox(run, KEYS[k + 6]) end
   if #run.refreshed > 0 then
     redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', NOW - TTL * 1000)
     redis.call('EXPIRE', KEYS[k], TTL)
   end
+  if #run.refreshed > 0 or made then
+    redis.call('EXPIRE', KEYS[k + 4], TTL)
+    redis.call('EXPIRE', KEYS[k + 5], TTL)
+  end
   local reply = run.reply
   if FULL then reply[#reply + 1] = table.concat(run.packed) end
-  if #run.episodes > 0 then
-    store_episodes(run, KEYS[k + 4], KEYS[k + 5])
-    if OUTBOX_CAP > 0 then to_outbox(run, KEYS[k + 6]) end
-  end
   for _, e in ipairs(run.episodes) do
     local r = #reply
-    reply[r + 1] = e.step; reply[r + 2] = e.event; reply[r + 3] = e.metric; reply[r + 4] = e.record; reply[r + 5] = e.id
+    reply[r + 1] = e.opened; reply[r + 2] = e.closed; reply[r + 3] = e.metric; reply[r + 4] = e.record; reply[r + 5] = e.id
   end
   reply[#reply + 1] = #run.episodes
   -- Last: the refreshed metric numbers, then their count.

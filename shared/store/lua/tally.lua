@@ -3,15 +3,16 @@
   Encoded by shared/store/tally.ts only.
   KEYS[1] devices (zset: device -> last write, ms)   KEYS[2] totals (hash)   KEYS[3] recent anomalies (list)
   KEYS[4] live series (zset: device/metric -> last expiry refresh, ms)
-  KEYS[5] recent episode ids (list, newest opening first)   KEYS[6] episode records (hash: id -> JSON)
+  KEYS[5] recent episode ids (list, newest opening first)   KEYS[6] episode records (hash: id -> packed record, as record.lua writes it)
   KEYS[7] devices whose outbox has entries to deliver (set)
   (all seven carry the hash tag {global}, so this runs on Redis Cluster too)
   ARGV[1] now (ms)   ARGV[2] cap of the anomaly list   ARGV[3] D, then D device ids
   then S, then S pairs (refresh time, series member)
   then F, then F pairs (totals field, increment)
   then O, then O pairs (episode id, record) opened, oldest first: the oldest ids beyond the cap leave
-    with their records
-  then C, then C pairs (episode id, closed record): it overwrites the record if it is still kept
+    with their records (the record of one opened and closed by the same run is its closed one)
+  then C, then C pairs (episode id, closed record) of episodes opened earlier: it overwrites the record
+    if it is still kept
   then B, then B devices whose outbox the record calls appended to
   then the rest: anomaly JSON records (times in ms, as record.lua writes them), oldest first
   Returns: nothing.
@@ -40,19 +41,41 @@ for i = 0, F - 1 do
   redis.call('HINCRBY', KEYS[2], ARGV[at + 2 * i], ARGV[at + 2 * i + 1])
 end
 at = at + 2 * F
+-- Episodes: the opened ids pushed in order (the oldest beyond the cap leave, with their records), then
+-- every record in one HSET, in order (a later one of the same id wins); a closing only if its record
+-- is still kept. A few calls, whatever the number of episodes.
 local cap = tonumber(ARGV[2])
 local O = tonumber(ARGV[at]); at = at + 1
+local opened, gone, fields = {}, {}, {}
+for i = 0, O - 1 do opened[i + 1] = ARGV[at + 2 * i] end
+if O > 0 then
+  local len = call_chunked('LPUSH', KEYS[5], opened, 1, O)
+  if len > cap then
+    local old = redis.call('RPOP', KEYS[5], len - cap)
+    call_chunked('HDEL', KEYS[6], old, 1, #old)
+    for _, id in ipairs(old) do gone[id] = true end
+  end
+end
+local kept = {}
+for _, id in ipairs(opened) do if not gone[id] then kept[id] = true end end
 for i = 0, O - 1 do
   local id = ARGV[at + 2 * i]
-  if redis.call('LPUSH', KEYS[5], id) > cap then redis.call('HDEL', KEYS[6], redis.call('RPOP', KEYS[5])) end
-  redis.call('HSET', KEYS[6], id, ARGV[at + 2 * i + 1])
+  if not gone[id] then fields[#fields + 1] = id; fields[#fields + 1] = ARGV[at + 2 * i + 1] end
 end
 at = at + 2 * O
 local C = tonumber(ARGV[at]); at = at + 1
+local earlier = {}
 for i = 0, C - 1 do
   local id = ARGV[at + 2 * i]
-  if redis.call('HEXISTS', KEYS[6], id) == 1 then redis.call('HSET', KEYS[6], id, ARGV[at + 2 * i + 1]) end
+  if not kept[id] and not gone[id] then earlier[#earlier + 1] = id end
 end
+local exists = {}
+for n, value in ipairs(hmget_chunked(KEYS[6], earlier)) do if value then exists[earlier[n]] = true end end
+for i = 0, C - 1 do
+  local id = ARGV[at + 2 * i]
+  if kept[id] or exists[id] then fields[#fields + 1] = id; fields[#fields + 1] = ARGV[at + 2 * i + 1] end
+end
+if #fields > 0 then call_chunked('HSET', KEYS[6], fields, 1, #fields) end
 at = at + 2 * C
 local B = tonumber(ARGV[at]); at = at + 1
 if B > 0 then
