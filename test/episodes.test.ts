@@ -225,6 +225,61 @@ describe('a stuck sensor (EPISODE_FLATLINE)', () => {
   });
 });
 
+describe('the episode lists, capped', () => {
+  // One episode per 11 values: against ten equal values an 11 is flagged (zero variance) and opens one,
+  // the next value closes it (K = 1), and the window holds only equal values again ten values later.
+  const BLOCK = [11, ...Array(10).fill(10)];
+  const ids = (redis: Redis, list: string) => redis.lrange(list, 0, -1);
+  const fields = async (redis: Redis, hash: string) => (await redis.hkeys(hash)).sort();
+
+  it('keep the newest 100 of a device and RECENT_ANOMALIES over all, each id with its record; a closing of one trimmed away adds nothing back', async () => {
+    const api = await app({ ...EPISODES, EPISODE_CLOSE_AFTER: '1', EPISODE_REFRACTORY: '0', RECENT_ANOMALIES: '30', MAX_BATCH: '2000' });
+    const redis = new Redis(api.context.config.redisUrl, { keyPrefix: api.context.config.keyPrefix });
+    try {
+      const device = 'capped';
+      // First, an episode of `mem` that stays open: the oldest of the device's.
+      const mem = [...Array(10).fill(10), 11].map((v, i) => ({ device_id: device, timestamp: at(i), mem: v }));
+      expect((await request(`${api.url}/ingest/batch`, { body: mem })).body.alerts).toHaveLength(1);
+      const memId = `${T0 + 10_000}/mem`;
+      // Then 105 episodes of `cpu` in one batch: one call pushes 105 ids and trims the 6 oldest at once.
+      const cpu = [...Array(10).fill(10), ...Array.from({ length: 105 }, () => BLOCK).flat()];
+      const reply = await request(`${api.url}/ingest/batch`, { body: cpu.map((v, i) => ({ device_id: device, timestamp: at(20 + i), cpu: v })) });
+      expect(reply.status).toBe(202);
+      expect(reply.body.alerts).toHaveLength(105);
+      const cpuId = (n: number) => `${T0 + (30 + 11 * n) * 1000}/cpu`;
+      const own = await ids(redis, keys.deviceEpisodes(device));
+      expect(own).toEqual(Array.from({ length: 100 }, (_, n) => cpuId(104 - n)));
+      expect(await fields(redis, keys.deviceEpisodeRecords(device))).toEqual([...own].sort());
+      const global = await ids(redis, keys.episodes);
+      expect(global).toEqual(own.slice(0, 30).map((id) => `${device}/${id}`));
+      expect(await fields(redis, keys.episodeRecords)).toEqual([...global].sort());
+
+      // One more: the device's list drops its oldest, the global one too.
+      const more = [...BLOCK].map((v, i) => ({ device_id: device, timestamp: at(20 + cpu.length + i), cpu: v }));
+      expect((await request(`${api.url}/ingest/batch`, { body: more })).status).toBe(202);
+      expect((await ids(redis, keys.deviceEpisodes(device)))[0]).toBe(`${T0 + (20 + cpu.length) * 1000}/cpu`);
+      expect(await redis.llen(keys.deviceEpisodes(device))).toBe(100);
+      expect(await redis.hlen(keys.deviceEpisodeRecords(device))).toBe(100);
+      expect(await redis.hlen(keys.episodeRecords)).toBe(30);
+
+      // The `mem` episode, trimmed from both lists, closes: its record is not written back.
+      const [closed] = await sendOneByOne(api.url, device, [10], 'mem');
+      expect(closed).toMatchObject({ episode: 'closed' });
+      expect(await redis.hexists(keys.deviceEpisodeRecords(device), memId)).toBe(0);
+      expect(await redis.hexists(keys.episodeRecords, `${device}/${memId}`)).toBe(0);
+      expect(await redis.hlen(keys.deviceEpisodeRecords(device))).toBe(100);
+      expect(await redis.hlen(keys.episodeRecords)).toBe(30);
+      // What is kept reads back, newest first, closed with its peak.
+      const shown = (await request(`${api.url}/anomalies?device=${device}&limit=2`)).body.recent_episodes;
+      expect(shown.map((e: { start: string; status: string; peak: { value: number } }) => [e.start, e.status, e.peak.value])).toEqual([
+        [at(20 + cpu.length), 'closed', 11], [at(30 + 11 * 104), 'closed', 11],
+      ]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
+
 describe('state kept across versions and profiles', () => {
   it('reads a series stored in layout v1, keeps its counts, and starts its detection state fresh', async () => {
     const api = await app(EPISODES);
@@ -267,6 +322,47 @@ describe('state kept across versions and profiles', () => {
       // A new series at its sixth value, in its warm-up: the same flag opens an episode.
       const fresh = await sendOneByOne(api.url, 'v2-new', [...BASELINE.slice(0, 5), 20]);
       expect(fresh[5]).toMatchObject({ anomaly: true, episode: 'opened' });
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('reads a series stored in layout v3 with an episode open, and its JSON record: the episode carries on, closes, and is stored packed', async () => {
+    const api = await app(EPISODES);
+    const redis = new Redis(api.context.config.redisUrl, { keyPrefix: api.context.config.keyPrefix });
+    try {
+      // A v3 state: the window of BASELINE, 500 values seen, 4 episodes, the fourth open since value 3
+      // (opened by 20, calm for 1 value of the K = 3 that close it), as version 3 stored it.
+      const start = T0 + 3000;
+      const v3 = Buffer.alloc(37 * 8);
+      const fields = [
+        3, 10, 11, 0, 10, 0, 0, 10, 500, 7, Date.now(), 12, 11, 1, 0, T0 + 9000, Date.now(), 0.68, 0.9, // … likelihood
+        0.5, 0.1, 0.01, 5000, // sh, mu, v, lc
+        1, start, 1, 0, 4, start, 0.99, 20, start, 20, 0.99, 0.7, T0 + 3500, 1, // ep, start, calm, cool, episodes, last_unusual, peak, peak_value, peak_at, open_value, open_score, open_likelihood, opened_at, same
+      ];
+      fields.forEach((x, i) => v3.writeDoubleLE(x, 8 * i));
+      const id = `${start}/cpu`;
+      const json = { device_id: 'v3', metric: 'cpu', start, end: null, value: 20, score: 0.99, likelihood: 0.7, detected_at: T0 + 3500 };
+      await redis.rpush(keys.window('v3', 'cpu'), ...BASELINE.map(String));
+      await redis.hset(keys.state('v3', 'cpu'), STATE_FIELD, v3);
+      await redis.zadd(keys.seriesIndex('v3'), Date.now(), 'cpu');
+      await redis.lpush(keys.deviceEpisodes('v3'), id);
+      await redis.hset(keys.deviceEpisodeRecords('v3'), id, JSON.stringify(json));
+
+      expect((await request(`${api.url}/analyze?device=v3`)).body.series[0]).toMatchObject({ count: 500, episodes: 4, episode: { status: 'open', start: at(3) } });
+      expect((await request(`${api.url}/anomalies?device=v3`)).body.recent_episodes).toEqual([
+        { device_id: 'v3', metric: 'cpu', status: 'open', start: at(3), end: null, value: 20, score: 0.99, likelihood: 0.7, detected_at: at(3.5), peak: null, closed_at: null },
+      ]);
+      // Two usual values: the episode closes (calm 1 + 2 = K), with the peak and start v3 kept.
+      const steps = await sendOneByOne(api.url, 'v3', [11, 11]);
+      expect(steps.map((s) => s.episode)).toEqual(['open', 'closed']);
+      const [record] = (await request(`${api.url}/anomalies?device=v3`)).body.recent_episodes;
+      expect(record).toMatchObject({ status: 'closed', start: at(3), end: at(3), value: 20, score: 0.99, likelihood: 0.7, peak: { score: 0.99, value: 20, at: at(3) } });
+      expect((await redis.hgetBuffer(keys.deviceEpisodeRecords('v3'), id))!.length).toBe(80);
+      expect((await request(`${api.url}/analyze?device=v3`)).body.series[0]).toMatchObject({ count: 502, episodes: 4, episode: null });
+      // Written back in layout v4: 26 doubles of state, and the episode's 11 in their own field.
+      expect((await redis.hgetBuffer(keys.state('v3', 'cpu'), STATE_FIELD))!.length).toBe(26 * 8);
+      expect((await redis.hgetBuffer(keys.state('v3', 'cpu'), 'episode'))!.length).toBe(11 * 8);
     } finally {
       redis.disconnect();
     }

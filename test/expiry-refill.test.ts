@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestRoutes } from '../functions/ingest/routes.js';
+import { keys } from '../shared/store/keys.js';
 import { type Reply, type TestApp, request, startApp } from './support/app.js';
 import { waitFor } from '../support/servers.js';
 
@@ -115,5 +116,26 @@ describe('the expiry of a series is pushed back by its writes', () => {
     // The index scores the metric by the time of its last refresh.
     expect(Number(await redis.zscore(k.index, 'cpu')) - firstScore).toBeGreaterThan(REFRESH_MS);
     expect((await app.context.store.series('refreshed'))[0]).toMatchObject({ count: 2, value: 2 });
+  });
+
+  it("sets the device's episode list and records to expire when made, and pushes them back with its series", async () => {
+    const p = app.context.config.keyPrefix;
+    const episodeKeys = [`${p}${keys.deviceEpisodes('episodic')}`, `${p}${keys.deviceEpisodeRecords('episodic')}`];
+    const ttls = () => Promise.all(episodeKeys.map((key) => redis.pttl(key)));
+    // Ten equal values, then at once (within the refresh interval: no series refresh) another, flagged
+    // against their zero variance: it opens an episode, and the list made for it gets the TTL.
+    const events = Array.from({ length: 10 }, () => ({ device_id: 'episodic', cpu: 1 }));
+    expect((await request(`${app.url}/ingest/batch`, { body: events })).status).toBe(202);
+    expect((await request(`${app.url}/ingest`, { body: { device_id: 'episodic', cpu: 2 } })).body.metrics.cpu.episode).toBe('opened');
+    for (const ttl of await ttls()) {
+      expect(ttl).toBeGreaterThan(TTL_MS * 0.9);
+      expect(ttl).toBeLessThanOrEqual(TTL_MS);
+    }
+    await waitFor('the refresh interval to pass', async () => (await redis.pttl(episodeKeys[0]!)) < TTL_MS - REFRESH_MS - 100);
+    const before = await ttls();
+    // A usual value: the episode stays open and nothing of it is stored, but the series' refresh pushes its keys back.
+    expect((await request(`${app.url}/ingest`, { body: { device_id: 'episodic', cpu: 1 } })).status).toBe(202);
+    const after = await ttls();
+    after.forEach((ttl, i) => expect(ttl, episodeKeys[i]).toBeGreaterThan(before[i]!));
   });
 });

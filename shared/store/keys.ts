@@ -8,7 +8,7 @@ export const keys = {
   deviceAnomalies: (device: string) => `dev:{${device}}:anomalies`,
   /** list of the device's alert episode ids (`<start ms>/<metric>`), newest opening first, capped. */
   deviceEpisodes: (device: string) => `dev:{${device}}:episodes`,
-  /** hash: episode id → JSON record (shared/store/episode-record.ts); a closing overwrites its opening. */
+  /** hash: episode id → packed record (shared/store/episode-record.ts); a closing overwrites its opening. */
   deviceEpisodeRecords: (device: string) => `dev:{${device}}:episode`,
   /** stream: the device's alert episodes to deliver to K_SINK (record.lua appends, shared/outbox delivers). */
   outbox: (device: string) => `dev:{${device}}:outbox`,
