@@ -4,7 +4,7 @@ import { type AnomalyRecord, type StoredAnomaly, presentAnomaly } from './anomal
 import { type EpisodeRecord, parseEpisode, presentEpisode } from './episode-record.js';
 import type { Client } from './connection.js';
 import { keys } from './keys.js';
-import { EPISODE_FIELD, STATE_FIELD, decodeState } from './series-state.js';
+import { STATE_FIELD, decodeState } from './series-state.js';
 
 export interface SeriesView {
   metric: string;
@@ -63,8 +63,8 @@ export function createReads(redis: Client, seriesTtlSeconds: number): Reads {
     async series(device, metric, history = false) {
       const done = redisTimer('series');
       const metrics = metric ? [metric] : (await redis.zrangebyscore(keys.seriesIndex(device), Date.now() - ttlMs, '+inf')).sort();
-      const rows = await Promise.all(metrics.map((m) => redis.hmgetBuffer(keys.state(device, m), STATE_FIELD, EPISODE_FIELD)));
-      const views = rows.flatMap(([packed, episode], i) => seriesView(metrics[i]!, packed, episode));
+      const rows = await Promise.all(metrics.map((m) => redis.hgetBuffer(keys.state(device, m), STATE_FIELD)));
+      const views = rows.flatMap((packed, i) => seriesView(metrics[i]!, packed));
       // The last `samples` values of the list: what the detector holds (the list can be longer for a
       // moment after WINDOW_SIZE was lowered, until the next write trims it).
       if (history) {
@@ -137,8 +137,8 @@ function rankDevices(newestFirst: readonly string[], limit: number): DeviceAnoma
     .map(([device_id, anomalies]) => ({ device_id, anomalies }));
 }
 
-function seriesView(metric: string, packed: Buffer | null | undefined, episode: Buffer | null | undefined): SeriesView[] {
-  const state = decodeState(packed, episode);
+function seriesView(metric: string, packed: Buffer | null): SeriesView[] {
+  const state = decodeState(packed);
   if (!state) return [];
   return [
     {

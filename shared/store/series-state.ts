@@ -1,11 +1,11 @@
 import { normalCdf, scoreOf } from '../detector/detection.js';
 
 /**
- * The state hash of a series: little-endian doubles written by shared/store/lua/record.lua with
- * struct.pack (exact, and far cheaper for the script than text fields), whose header documents the
- * layouts. v4 has two fields: `state` (the window's sums, the detection's per-value state and the last
- * value's results) and `episode` (the alert episode's, written once a value has met one). v3 and v2
- * (37 doubles in `state`) and v1 (17) are still read.
+ * The state hash of a series holds one field, `state`: little-endian doubles written by
+ * shared/store/lua/record.lua with struct.pack (exact, and far cheaper for the script than text
+ * fields), whose header documents the layouts. v4 has 27 (the window's sums, the detection's state
+ * and the last value's results), and 10 more while an alert episode is open; v3 and v2 (37) and v1
+ * (17) are still read.
  */
 const V1 = [
   'version', 'n', 'k', 's1', 's2', 'e1', 'e2', 'w', 'count', 'anomalies', 'refreshed',
@@ -17,13 +17,12 @@ const V3 = [
 ] as const;
 const V4 = [
   'version', 'n', 'k', 's1', 's2', 'e1', 'e2', 'w', 'count', 'anomalies', 'refreshed', 'last',
-  'sh', 'mu', 'v', 'lc', 'same', 'ep', 'cool', 'avg', 'z', 'bits', 'ts', 'updated', 'd', 'variance',
+  'sh', 'mu', 'v', 'lc', 'same', 'ep', 'cool', 'episodes', 'avg', 'z', 'bits', 'ts', 'updated', 'd', 'variance',
 ] as const;
-const EPISODE = [
-  'start', 'calm', 'episodes', 'last_unusual', 'peak', 'peak_value', 'peak_at', 'open_value', 'open_score', 'open_likelihood', 'opened_at',
+const V4_OPEN = [
+  ...V4, 'start', 'calm', 'last_unusual', 'peak', 'peak_value', 'peak_at', 'open_value', 'open_score', 'open_likelihood', 'opened_at',
 ] as const;
 export const STATE_FIELD = 'state';
-export const EPISODE_FIELD = 'episode';
 
 export type SeriesState = Record<(typeof V3)[number], number>;
 
@@ -31,23 +30,22 @@ const read = (packed: Buffer, names: readonly string[], into: Record<string, num
   names.forEach((name, i) => (into[name] = packed.readDoubleLE(8 * i)));
 
 /**
- * Decodes a series' state fields (`episode` may be missing: no episode met yet), or returns undefined
- * for a missing state or an unknown layout. v4's score and likelihood are computed from what it keeps
- * (z, whether the value was scored, the likelihood's d and variance), as the write path's replies are.
+ * Decodes a packed state, or returns undefined for a missing value or an unknown layout. v4's score
+ * and likelihood are computed from what it keeps (z, whether the value was scored, the likelihood's d
+ * and variance), as the write path's replies are.
  */
-export function decodeState(packed: Buffer | null | undefined, episode?: Buffer | null): SeriesState | undefined {
+export function decodeState(packed: Buffer | null | undefined): SeriesState | undefined {
   if (!packed) return undefined;
   const state = Object.fromEntries(V3.map((name) => [name, 0])) as SeriesState;
   const version = packed.length >= 8 ? packed.readDoubleLE(0) : 0;
-  if (packed.length === V4.length * 8 && version === 4) {
+  if (version === 4 && (packed.length === V4.length * 8 || packed.length === V4_OPEN.length * 8)) {
     const v4: Record<string, number> = {};
-    read(packed, V4, v4);
+    read(packed, packed.length === V4.length * 8 ? V4 : V4_OPEN, v4);
     const { bits, d, variance, ...rest } = v4;
     Object.assign(state, rest);
     state.anomaly = bits! & 1;
     state.score = scoreOf(Number.isFinite(state.z) ? state.z : null, (bits! & 2) === 2);
     state.likelihood = variance! > 0 ? normalCdf(d! / Math.sqrt(variance!)) : 0.5;
-    if (episode?.length === EPISODE.length * 8) read(episode, EPISODE, state);
     return state;
   }
   if (packed.length === V3.length * 8 && (version === 2 || version === 3)) {

@@ -39,14 +39,14 @@
   In mode "anomalies", avg and z are "%.17g" text; z is "inf" or "-inf" when the baseline has zero variance.
   An event whose id was applied within the id ttl (or earlier in this run) is a duplicate: not applied.
 
-  State hash (layout v4, decoded in shared/store/series-state.ts), little-endian doubles:
-  field "state", 26: version, n, k, s1, s2, e1, e2, w, count, anomalies, refreshed, last, then the
-  detection's per-value state sh, mu, v, lc, same, ep, cool (the first 19 are what a call reads back),
-  then the last value's results for reads: avg, z, bits (1 anomaly, 2 scored), ts, updated, and the
-  likelihood's d and variance (0, 0 while it learns);
-  field "episode", 11, read and written only when a value opens or meets an episode: start, calm,
-  episodes, last_unusual, peak, peak_value, peak_at, open_value, open_score, open_likelihood, opened_at.
-  Older layouts are read and written back as v4: v3, one field of 37 doubles (version, n … updated as
+  State hash: one field "state", little-endian doubles (layout v4, decoded in shared/store/series-state.ts):
+  version, n, k, s1, s2, e1, e2, w, count, anomalies, refreshed, last, then the detection's state sh,
+  mu, v, lc, same, ep, cool, episodes (the first 20: what a call reads back), then the last value's
+  results, for reads: avg, z, bits (1 anomaly, 2 scored), ts, updated, and the likelihood's d and
+  variance (0, 0 while it learns): 27 doubles; while an episode is open, its 10 fields follow, unpacked
+  only when a value meets it: start, calm, last_unusual, peak, peak_value, peak_at, open_value,
+  open_score, open_likelihood, opened_at (37 doubles, told from v3 by the version).
+  Older layouts are read and written back as v4: v3, 37 doubles (version, n … updated as
   above but avg, z, anomaly, ts, updated, score, likelihood after `last`, then sh, mu, v, lc, ep, start,
   calm, cool, episodes, last_unusual, peak, peak_value, peak_at, open_value, open_score,
   open_likelihood, opened_at, same); v2, the same with its likelihood over another measure (sh, mu, v,
@@ -74,7 +74,7 @@
   number texts (JavaScript's String(number) or %.17g); cjson would round numbers to 14 digits.
 
   Cost: every redis.call has a fixed price, so a metric takes HGET, RPUSH, LPOP (once the window is
-  full) and HSET of one packed field (two while an episode is open, and one more HGET to read it). Expiry is refreshed only when the last refresh is older than 1%
+  full) and HSET of one packed field. Expiry is refreshed only when the last refresh is older than 1%
   of the TTL. The functions below are made once per call, not once per run or value.
 ]]
 --- @include "chunked"
@@ -111,10 +111,12 @@ local REFRESH_MS = TTL * 10 -- 1% of the TTL, in ms
 local fmt, abs, sqrt, HUGE = string.format, math.abs, math.sqrt, math.huge
 local function num(x) return fmt('%.17g', x) end
 local spack, VALUE_LAYOUT = struct.pack, '<ddddB'
--- Layouts of the state hash (see the header): v4's fields "state" (its first 19 doubles read back,
--- HOT) and "episode"; v3 (and v2) and v1 are still read.
-local HOT, STATE, EPISODE = '<' .. string.rep('d', 19), '<' .. string.rep('d', 26), '<' .. string.rep('d', 11)
-local V3, V1 = '<' .. string.rep('d', 37), '<' .. string.rep('d', 17)
+-- Layouts of the state (see the header): v4 (its first 20 doubles read back, HOT; 27, or 37 with an
+-- episode open, whose 10 fields (EPISODE) are unpacked only when a value needs them); v3 (and v2) and
+-- v1 are still read.
+local HOT, SHORT, LONG = '<' .. string.rep('d', 20), '<' .. string.rep('d', 27), '<' .. string.rep('d', 37)
+local EPISODE, EPISODE_AT = '<' .. string.rep('d', 10), 27 * 8 + 1
+local V1 = '<' .. string.rep('d', 17)
 
 
 -- One run as offsets into ARGV and KEYS; returns it and where the next run starts.
@@ -163,36 +165,36 @@ local function record_flagged(run, i, values, j, avg, z)
     run.events[values.events[j]].ts .. ',"detected_at":' .. NOW .. '}'
 end
 
--- The state of a series as 18 values: n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, sh, mu, v,
--- lc, same, ep, cool, then its episode table when an older layout held one (to be written as v4), or
--- an empty state (n = -1 forces a rebuild of a layout it cannot read).
+-- The state of a series as 19 values: n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, sh, mu, v,
+-- lc, same, ep, cool, episodes; then the episode's fields (includes/detection.lua) as a table when an
+-- older layout held them, else the packed state to unpack them from (episode_of) if a value needs
+-- them; or an empty state (n = -1 forces a rebuild of a layout it cannot read).
 local function read_state(skey)
   local packed = redis.call('HGET', skey, 'state')
-  if packed and #packed == 26 * 8 then
-    local version, n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, sh, mu, v, lc, same, ep, cool = struct.unpack(HOT, packed)
-    if version == 4 then return n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, sh, mu, v, lc, same, ep, cool end
-  elseif packed and #packed == 37 * 8 then
-    local f = { struct.unpack(V3, packed) }
-    if f[1] == 3 or f[1] == 2 then
+  local size = packed and #packed
+  if size == 27 * 8 or size == 37 * 8 then
+    local version, n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, sh, mu, v, lc, same, ep, cool, episodes = struct.unpack(HOT, packed)
+    if version == 4 then return n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, sh, mu, v, lc, same, ep, cool, episodes, nil, packed end
+    if size == 37 * 8 and (version == 3 or version == 2) then
+      local f = { struct.unpack(LONG, packed) }
       -- v2 averaged another measure: its likelihood learns again (sh, mu, v, lc), the rest carries on
-      if f[1] == 2 then f[20], f[21], f[22], f[23] = 0, 0, 0, 0 end
-      return f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], f[20], f[21], f[22], f[23], f[37], f[24], f[27],
-        { f[25], f[26], f[28], f[29], f[30], f[31], f[32], f[33], f[34], f[35], f[36] }
+      if version == 2 then f[20], f[21], f[22], f[23] = 0, 0, 0, 0 end
+      return f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], f[20], f[21], f[22], f[23], f[37], f[24], f[27], f[28],
+        { f[25], f[26], f[29], f[30], f[31], f[32], f[33], f[34], f[35], f[36] }
     end
-  elseif packed and #packed == 17 * 8 then
+  elseif size == 17 * 8 then
     local version, n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last = struct.unpack(V1, packed)
-    if version == 1 then return n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, 0, 0, 0, 0, 0, 0, 0 end
+    if version == 1 then return n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, 0, 0, 0, 0, 0, 0, 0, 0 end
   elseif not packed then
-    return 0, 0, 0, 0, 0, 0, 0, 0, 0, nil, nil, 0, 0, 0, 0, 0, 0, 0
+    return 0, 0, 0, 0, 0, 0, 0, 0, 0, nil, nil, 0, 0, 0, 0, 0, 0, 0, 0
   end
-  return -1, 0, 0, 0, 0, 0, 0, 0, 0, nil, nil, 0, 0, 0, 0, 0, 0, 0
+  return -1, 0, 0, 0, 0, 0, 0, 0, 0, nil, nil, 0, 0, 0, 0, 0, 0, 0, 0
 end
 
--- The series' episode fields (includes/detection.lua), read when a value first needs them.
-local function read_episode(skey)
-  local packed = redis.call('HGET', skey, 'episode')
-  if packed and #packed == 11 * 8 then return { struct.unpack(EPISODE, packed) } end
-  return { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+-- The episode's fields from a v4 state: kept after the rest while an episode is open.
+local function episode_of(packed)
+  if packed and #packed == 37 * 8 then return { struct.unpack(EPISODE, packed, EPISODE_AT) } end
+  return { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 end
 
 -- The record of an episode as the outbox carries it (JSON): as it was opened, or as it closed. Times are
@@ -283,9 +285,7 @@ local function apply_metric(run, i)
   local values = run.values[i]
   local new, count = values.values, #values.values
 
-  local n, k, s1, s2, e1, e2, w, seen, flagged0, refreshed, prev, sh, mu, v, lc, same, ep, cool, dt = read_state(skey)
-  -- An older layout's episode is written back as this layout's field.
-  local dirty = dt ~= nil
+  local n, k, s1, s2, e1, e2, w, seen, flagged0, refreshed, prev, sh, mu, v, lc, same, ep, cool, episodes, dt, stored = read_state(skey)
   local len, at = append_values(wkey, values)
   -- A window longer than W (WINDOW_SIZE was lowered) loses its oldest values before anything else.
   local skip = len > W and len - W or 0
@@ -344,9 +344,9 @@ local function apply_metric(run, i)
     local step = 0
     if ep == 0 and cool > 0 then cool = cool - 1
     elseif ep == 1 or unusual then
-      dt = dt or read_episode(skey)
+      dt = dt or episode_of(stored)
       step, ep, cool = episode_step(dt, ep, unusual, z, scored, ld, lv, x, run.events[values.events[j]].ts, NOW, P)
-      dirty = true
+      if step == 1 then episodes = episodes + 1 end
     end
 
     if n == W then
@@ -375,13 +375,17 @@ local function apply_metric(run, i)
   -- entry and its keys always expire together (score + TTL).
   local refresh = not refreshed or NOW - refreshed > REFRESH_MS
   if refresh then refreshed = NOW end
-  local state = spack(STATE, 4, n, k, s1, s2, e1, e2, W, seen + count, flagged0 + flagged, refreshed, new[count], sh, mu, v, lc, same, ep, cool,
-    avg, z, flag + (scored and 2 or 0), tonumber(run.events[values.events[count]].ts), NOW, ld or 0, lv or 0)
-  if dirty then
-    redis.call('HSET', skey, 'state', state, 'episode', spack(EPISODE, unpack(dt, 1, 11)))
+  -- An episode open at the end of the values was met by the first of them: its fields are in dt.
+  local bits, ts = flag + (scored and 2 or 0), tonumber(run.events[values.events[count]].ts)
+  local state
+  if ep == 1 then
+    state = spack(LONG, 4, n, k, s1, s2, e1, e2, W, seen + count, flagged0 + flagged, refreshed, new[count], sh, mu, v, lc, same, ep, cool,
+      episodes, avg, z, bits, ts, NOW, ld or 0, lv or 0, unpack(dt, 1, 10))
   else
-    redis.call('HSET', skey, 'state', state)
+    state = spack(SHORT, 4, n, k, s1, s2, e1, e2, W, seen + count, flagged0 + flagged, refreshed, new[count], sh, mu, v, lc, same, ep, cool,
+      episodes, avg, z, bits, ts, NOW, ld or 0, lv or 0)
   end
+  redis.call('HSET', skey, 'state', state)
   if refresh then
     redis.call('EXPIRE', wkey, TTL)
     redis.call('EXPIRE', skey, TTL)

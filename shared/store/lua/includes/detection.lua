@@ -1,11 +1,11 @@
 --[[ detection: graded score, anomaly likelihood and alert episodes of one series, one value at a time.
   The same arithmetic, in the same order, as shared/detector/detection.ts (the reference, where the
   method is described); tests hold the two together. Per value, record.lua runs the likelihood's step
-  and the test of an unusual value inline, in locals (sh, mu, v, lc, same, ep, cool; a call costs
-  about as much as that arithmetic), and calls episode_step below only when a value opens or moves an
-  open episode. dt holds the episode's fields, indexed below: start, calm, episodes, last_unusual,
-  peak, peak_value, peak_at, open_value, open_score, open_likelihood, opened_at (the state hash's field
-  "episode", read only then). P holds the parameters: short_rate and long_rate (2 / (span + 1)),
+  and the test of an unusual value inline, in locals (sh, mu, v, lc, same, ep, cool, episodes; a call
+  costs about as much as that arithmetic), and calls episode_step below only when a value opens or
+  meets an open episode. dt holds the episode's fields, indexed below: start, calm, last_unusual, peak,
+  peak_value, peak_at, open_value, open_score, open_likelihood, opened_at (kept at the end of the
+  packed state while the episode is open, unpacked only then). P holds the parameters: short_rate and long_rate (2 / (span + 1)),
   warmup, trigger_flag, lik_x2 (Φ⁻¹(EPISODE_LIKELIHOOD)²), lik_half (EPISODE_LIKELIHOOD is 0.5),
   score_z (the |z| of EPISODE_SCORE; nil when off), close_after, refractory, flatline, warm_until
   (MIN_SAMPLES + EPISODE_WARMUP; thresholds_of below gives the first three).
@@ -16,8 +16,8 @@
 local SQRT2 = math.sqrt(2)
 -- Locals, not math.x: each global lookup costs about as much as the arithmetic here.
 local m_exp, m_sqrt, m_log, HUGE_ = math.exp, math.sqrt, math.log, math.huge
-local START, CALM, EPISODES, LAST_UNUSUAL, PEAK, PEAK_VALUE, PEAK_AT, OPEN_VALUE, OPEN_SCORE, OPEN_LIKELIHOOD, OPENED_AT =
-  1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+local START, CALM, LAST_UNUSUAL, PEAK, PEAK_VALUE, PEAK_AT, OPEN_VALUE, OPEN_SCORE, OPEN_LIKELIHOOD, OPENED_AT =
+  1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 local MIN_VAR = 0.05 * 0.05 -- the smallest spread the likelihood assumes, squared
 local DEVIATION_CLAMP, P_LOW = 8, 0.02425
 local A1, A2, A3, A4, A5, A6 = -3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239
@@ -89,7 +89,7 @@ local function episode_step(dt, ep, unusual, z, scored, d, var, value, ts, now, 
   end
   ts = tonumber(ts)
   local score = score_of(z, scored)
-  dt[START], dt[CALM], dt[EPISODES], dt[LAST_UNUSUAL] = ts, 0, dt[EPISODES] + 1, ts
+  dt[START], dt[CALM], dt[LAST_UNUSUAL] = ts, 0, ts
   dt[PEAK], dt[PEAK_VALUE], dt[PEAK_AT] = score, value, ts
   dt[OPEN_VALUE], dt[OPEN_SCORE], dt[OPEN_LIKELIHOOD], dt[OPENED_AT] = value, score, likelihood_of(d, var), now
   return 1, 1, 0
