@@ -101,15 +101,18 @@ export function runsByDevice(readings: readonly Reading[], indexes: Iterable<num
 /** The KEYS and ARGV of one record.lua call over `runs`, in the layout its header documents. */
 export function encodeRecord(runs: readonly DeviceRun[], readings: readonly Reading[], now: number, mode: ReplyMode, config: Config) {
   const keyList: string[] = [];
+  // Entries kept in a device's outbox; 0: no sink, no outbox, and its key is not sent.
+  const outboxCap = config.sinkUrl ? config.outboxMaxLength : 0;
   const args: Array<string | number> = [
     config.windowSize, config.zThreshold, config.minSamples, config.seriesTtlSeconds, DEVICE_ANOMALY_CAP, now, mode,
     config.idempotencyTtlSeconds, config.rateLimitPerDevice, config.rateLimitBurst, runs.length,
     config.likelihoodShort, config.likelihoodLong, config.episodeTrigger, config.episodeLikelihood, config.episodeScore,
     config.episodeCloseAfter, config.episodeRefractory, config.episodeFlatline, config.episodeWarmup,
-    config.sinkUrl ? config.outboxMaxLength : 0,
+    outboxCap,
   ];
   for (const { device, metrics, position, events } of runs) {
-    keyList.push(keys.seriesIndex(device), keys.deviceAnomalies(device), keys.eventIds(device), keys.rateBucket(device), keys.deviceEpisodes(device), keys.deviceEpisodeRecords(device), keys.outbox(device));
+    keyList.push(keys.seriesIndex(device), keys.deviceAnomalies(device), keys.eventIds(device), keys.rateBucket(device), keys.deviceEpisodes(device), keys.deviceEpisodeRecords(device));
+    if (outboxCap > 0) keyList.push(keys.outbox(device));
     for (const metric of metrics) keyList.push(keys.window(device, metric), keys.state(device, metric));
     args.push(device, metrics.length, ...metrics, events.length);
     for (const index of events) {

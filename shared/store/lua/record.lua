@@ -17,8 +17,9 @@
   KEYS, per run in the same order: series index of the device (zset: metric -> time its keys' expiry was
   last refreshed, ms), recent anomalies of the device (list of JSON, newest first), event ids seen (zset:
   id -> expiry, ms), rate-limit bucket (hash: tokens, at), the device's recent episodes (list of
-  episode ids, newest opening first) and their records (hash: episode id -> packed record), the device's
-  outbox (stream, consumer group "dispatch"), then per metric: window list, state hash.
+  episode ids, newest opening first) and their records (hash: episode id -> packed record), with an
+  outbox (ARGV[21] > 0) the device's outbox (stream, consumer group "dispatch"), then per metric:
+  window list, state hash.
   Two runs may name the same device: they apply one after the other, as two calls would.
   The #!lua line (no flags) makes Redis refuse the whole call before it runs when it is at maxmemory
   with noeviction (OOM), rather than at its first write: a refused call has written nothing.
@@ -57,16 +58,18 @@
   score, likelihood (of the opening value), detected_at, peak_score, peak_value, peak_at, closed_at (0
   while open; end and the peak are then not final). The device and metric are in the keys and ids.
   The outbox carries them as JSON: device_id, metric, start, end (null while open), value, score,
-  likelihood, detected_at, and once closed peak_score, peak_value, peak_at, closed_at. A run stores each episode's record once,
-  as it leaves it: an episode opened and closed by the same run is stored closed; a closing of an
-  episode opened earlier overwrites its record (no search), unless the record has been trimmed away.
+  likelihood, detected_at, and once closed peak_score, peak_value, peak_at, closed_at.
+  A run stores each episode's record once, as it leaves it: an episode opened and closed by the same
+  run is stored closed; a closing of an episode opened earlier overwrites its record (no search),
+  unless the record has been trimmed away.
   The device's episode list and records expire with its series: their expiry is set when the list is
   made and whenever the run refreshes the expiry of a series.
 
   Outbox: with ARGV[21] > 0, every episode opened or closed is also appended to the device's outbox
   stream, in the same atomic call as the state it reports, so that an event to deliver cannot be lost
   between the two (shared/outbox/dispatcher.ts delivers it). Fields: step (1 opened, 3 closed), id, the
-  record as that step left it, z and avg of the value that opened or closed it. The group is made with the stream, from its start.
+  record as that step left it, z and avg of the value that opened or closed it. The group is made
+  with the stream, from its start.
 
   Anomaly records (device list) are JSON with times in ms, the format the tally writes to the global list.
   They are built by concatenation, which is safe: the device id and metric names passed the event schema
@@ -105,7 +108,8 @@ P.lik_x2, P.lik_half, P.score_z = thresholds_of(tonumber(ARGV[15]), tonumber(ARG
 -- The same, as locals of the per-value loop.
 local SHORT_RATE, LONG_RATE, WARMUP, TRIGGER_FLAG, LIK_X2, LIK_HALF, SCORE_Z, FLATLINE, WARM_UNTIL =
   P.short_rate, P.long_rate, P.warmup, P.trigger_flag, P.lik_x2, P.lik_half, P.score_z, P.flatline, P.warm_until
-local KEYS_PER_RUN = 7
+-- The outbox key is sent only with an outbox: a key that cannot be touched costs its caller to send.
+local KEYS_PER_RUN = OUTBOX_CAP > 0 and 7 or 6
 local REFRESH_MS = TTL * 10 -- 1% of the TTL, in ms
 
 local fmt, abs, sqrt, HUGE = string.format, math.abs, math.sqrt, math.huge
@@ -281,7 +285,7 @@ local function window_values(at, last, n)
 end
 
 local function apply_metric(run, i)
-  local wkey, skey = KEYS[run.keys + 5 + 2 * i], KEYS[run.keys + 6 + 2 * i]
+  local wkey, skey = KEYS[run.keys + KEYS_PER_RUN + 2 * i - 2], KEYS[run.keys + KEYS_PER_RUN + 2 * i - 1]
   local values = run.values[i]
   local new, count = values.values, #values.values
 
