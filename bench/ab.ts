@@ -1,0 +1,55 @@
+// A/B in one run: the ingest function of another build (AB_BASE, a built checkout) against this one, on
+// one Redis, the bench's single-event and batch loads, alternating A B / B A per round. The detection
+// issue's cost target is measured this way against the commit before the detection (BENCHMARKS.md,
+// "Round 6" has the steps). Env: AB_BASE (required), ROUNDS (3), SECONDS (10), EXTRA (JSON env for both
+// sides, e.g. a profile), LOADS (comma-separated load names to keep).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Harness, log } from './harness.js';
+import { closedLoop } from './load.js';
+import { round } from './report.js';
+import { batches, singleEvents } from './workload.js';
+import { startRedis } from '../support/servers.js';
+
+const base = process.env.AB_BASE;
+if (!base || !existsSync(join(base, 'dist/functions/index.js'))) {
+  process.stderr.write('AB_BASE must name a built checkout (dist/functions/index.js); see BENCHMARKS.md, Round 6\n');
+  process.exit(2);
+}
+const rounds = Number(process.env.ROUNDS ?? 3);
+const seconds = Number(process.env.SECONDS ?? 10);
+const extra = JSON.parse(process.env.EXTRA ?? '{}') as Record<string, string>;
+const only = process.env.LOADS?.split(',');
+const loads = [
+  { name: 'single', reqs: singleEvents('/ingest', 1000), per: 1, conns: 32 },
+  { name: 'batch 1000 devices', reqs: batches('/ingest/batch', 1000, 1000), per: 1000, conns: 4 },
+  { name: 'batch 10 devices', reqs: batches('/ingest/batch', 1000, 10, 20, 4), per: 1000, conns: 4 },
+].filter((l) => !only || only.includes(l.name));
+
+const redis = await startRedis();
+const h = new Harness({ seconds, warmup: 3, soakSeconds: 0 }, redis.url);
+try {
+  const sides = {
+    A: await h.start('ingest', h.env('A', extra), { source: base }),
+    B: await h.start('ingest', h.env('B', extra)),
+  };
+  for (const side of Object.values(sides)) for (const l of loads) await closedLoop(side.url, l.reqs, 3, l.conns);
+  const ratios = new Map(loads.map((l) => [l.name, [] as number[]]));
+  for (let r = 0; r < rounds; r++) {
+    for (const l of loads) {
+      const value: Record<string, number> = {};
+      for (const side of r % 2 ? (['B', 'A'] as const) : (['A', 'B'] as const)) {
+        const fn = sides[side];
+        const row = await h.measure(`${side} ${l.name} r${r}`, () => closedLoop(fn.url, l.reqs, seconds, l.conns), { perRequest: l.per, pids: [fn.process.pid!] });
+        value[side] = row.value;
+      }
+      ratios.get(l.name)!.push(round(value.B! / value.A!, 2));
+    }
+  }
+  log('B / A per round');
+  for (const [name, rs] of ratios) log(`  ${name.padEnd(20)} ${rs.join('  ')}`);
+} finally {
+  await h.close();
+  await redis.stop();
+}
+process.exit(0);
