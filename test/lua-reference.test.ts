@@ -19,6 +19,33 @@ describe('the Lua script against the reference', () => {
     });
   }
 
+  // The values' score and likelihood are computed by the caller from the script's z and the likelihood's
+  // d and variance; the script's own score and likelihood (Lua's erfc) are in the episode records.
+  for (const trigger of ['flag', 'likelihood'] as const) {
+    it(`stores episode records that agree with the values' results (trigger ${trigger}): the opening value, its score and likelihood, the peak at its time`, async () => {
+      const r = rng(trigger === 'flag' ? 2001 : 2002);
+      const params = { windowSize: 50, zThreshold: 2, minSamples: 10, ...randomDetection(r, 50), episodeTrigger: trigger, episodeLikelihood: 0.99, episodeCloseAfter: 3 };
+      const store = storeFor(params);
+      const values = stream(r, 4000, 50);
+      const lua = await throughLua(store, values, r, 400);
+      const records = await store.recentEpisodes(100, 'p');
+      expect(records.filter((e) => e.peak !== null).length).toBeGreaterThan(5);
+      const near = (a: number, b: number) => Math.abs(a - b) <= 1e-6;
+      for (const e of records) {
+        // Value i of the stream has time i ms.
+        const at = Date.parse(e.start);
+        expect(lua[at]!.episode).toBe('opened');
+        expect(e.value).toBe(values[at]);
+        expect(near(e.score, lua[at]!.score) && near(e.likelihood, lua[at]!.likelihood), `opened at ${at}: ${e.score}, ${e.likelihood} vs ${lua[at]!.score}, ${lua[at]!.likelihood}`).toBe(true);
+        if (e.peak === null) continue;
+        const peak = Date.parse(e.peak.at);
+        expect(e.peak.value).toBe(values[peak]);
+        expect(near(e.peak.score, lua[peak]!.score), `peak at ${peak}: ${e.peak.score} vs ${lua[peak]!.score}`).toBe(true);
+        expect(e.peak.score).toBeGreaterThanOrEqual(e.score);
+      }
+    });
+  }
+
   it('flags the zero-variance case, and never a constant stream', async () => {
     const params = { windowSize: 20, zThreshold: 2, minSamples: 10 };
     const values = [...Array(30).fill(5), 5.000001, ...Array(30).fill(5)];
