@@ -81,6 +81,7 @@
   of the TTL. The functions below are made once per call, not once per run or value.
 ]]
 --- @include "chunked"
+--- @include "episode-list"
 --- @include "event-ids"
 --- @include "token-bucket"
 --- @include "window-stats"
@@ -98,16 +99,13 @@ local RATE = tonumber(ARGV[9])
 local BURST = tonumber(ARGV[10])
 local RUNS = tonumber(ARGV[11])
 local OUTBOX_CAP = tonumber(ARGV[21])
-local P = {
-  short_rate = 2 / (tonumber(ARGV[12]) + 1), long_rate = 2 / (tonumber(ARGV[13]) + 1),
-  warmup = 0.1 * tonumber(ARGV[13]), trigger_flag = ARGV[14] == 'flag',
-  close_after = tonumber(ARGV[17]), refractory = tonumber(ARGV[18]), flatline = tonumber(ARGV[19]),
-  warm_until = tonumber(ARGV[3]) + tonumber(ARGV[20]),
-}
-P.lik_x2, P.lik_half, P.score_z = thresholds_of(tonumber(ARGV[15]), tonumber(ARGV[16]))
--- The same, as locals of the per-value loop.
-local SHORT_RATE, LONG_RATE, WARMUP, TRIGGER_FLAG, LIK_X2, LIK_HALF, SCORE_Z, FLATLINE, WARM_UNTIL =
-  P.short_rate, P.long_rate, P.warmup, P.trigger_flag, P.lik_x2, P.lik_half, P.score_z, P.flatline, P.warm_until
+-- The detection's parameters, as locals of the per-value loop (includes/detection.lua describes them);
+-- P holds the two the episode step reads.
+local SHORT_RATE, LONG_RATE = 2 / (tonumber(ARGV[12]) + 1), 2 / (tonumber(ARGV[13]) + 1)
+local WARMUP, TRIGGER_FLAG = 0.1 * tonumber(ARGV[13]), ARGV[14] == 'flag'
+local LIK_X2, LIK_HALF, SCORE_Z = thresholds_of(tonumber(ARGV[15]), tonumber(ARGV[16]))
+local FLATLINE, WARM_UNTIL = tonumber(ARGV[19]), tonumber(ARGV[3]) + tonumber(ARGV[20])
+local P = { close_after = tonumber(ARGV[17]), refractory = tonumber(ARGV[18]) }
 -- The outbox key is sent only with an outbox: a key that cannot be touched costs its caller to send.
 local KEYS_PER_RUN = OUTBOX_CAP > 0 and 7 or 6
 local REFRESH_MS = TTL * 10 -- 1% of the TTL, in ms
@@ -222,14 +220,14 @@ local function episode_packed(dt, closed)
 end
 
 -- An episode opened (step 1) or closed (step 3) by value j. Each episode has one entry per run
--- (opened, closed: event numbers, 0 for none), whose record is built once, as the run leaves it: at its
+-- (opened, closed: event numbers, false and 0 for none; as includes/episode-list.lua takes them), whose record is built once, as the run leaves it: at its
 -- closing, or by the caller once the metric's values are done. open: the entry of the episode this run
 -- opened and has not closed yet, if any; returns the new one. With an outbox, every step is also
 -- queued for it with its own record and the z and rolling average of its value.
 local function note_episode(run, i, values, j, dt, step, z, avg, open)
   local e = open
   if step == 1 or not e then
-    e = { opened = 0, closed = 0, metric = i, id = dt[START] .. '/' .. run.names[i] }
+    e = { opened = false, closed = 0, metric = i, id = dt[START] .. '/' .. run.names[i] }
     run.episodes[#run.episodes + 1] = e
   end
   if step == 1 then e.opened = values.events[j] else e.closed, e.record = values.events[j], episode_packed(dt, true) end
@@ -246,35 +244,6 @@ local function to_outbox(run, outbox)
     redis.call('XADD', outbox, 'MAXLEN', '~', OUTBOX_CAP, '*', 'step', o[1], 'id', o[2], 'record', o[3], 'z', o[4], 'avg', o[5])
   end
   redis.call('EXPIRE', outbox, TTL)
-end
-
--- Stores a run's episodes: the ids it opened pushed in order (the oldest beyond the cap leave, with
--- their records), then every record in one HSET; one opened before this run only if still kept.
--- A few calls per run, whatever the number of episodes. Returns whether the list was made now.
-local function store_episodes(run, ids, records)
-  local opened, earlier, gone = {}, {}, {}
-  for _, e in ipairs(run.episodes) do
-    if e.opened > 0 then opened[#opened + 1] = e.id else earlier[#earlier + 1] = e.id end
-  end
-  local made = false
-  if #opened > 0 then
-    local len = call_chunked('LPUSH', ids, opened, 1, #opened)
-    made = len == #opened
-    if len > ANOMALY_CAP then
-      local old = redis.call('RPOP', ids, len - ANOMALY_CAP)
-      call_chunked('HDEL', records, old, 1, #old)
-      for _, id in ipairs(old) do gone[id] = true end
-    end
-  end
-  local kept = #earlier > 0 and hmget_chunked(records, earlier) or {}
-  local fields, k = {}, 0
-  for _, e in ipairs(run.episodes) do
-    local keep
-    if e.opened > 0 then keep = not gone[e.id] else k = k + 1; keep = kept[k] end
-    if keep then fields[#fields + 1] = e.id; fields[#fields + 1] = e.record end
-  end
-  if #fields > 0 then call_chunked('HSET', records, fields, 1, #fields) end
-  return made
 end
 
 -- The values of the window ending at position last of old ++ new, n of them, for an exact rebuild.
@@ -441,7 +410,7 @@ local function apply_run(run)
     redis.call('LTRIM', KEYS[k + 1], 0, ANOMALY_CAP - 1)
     redis.call('EXPIRE', KEYS[k + 1], TTL)
   end
-  local made = #run.episodes > 0 and store_episodes(run, KEYS[k + 4], KEYS[k + 5])
+  local made = #run.episodes > 0 and store_episodes(KEYS[k + 4], KEYS[k + 5], ANOMALY_CAP, run.episodes)
   if #run.outbox > 0 then to_outbox(run, KEYS[k + 6]) end
   if #run.refreshed > 0 then
     redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', NOW - TTL * 1000)
@@ -455,7 +424,7 @@ local function apply_run(run)
   if FULL then reply[#reply + 1] = table.concat(run.packed) end
   for _, e in ipairs(run.episodes) do
     local r = #reply
-    reply[r + 1] = e.opened; reply[r + 2] = e.closed; reply[r + 3] = e.metric; reply[r + 4] = e.record; reply[r + 5] = e.id
+    reply[r + 1] = e.opened or 0; reply[r + 2] = e.closed; reply[r + 3] = e.metric; reply[r + 4] = e.record; reply[r + 5] = e.id
   end
   reply[#reply + 1] = #run.episodes
   -- Last: the refreshed metric numbers, then their count.

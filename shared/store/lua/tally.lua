@@ -21,6 +21,7 @@
   entries and the capped anomaly list of the requests of one turn.
 ]]
 --- @include "chunked"
+--- @include "episode-list"
 
 local now = ARGV[1]
 local D = tonumber(ARGV[3])
@@ -41,42 +42,15 @@ for i = 0, F - 1 do
   redis.call('HINCRBY', KEYS[2], ARGV[at + 2 * i], ARGV[at + 2 * i + 1])
 end
 at = at + 2 * F
--- Episodes: the opened ids pushed in order (the oldest beyond the cap leave, with their records), then
--- every record in one HSET, in order (a later one of the same id wins); a closing only if its record
--- is still kept. A few calls, whatever the number of episodes.
-local cap = tonumber(ARGV[2])
+-- Episodes: the opened ones, then the closings of episodes opened before (includes/episode-list.lua).
 local O = tonumber(ARGV[at]); at = at + 1
-local opened, gone, fields = {}, {}, {}
-for i = 0, O - 1 do opened[i + 1] = ARGV[at + 2 * i] end
-if O > 0 then
-  local len = call_chunked('LPUSH', KEYS[5], opened, 1, O)
-  if len > cap then
-    local old = redis.call('RPOP', KEYS[5], len - cap)
-    call_chunked('HDEL', KEYS[6], old, 1, #old)
-    for _, id in ipairs(old) do gone[id] = true end
-  end
-end
-local kept = {}
-for _, id in ipairs(opened) do if not gone[id] then kept[id] = true end end
-for i = 0, O - 1 do
-  local id = ARGV[at + 2 * i]
-  if not gone[id] then fields[#fields + 1] = id; fields[#fields + 1] = ARGV[at + 2 * i + 1] end
-end
+local entries = {}
+for i = 0, O - 1 do entries[#entries + 1] = { id = ARGV[at + 2 * i], record = ARGV[at + 2 * i + 1], opened = true } end
 at = at + 2 * O
 local C = tonumber(ARGV[at]); at = at + 1
-local earlier = {}
-for i = 0, C - 1 do
-  local id = ARGV[at + 2 * i]
-  if not kept[id] and not gone[id] then earlier[#earlier + 1] = id end
-end
-local exists = {}
-for n, value in ipairs(hmget_chunked(KEYS[6], earlier)) do if value then exists[earlier[n]] = true end end
-for i = 0, C - 1 do
-  local id = ARGV[at + 2 * i]
-  if kept[id] or exists[id] then fields[#fields + 1] = id; fields[#fields + 1] = ARGV[at + 2 * i + 1] end
-end
-if #fields > 0 then call_chunked('HSET', KEYS[6], fields, 1, #fields) end
+for i = 0, C - 1 do entries[#entries + 1] = { id = ARGV[at + 2 * i], record = ARGV[at + 2 * i + 1], opened = false } end
 at = at + 2 * C
+store_episodes(KEYS[5], KEYS[6], tonumber(ARGV[2]), entries)
 local B = tonumber(ARGV[at]); at = at + 1
 if B > 0 then
   call_chunked('SADD', KEYS[7], ARGV, at, at + B - 1)

@@ -5,10 +5,10 @@
   costs about as much as that arithmetic), and calls episode_step below only when a value opens or
   meets an open episode. dt holds the episode's fields, indexed below: start, calm, last_unusual, peak,
   peak_value, peak_at, open_value, open_score, open_likelihood, opened_at (kept at the end of the
-  packed state while the episode is open, unpacked only then). P holds the parameters: short_rate and long_rate (2 / (span + 1)),
-  warmup, trigger_flag, lik_x2 (Φ⁻¹(EPISODE_LIKELIHOOD)²), lik_half (EPISODE_LIKELIHOOD is 0.5),
-  score_z (the |z| of EPISODE_SCORE; nil when off), close_after, refractory, flatline, warm_until
-  (MIN_SAMPLES + EPISODE_WARMUP; thresholds_of below gives the first three).
+  packed state while the episode is open, unpacked only then). P holds close_after and refractory;
+  record.lua keeps the other parameters as locals, three of them from thresholds_of below: lik_x2
+  (Φ⁻¹(EPISODE_LIKELIHOOD)²), lik_half (EPISODE_LIKELIHOOD is 0.5), score_z (the |z| of EPISODE_SCORE;
+  nil when off).
   Per value only arithmetic runs: the score and the likelihood, which need exp, are computed where
   they are used (an episode's opening or peak); the replies and the state carry z and the
   likelihood's d and variance, from which the caller computes them.
