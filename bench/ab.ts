@@ -2,7 +2,8 @@
 // one Redis, the bench's single-event and batch loads, alternating A B / B A per round. The detection
 // issue's cost target is measured this way against the commit before the detection (BENCHMARKS.md,
 // "Round 6" has the steps). Env: AB_BASE (required), ROUNDS (3), SECONDS (10), EXTRA (JSON env for both
-// sides, e.g. a profile), LOADS (comma-separated load names to keep).
+// sides, e.g. a profile), EXTRA_A / EXTRA_B (JSON env for one side: the same build under two settings when
+// AB_BASE is this checkout), LOADS (comma-separated load names to keep).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Harness, log } from './harness.js';
@@ -18,7 +19,8 @@ if (!base || !existsSync(join(base, 'dist/functions/index.js'))) {
 }
 const rounds = Number(process.env.ROUNDS ?? 3);
 const seconds = Number(process.env.SECONDS ?? 10);
-const extra = JSON.parse(process.env.EXTRA ?? '{}') as Record<string, string>;
+const env = (name: string) => JSON.parse(process.env[name] ?? '{}') as Record<string, string>;
+const extra = { A: { ...env('EXTRA'), ...env('EXTRA_A') }, B: { ...env('EXTRA'), ...env('EXTRA_B') } };
 const only = process.env.LOADS?.split(',');
 const loads = [
   { name: 'single', reqs: singleEvents('/ingest', 1000), per: 1, conns: 32 },
@@ -30,8 +32,8 @@ const redis = await startRedis();
 const h = new Harness({ seconds, warmup: 3, soakSeconds: 0 }, redis.url);
 try {
   const sides = {
-    A: await h.start('ingest', h.env('A', extra), { source: base }),
-    B: await h.start('ingest', h.env('B', extra)),
+    A: await h.start('ingest', h.env('A', extra.A), { source: base }),
+    B: await h.start('ingest', h.env('B', extra.B)),
   };
   for (const side of Object.values(sides)) for (const l of loads) await closedLoop(side.url, l.reqs, 3, l.conns);
   const ratios = new Map(loads.map((l) => [l.name, [] as number[]]));
