@@ -1,7 +1,8 @@
 import type { Config } from '../config/load.js';
-import { type EpisodeStep, normalCdf, scoreOf } from '../detector/detection.js';
+import type { EpisodeStep } from '../detector/detection.js';
 import type { Reading } from '../schemas/event.js';
 import { keys } from './keys.js';
+import { valueFigures } from './series-state.js';
 
 /** Recent anomalies kept per device (the global list is capped by RECENT_ANOMALIES). */
 const DEVICE_ANOMALY_CAP = 100;
@@ -169,9 +170,8 @@ function decodeEpisodes(run: DeviceRun, data: Reply): EpisodeChange[] {
 const VALUE_BYTES = 33;
 
 /**
- * Mode `full`: every applied value, in input order. The score and the likelihood are computed here,
- * from z and the likelihood's d and variance: the same functions as the reference's, in the process
- * that scales out rather than in Redis.
+ * Mode `full`: every applied value, in input order; the score and the likelihood computed from z and
+ * the likelihood's d and variance (valueFigures), in the process that scales out rather than in Redis.
  */
 function decodeFull(run: DeviceRun, readings: readonly Reading[], duplicates: Set<number>, data: Buffer) {
   const results = new Map<number, MetricResult[]>();
@@ -180,14 +180,10 @@ function decodeFull(run: DeviceRun, readings: readonly Reading[], duplicates: Se
   for (const index of run.events) {
     if (duplicates.has(index)) continue;
     const metrics = readings[index]!.metrics.map(([metric, value]): MetricResult => {
-      const z = data.readDoubleLE(at + 8);
-      const variance = data.readDoubleLE(at + 24);
       const bits = data[at + 32]!;
-      const zscore = Number.isFinite(z) ? z : null;
       const result: MetricResult = {
-        value, avg: data.readDoubleLE(at), zscore, anomaly: (bits & 1) === 1,
-        score: scoreOf(zscore, (bits & 2) === 2),
-        likelihood: variance > 0 ? normalCdf(data.readDoubleLE(at + 16) / Math.sqrt(variance)) : 0.5,
+        value, avg: data.readDoubleLE(at),
+        ...valueFigures(data.readDoubleLE(at + 8), bits, data.readDoubleLE(at + 16), data.readDoubleLE(at + 24)),
         episode: STEPS[bits >> 2] ?? null,
       };
       at += VALUE_BYTES;

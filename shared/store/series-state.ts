@@ -26,6 +26,27 @@ export const STATE_FIELD = 'state';
 
 export type SeriesState = Record<(typeof V3)[number], number>;
 
+/** A value's figures as the API shows them, from what record.lua keeps of it (in replies and in the state alike). */
+export interface ValueFigures {
+  zscore: number | null;
+  anomaly: boolean;
+  score: number;
+  likelihood: number;
+}
+
+/**
+ * The figures of a value from z (±∞ for a deviation from a zero-variance baseline), bits (1 anomaly,
+ * 2 scored) and the likelihood's d and variance (0 while it learns): the score and the likelihood are
+ * computed here, with the reference's functions, not in Redis.
+ */
+export function valueFigures(z: number, bits: number, d: number, variance: number): ValueFigures {
+  const zscore = Number.isFinite(z) ? z : null;
+  return {
+    zscore, anomaly: (bits & 1) === 1, score: scoreOf(zscore, (bits & 2) === 2),
+    likelihood: variance > 0 ? normalCdf(d / Math.sqrt(variance)) : 0.5,
+  };
+}
+
 const read = (packed: Buffer, names: readonly string[], into: Record<string, number>) =>
   names.forEach((name, i) => (into[name] = packed.readDoubleLE(8 * i)));
 
@@ -42,11 +63,8 @@ export function decodeState(packed: Buffer | null | undefined): SeriesState | un
     const v4: Record<string, number> = {};
     read(packed, packed.length === V4.length * 8 ? V4 : V4_OPEN, v4);
     const { bits, d, variance, ...rest } = v4;
-    Object.assign(state, rest);
-    state.anomaly = bits! & 1;
-    state.score = scoreOf(Number.isFinite(state.z) ? state.z : null, (bits! & 2) === 2);
-    state.likelihood = variance! > 0 ? normalCdf(d! / Math.sqrt(variance!)) : 0.5;
-    return state;
+    const { anomaly, score, likelihood } = valueFigures(rest.z!, bits!, d!, variance!);
+    return Object.assign(state, rest, { anomaly: anomaly ? 1 : 0, score, likelihood });
   }
   if (packed.length === V3.length * 8 && (version === 2 || version === 3)) {
     read(packed, V3, state);
