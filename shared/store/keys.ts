@@ -25,8 +25,14 @@ export const keys = {
   /** zset: device → last write (ms); the index of known devices. The global keys share the hash
    * tag {global}, so the tally script updates them together on Redis Cluster too. */
   devices: '{global}:devices',
-  /** hash: events, anomalies, events:<metric>, anomalies:<metric> over all devices. */
+  /** hash: events, anomalies, episodes, and each per metric (`events:<metric>` …) over all devices; on
+   * Redis Cluster, what was counted before the shards (record.lua counts into `totalsShard` there). */
   totals: '{global}:totals',
+  /** hash like `totals`, on Redis Cluster: the counts of the devices of one hash slot, which record.lua
+   * adds to in the same atomic call as their events (the tag lands on that slot: slot-tags.ts). */
+  totalsShard: (tag: string) => `totals:{${tag}}`,
+  /** set: the tags of the totals shards written so far (registered before their first record call). */
+  totalsShards: '{global}:totals:shards',
   /** list of JSON anomalies over all devices, newest first, capped. */
   anomalies: '{global}:anomalies',
   /** list of alert episode ids over all devices (`<device>/<start ms>/<metric>`), newest opening first,

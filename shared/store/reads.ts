@@ -5,6 +5,7 @@ import { type EpisodeRecord, parseEpisode, presentEpisode } from './episode-reco
 import type { Client } from './connection.js';
 import { keys } from './keys.js';
 import { STATE_FIELD, decodeState } from './series-state.js';
+import { totalsShards } from './totals-target.js';
 
 export interface SeriesView {
   metric: string;
@@ -84,9 +85,10 @@ export function createReads(redis: Client, seriesTtlSeconds: number): Reads {
 
     async totals() {
       const done = redisTimer('totals');
-      const hash = await redis.hgetall(keys.totals);
+      const shards = (await totalsShards(redis)).map(keys.totalsShard);
+      const hashes = await Promise.all([keys.totals, ...shards].map((key) => redis.hgetall(key)));
       done();
-      return totalsView(hash);
+      return totalsView(sumHashes(hashes));
     },
 
     async recentAnomalies(limit, device) {
@@ -158,6 +160,14 @@ function seriesView(metric: string, packed: Buffer | null): SeriesView[] {
       updated_at: apiTime(state.updated),
     },
   ];
+}
+
+/** Field by field sums of counter hashes (the global totals and, on Redis Cluster, its shards). */
+function sumHashes(hashes: ReadonlyArray<Record<string, string>>): Record<string, string> {
+  if (hashes.length === 1) return hashes[0]!;
+  const sums = new Map<string, number>();
+  for (const hash of hashes) for (const [field, n] of Object.entries(hash)) sums.set(field, (sums.get(field) ?? 0) + Number(n));
+  return Object.fromEntries([...sums].map(([field, n]) => [field, String(n)]));
 }
 
 function totalsView(hash: Record<string, string>): Totals {

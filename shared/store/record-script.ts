@@ -99,8 +99,8 @@ export function runsByDevice(readings: readonly Reading[], indexes: Iterable<num
   return [...runs.values()];
 }
 
-/** The KEYS and ARGV of one record.lua call over `runs`, in the layout its header documents. */
-export function encodeRecord(runs: readonly DeviceRun[], readings: readonly Reading[], now: number, mode: ReplyMode, config: Config) {
+/** The KEYS and ARGV of one record.lua call over `runs`, in the layout its header documents; `totals` is the hash its counts go to. */
+export function encodeRecord(runs: readonly DeviceRun[], readings: readonly Reading[], now: number, mode: ReplyMode, config: Config, totals: string) {
   const keyList: string[] = [];
   // Entries kept in a device's outbox; 0: no sink, no outbox, and its key is not sent.
   const outboxCap = config.sinkUrl ? config.outboxMaxLength : 0;
@@ -122,6 +122,7 @@ export function encodeRecord(runs: readonly DeviceRun[], readings: readonly Read
       for (const [name, value] of reading.metrics) args.push(position.get(name)!, String(value));
     }
   }
+  keyList.push(totals);
   return [keyList.length, ...keyList, ...args] as [number, ...Array<string | number>];
 }
 

@@ -9,7 +9,8 @@ import { storeError } from './connection.js';
 import { StoreFullError } from './errors.js';
 import { keys, seriesMember } from './keys.js';
 import { type DeviceRun, type EpisodeChange, type Flagged, type MetricResult, type ReplyMode, type RunResult, decodeRecord, encodeRecord, firstStep, runsByDevice } from './record-script.js';
-import { type Increments, type TallyEntry, createTally } from './tally.js';
+import { type TallyEntry, createTally } from './tally.js';
+import { type TotalsTarget, totalsTarget } from './totals-target.js';
 
 export type { MetricResult } from './record-script.js';
 
@@ -76,6 +77,7 @@ interface WritePath {
   readonly redis: Redis | Cluster;
   readonly config: Config;
   readonly tally: ReturnType<typeof createTally>;
+  readonly totals: TotalsTarget;
   readonly prune: (now: number) => void;
 }
 
@@ -89,6 +91,7 @@ export function createRecorder(redis: Redis | Cluster, config: Config): Recorder
     redis,
     config,
     tally: createTally(redis, config.recentAnomalies),
+    totals: totalsTarget(redis),
     prune: pruner(redis, config.seriesTtlSeconds * 1000),
   };
   return {
@@ -103,14 +106,17 @@ export function createRecorder(redis: Redis | Cluster, config: Config): Recorder
 }
 
 /*
- * The bookkeeping over all devices (totals, device index, recent anomalies, live series) is one tally
- * made once the replies say what was applied: it counts exactly the events stored, and a device whose
- * events were all refused or duplicates is not indexed. It costs a round trip after the record calls.
+ * The totals are counted by the record calls themselves, atomically with the events. The rest of the
+ * bookkeeping over all devices (device index, recent anomalies and episodes, live series, outbox
+ * devices) is one tally made once the replies say what was applied: a device whose events were all
+ * refused or duplicates is not indexed. It costs a round trip after the record calls.
  */
 async function apply(w: WritePath, readings: readonly Reading[], runs: DeviceRun[], mode: ReplyMode): Promise<Applied> {
   const now = Date.now();
   const calls = planCalls(runs, w.redis.isCluster);
-  const replies = calls.map((group) => w.redis.recordBuffer(...encodeRecord(group, readings, now, mode, w.config)));
+  const targets = calls.map((group) => w.totals(group[0]!.device));
+  const totals = targets.some((t) => typeof t !== 'string') ? await Promise.all(targets) : (targets as string[]);
+  const replies = calls.map((group, c) => w.redis.recordBuffer(...encodeRecord(group, readings, now, mode, w.config, totals[c]!)));
   w.prune(now);
   const done = redisTimer(mode === 'full' ? 'record' : 'record_batch');
   const settled = await Promise.allSettled(replies);
@@ -134,20 +140,14 @@ async function apply(w: WritePath, readings: readonly Reading[], runs: DeviceRun
   return { results, flagged, episodes, counts };
 }
 
-/**
- * Episodes in the tally: the global list (ids `<device>/<start>/<metric>`; one that a run opened and
- * closed goes in as opened, with its closed record), and `episodes`, `episodes:<metric>` counted at opening.
- */
+/** Episodes in the tally: the global list (ids `<device>/<start>/<metric>`; one that a run opened and closed goes in as opened, with its closed record). */
 function addEpisodes(entry: TallyEntry, episodes: readonly EpisodeChange[], readings: readonly Reading[]): void {
-  const opened = episodes.filter((e) => e.opened !== undefined);
   const global = (e: EpisodeChange) => [`${readings[firstStep(e)]!.deviceId}/${e.id}`, e.record] as const;
-  entry.opened = opened.map(global);
+  entry.opened = episodes.filter((e) => e.opened !== undefined).map(global);
   entry.closed = episodes.filter((e) => e.opened === undefined).map(global);
-  if (opened.length > 0) entry.increments!.set('episodes', opened.length);
-  for (const e of opened) entry.increments!.set(`episodes:${e.metric}`, (entry.increments!.get(`episodes:${e.metric}`) ?? 0) + 1);
 }
 
-/** The tally of what was applied: events and values per metric, their devices, anomalies, series whose expiry moved. */
+/** The tally of what was applied: the devices written, anomalies, series whose expiry moved; and the values applied per metric. */
 function bookkeeping(readings: readonly Reading[], runs: DeviceRun[], results: RunResult[], flagged: Applied['flagged'], now: number) {
   const events: number[] = [];
   const devices: string[] = [];
@@ -162,10 +162,7 @@ function bookkeeping(readings: readonly Reading[], runs: DeviceRun[], results: R
     for (const metric of result.refreshed) series.push([seriesMember(run.device, metric), now]);
   });
   const counts = valueCounts(readings, events);
-  const add = increments(counts);
-  if (flagged.length > 0) add.set('anomalies', flagged.length);
-  for (const { stored } of flagged) add.set(`anomalies:${stored.metric}`, (add.get(`anomalies:${stored.metric}`) ?? 0) + 1);
-  const entry: TallyEntry = { devices, increments: add, anomalies: flagged.map((f) => f.stored), series };
+  const entry: TallyEntry = { devices, anomalies: flagged.map((f) => f.stored), series };
   return { entry, counts };
 }
 
@@ -271,12 +268,6 @@ function valueCounts(readings: readonly Reading[], indexes: Iterable<number>): V
   return counts;
 }
 
-function increments(counts: ValueCounts): Increments {
-  const out: Increments = new Map([['events', counts.events]]);
-  for (const [name, n] of counts.perMetric) out.set(`events:${name}`, n);
-  return out;
-}
-
 /** Values applied per metric, with the flagged ones and the episodes opened and closed. */
 function countedValues(applied: ValueCounts, flagged: ReadonlyArray<{ at: Flagged }>, episodes: readonly EpisodeChange[]): Counted {
   const counted: Counted = new Map();
@@ -308,9 +299,11 @@ function flaggedValues(results: readonly RunResult[], readings: readonly Reading
   });
 }
 
-// The events are applied: refusing them would invite a retry that applies them twice.
+// The events are applied and counted (the record calls count them): refusing them would invite a retry
+// that applies them twice. What is missed is re-added by the devices' next writes (device index, live
+// series) or was only a recent list's entry.
 function tallyFailed(error: unknown): void {
-  console.error(JSON.stringify({ severity: 'WARNING', message: 'tally failed; totals undercount', error: String(error) }));
+  console.error(JSON.stringify({ severity: 'WARNING', message: 'bookkeeping failed; device index and recent lists miss this write until the devices write again', error: String(error) }));
 }
 
 /** Drops devices idle past the TTL from the device index and the series count, at most once a minute per process. */

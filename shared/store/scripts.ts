@@ -25,7 +25,7 @@ export function loadScript(name: string): string {
 export function scriptDefinitions() {
   return {
     record: { lua: loadScript('record') },
-    tally: { lua: loadScript('tally'), numberOfKeys: 7 },
+    tally: { lua: loadScript('tally'), numberOfKeys: 6 },
     outboxClaim: { lua: loadScript('outbox-claim'), numberOfKeys: 3 },
     outboxSettle: { lua: loadScript('outbox-settle'), numberOfKeys: 3 },
   };

@@ -2,14 +2,10 @@ import type { Cluster, Redis } from 'ioredis';
 import type { StoredAnomaly } from './anomaly-record.js';
 import { keys } from './keys.js';
 
-/** Increments of the totals hash: `events`, `events:<metric>`, `anomalies`, `anomalies:<metric>`. */
-export type Increments = Map<string, number>;
-
 /** The bookkeeping of one request, any part of which may be left out. */
 export interface TallyEntry {
   /** Devices written now (the device index). */
   devices?: Iterable<string>;
-  increments?: Increments;
   /** Anomalies found, oldest first (the global recent list). */
   anomalies?: readonly StoredAnomaly[];
   /** Series (`seriesMember`) whose expiry was pushed back, with when (ms). */
@@ -26,7 +22,6 @@ export type Tally = (entry: TallyEntry) => Promise<unknown>;
 
 interface Merged {
   devices: Set<string>;
-  increments: Increments;
   anomalies: StoredAnomaly[];
   series: Map<string, number>;
   opened: Array<readonly [string, Buffer]>;
@@ -36,11 +31,9 @@ interface Merged {
 
 /** The KEYS and ARGV of one tally.lua call, in the layout its header documents. */
 export function encodeTally(merged: Merged, now: number, cap: number) {
-  const args: Array<string | number | Buffer> = [keys.devices, keys.totals, keys.anomalies, keys.series, keys.episodes, keys.episodeRecords, keys.outboxDevices, now, cap, merged.devices.size, ...merged.devices];
+  const args: Array<string | number | Buffer> = [keys.devices, keys.anomalies, keys.series, keys.episodes, keys.episodeRecords, keys.outboxDevices, now, cap, merged.devices.size, ...merged.devices];
   args.push(merged.series.size);
   for (const [member, at] of merged.series) args.push(at, member);
-  args.push(merged.increments.size);
-  for (const [field, n] of merged.increments) args.push(field, n);
   args.push(merged.opened.length, ...merged.opened.flat(), merged.closed.length, ...merged.closed.flat());
   args.push(merged.outbox.size, ...merged.outbox);
   for (const a of merged.anomalies) args.push(JSON.stringify(a));
@@ -48,7 +41,8 @@ export function encodeTally(merged: Merged, now: number, cap: number) {
 }
 
 /**
- * The bookkeeping over all devices (device index, totals, recent anomalies, live series), merged over
+ * The bookkeeping over all devices (device index, recent anomalies and episodes, live series, outbox
+ * devices; the totals are counted by the record calls), merged over
  * the requests of one turn of the event loop into one tally call: one Redis command per turn instead of
  * one per request.
  */
@@ -56,7 +50,7 @@ export function createTally(redis: Redis | Cluster, recentAnomalies: number): Ta
   let pending: { merged: Merged; done: Promise<unknown> } | undefined;
   return (entry) => {
     if (!pending) {
-      const merged: Merged = { devices: new Set(), increments: new Map(), anomalies: [], series: new Map(), opened: [], closed: [], outbox: new Set() };
+      const merged: Merged = { devices: new Set(), anomalies: [], series: new Map(), opened: [], closed: [], outbox: new Set() };
       const done = new Promise((resolve) => setImmediate(resolve)).then(() => {
         pending = undefined;
         return redis.tally(...encodeTally(merged, Date.now(), recentAnomalies));
@@ -65,7 +59,6 @@ export function createTally(redis: Redis | Cluster, recentAnomalies: number): Ta
     }
     const { merged } = pending;
     for (const device of entry.devices ?? []) merged.devices.add(device);
-    for (const [field, n] of entry.increments ?? []) merged.increments.set(field, (merged.increments.get(field) ?? 0) + n);
     if (entry.anomalies) merged.anomalies.push(...entry.anomalies);
     if (entry.opened) merged.opened.push(...entry.opened);
     if (entry.closed) merged.closed.push(...entry.closed);

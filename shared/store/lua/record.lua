@@ -19,7 +19,9 @@
   id -> expiry, ms), rate-limit bucket (hash: tokens, at), the device's recent episodes (list of
   episode ids, newest opening first) and their records (hash: episode id -> packed record), with an
   outbox (ARGV[21] > 0) the device's outbox (stream, consumer group "dispatch"), then per metric:
-  window list, state hash.
+  window list, state hash; and last, after every run's keys, the totals hash that the call's applied
+  events, values, flagged values and episodes opened are added to (includes/totals.lua): the global
+  one on a single Redis, on Redis Cluster the totals shard of the slot all the call's devices share.
   Two runs may name the same device: they apply one after the other, as two calls would.
   The #!lua line (no flags) makes Redis refuse the whole call before it runs when it is at maxmemory
   with noeviction (OOM), rather than at its first write: a refused call has written nothing.
@@ -86,6 +88,7 @@
 --- @include "token-bucket"
 --- @include "window-stats"
 --- @include "detection"
+--- @include "totals"
 
 local W = tonumber(ARGV[1])
 local THRESHOLD = tonumber(ARGV[2])
@@ -341,6 +344,7 @@ local function apply_metric(run, i)
     if FULL then packed[values.slots[j]] = spack(VALUE_LAYOUT, avg, z, ld or 0, lv or 0, flag + (scored and 2 or 0) + 4 * step) end
     if flag == 1 then record_flagged(run, i, values, j, avg, z) end
   end
+  run.flagged[i] = flagged
 
   if open then open.record = episode_packed(dt, false) end
 
@@ -399,7 +403,8 @@ local function apply_run(run)
 
   run.reply = { 'ok', #duplicates }
   for i, e in ipairs(duplicates) do run.reply[2 + i] = e end
-  run.found, run.refreshed, run.episodes, run.packed, run.outbox = {}, {}, {}, {}, {}
+  run.found, run.refreshed, run.episodes, run.packed, run.outbox, run.flagged = {}, {}, {}, {}, {}, {}
+  run.duplicates = #duplicates
   split_by_metric(run)
   for i = 1, #run.names do
     if #run.values[i].values > 0 then apply_metric(run, i) end
@@ -433,12 +438,14 @@ local function apply_run(run)
   return reply
 end
 
-local replies, a, k = {}, 22, 1
+local replies, totals, a, k = {}, {}, 22, 1
 for r = 1, RUNS do
   local run
   run, a, k = parse_run(a, k)
   local ok, result = pcall(apply_run, run)
-  if not ok then result = { 'error', type(result) == 'table' and result.err or tostring(result) } end
+  if not ok then result = { 'error', type(result) == 'table' and result.err or tostring(result) }
+  elseif result[1] == 'ok' then count_run(run, run.duplicates, totals) end
   replies[r] = result
 end
+add_totals(KEYS[#KEYS], totals)
 return replies
