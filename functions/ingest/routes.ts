@@ -58,7 +58,8 @@ export function ingestRoutes({ config, store }: Context): Routes {
 
   const event: Handler = async (req, res) => {
     const raw = jsonBody(req);
-    const body = isCloudEvent(req.headers) ? cloudEventBody(req.headers, raw, Date.now(), config.maxBatch) : ingestBody(raw, Date.now(), config.maxBatch);
+    const own = deviceScope(req);
+    const body = isCloudEvent(req.headers) ? cloudEventBody(req.headers, raw, Date.now(), config.maxBatch, own) : ingestBody(raw, Date.now(), config.maxBatch, own);
     if (body.kind === 'batch') return recordBatch(req, body.readings, res);
     const { reading } = body;
     checkScope(req, [reading], false);
@@ -80,7 +81,7 @@ export function ingestRoutes({ config, store }: Context): Routes {
     res.status(202).json({ ...head, metrics });
   };
 
-  const batch: Handler = async (req, res) => recordBatch(req, batchBody(jsonBody(req), Date.now(), config.maxBatch), res);
+  const batch: Handler = async (req, res) => recordBatch(req, batchBody(jsonBody(req), Date.now(), config.maxBatch, deviceScope(req)), res);
 
   const write = (handler: Handler) => ({ POST: guarded(config.ingestTokens, handler, config.deviceTokenKeys) });
   return {

@@ -1,7 +1,8 @@
 import { subscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
 import getRawBody from 'raw-body';
-import { HttpError } from './errors.js';
+import { type Coding, contentCoding, readDecoded } from './content-encoding.js';
+import { HttpError, payloadTooLarge } from './errors.js';
 import { checkStructure } from './json-structure.js';
 
 const DECLARED = Symbol('iot.declared-body');
@@ -58,8 +59,9 @@ export function reclaimBody(request: IncomingMessage): DeclaredBody {
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 /**
- * Reads and parses the JSON body of a request, at most `limit` bytes (enforced while reading); returns
- * undefined when the request has none (or only whitespace). Every failure is an HttpError.
+ * Reads and parses the JSON body of a request, at most `limit` bytes (enforced while reading, and on the
+ * decoded size of a compressed body); returns undefined when the request has none (or only whitespace).
+ * Every failure is an HttpError.
  */
 export async function readBody(request: IncomingMessage, declared: DeclaredBody, limit: number): Promise<unknown> {
   if (!declared.hasBody) return undefined;
@@ -70,29 +72,52 @@ export async function readBody(request: IncomingMessage, declared: DeclaredBody,
       content_type: type ?? null,
     });
   }
-  let text: string;
-  try {
-    text = await getRawBody(request, { length: declared.contentLength, limit, encoding: 'utf8' });
-  } catch (error) {
-    throw bodyError(error, limit);
-  }
+  // UTF-8, a byte order mark dropped (as raw-body's decoder did), bad sequences as U+FFFD.
+  const text = UTF8.decode(await readBytes(request, declared, limit));
   if (text.trim() === '') return undefined;
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch (error) {
-    throw new HttpError(400, 'malformed_json', `The body is not valid JSON: ${(error as Error).message}`);
+    throw new HttpError(400, 'malformed_json', `The body is not valid JSON: ${printable((error as Error).message)}`);
   }
   checkStructure(text, body);
   return body;
 }
 
+const UTF8 = new TextDecoder('utf-8');
+
+/**
+ * The bytes of a request body, decoded from its Content-Encoding (gzip, deflate, br), at most `limit`
+ * received and at most `limit` decoded: the stage every body format reads through (JSON today; line
+ * protocol or protobuf would parse these bytes the same way). Empty when the request has no body.
+ */
+export async function readBytes(request: IncomingMessage, declared: DeclaredBody, limit: number): Promise<Buffer> {
+  if (!declared.hasBody) return Buffer.alloc(0);
+  let coding: Coding | undefined;
+  try {
+    coding = contentCoding(request.headers['content-encoding']);
+  } catch (error) {
+    request.resume();
+    throw error;
+  }
+  const length = declared.contentLength === undefined ? undefined : Number(declared.contentLength);
+  if (coding !== undefined) return readDecoded(request, coding, limit, length);
+  try {
+    return await getRawBody(request, { length: declared.contentLength, limit });
+  } catch (error) {
+    throw bodyError(error, limit);
+  }
+}
+
+/** The parser quotes the body: shown as printable ASCII, anything else escaped, so no raw bytes are echoed. */
+function printable(message: string): string {
+  return message.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function bodyError(error: unknown, limit: number): HttpError {
   const type = (error as { type?: string }).type;
-  if (type === 'entity.too.large') {
-    return new HttpError(413, 'payload_too_large', `The body is larger than ${limit} bytes`, { limit_bytes: limit });
-  }
-  // Otherwise the upload broke off or did not match its Content-Length (the decoding is always UTF-8,
-  // given here, so raw-body has no encoding to refuse).
+  if (type === 'entity.too.large') return payloadTooLarge(limit);
+  // Otherwise the upload broke off or did not match its Content-Length.
   return new HttpError(400, 'bad_body', 'The body could not be read completely');
 }

@@ -7,9 +7,15 @@ import { type IngestBody, batchBody, ingestBody } from './parse.js';
 /** The CloudEvent types ingest accepts: one reading (data: an event), or readings (data: a batch). */
 export const CLOUDEVENT_TYPES = { reading: 'io.iot-metrics.reading', readings: 'io.iot-metrics.readings' } as const;
 
-/** Whether a request carries a CloudEvent: binary mode (ce-* headers) or structured/batched (content type). */
+const STRUCTURED = /^application\/cloudevents(?:-batch)?\+json/i;
+const REQUIRED = ['ce-specversion', 'ce-id', 'ce-source', 'ce-type'] as const;
+
+/**
+ * Whether a request carries a CloudEvent, or means to: a structured or batched content type, or any
+ * `ce-` header (binary mode). A request with some `ce-` headers is never taken as a plain event.
+ */
 export function isCloudEvent(headers: IncomingHttpHeaders): boolean {
-  return headers['ce-specversion'] !== undefined || /^application\/cloudevents(?:-batch)?\+json/i.test(headers['content-type'] ?? '');
+  return STRUCTURED.test(headers['content-type'] ?? '') || Object.keys(headers).some((name) => name.startsWith('ce-'));
 }
 
 const invalid = (message: string) => new HttpError(400, 'invalid_cloudevent', message);
@@ -18,10 +24,12 @@ const invalid = (message: string) => new HttpError(400, 'invalid_cloudevent', me
  * The readings of a CloudEvent request (binary, structured or batched content mode, read by the
  * CloudEvents SDK). Each event's `id` with its `source` is the idempotency id of what it carries, so a
  * Broker's redelivery is applied once; the device is `subject`, else the `deviceid` extension, else
- * the data's `device_id`. Anything the SDK or our event rules refuse is a 400.
+ * the data's `device_id`, else `device` (a device token's own). Anything the SDK or our event rules
+ * refuse is a 400.
  */
-export function cloudEventBody(headers: IncomingHttpHeaders, body: unknown, now: number, maxBatch: number): IngestBody {
+export function cloudEventBody(headers: IncomingHttpHeaders, body: unknown, now: number, maxBatch: number, device?: string): IngestBody {
   const contentType = String(headers['content-type'] ?? '').split(';')[0]!.trim();
+  if (!STRUCTURED.test(contentType)) checkBinary(headers);
   let events: CloudEvent[];
   try {
     // The SDK reads the text (its batched mode parses it itself); the body was already checked as JSON.
@@ -32,8 +40,23 @@ export function cloudEventBody(headers: IncomingHttpHeaders, body: unknown, now:
     throw invalid(`Not a valid CloudEvent: ${(error as Error).message}`);
   }
   const raws = events.flatMap((event, i) => eventsOf(event, events.length > 1 ? `[${i}] ` : ''));
-  if (events.length === 1 && events[0]!.type === CLOUDEVENT_TYPES.reading) return ingestBody(raws[0], now, maxBatch);
-  return { kind: 'batch', readings: batchBody(raws, now, maxBatch) };
+  if (events.length === 1 && events[0]!.type === CLOUDEVENT_TYPES.reading) return ingestBody(raws[0], now, maxBatch, device);
+  return { kind: 'batch', readings: batchBody(raws, now, maxBatch, device) };
+}
+
+/**
+ * A binary-mode event carries each required attribute as a non-empty header: without one the SDK says
+ * only "no cloud event detected" (or, lacking ce-specversion, we would take the rest as a plain event).
+ */
+function checkBinary(headers: IncomingHttpHeaders): void {
+  const details = REQUIRED.flatMap((field) => {
+    const value = headers[field];
+    if (value === undefined) return [{ field, message: 'is missing' }];
+    return value === '' ? [{ field, message: 'is empty' }] : [];
+  });
+  if (details.length === 0) return;
+  const what = details.map((d) => `${d.field} ${d.message}`).join(', ');
+  throw new HttpError(400, 'invalid_cloudevent', `Incomplete CloudEvent: ${what} (binary mode needs ce-specversion, ce-id, ce-source and ce-type)`, details);
 }
 
 /** The raw events one CloudEvent carries, each with its device and its idempotency id. */

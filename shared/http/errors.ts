@@ -6,15 +6,18 @@ export type ErrorCode =
   | 'invalid_cloudevent'
   | 'empty_body'
   | 'malformed_json'
+  | 'malformed_encoding'
   | 'bad_body'
   | 'payload_too_large'
   | 'unsupported_media_type'
+  | 'unsupported_encoding'
   | 'not_found'
   | 'method_not_allowed'
   | 'rate_limited'
   | 'unauthorized'
   | 'forbidden'
   | 'unavailable'
+  | 'overloaded'
   | 'store_full'
   | 'internal';
 
@@ -30,6 +33,11 @@ export class HttpError extends Error {
   ) {
     super(message);
   }
+}
+
+/** 413: the body, as received or as decoded, is larger than MAX_BODY_BYTES. */
+export function payloadTooLarge(limit: number): HttpError {
+  return new HttpError(413, 'payload_too_large', `The body is larger than ${limit} bytes`, { limit_bytes: limit });
 }
 
 /** Redis is at maxmemory and does not evict: nothing was written; retry after memory is freed. */

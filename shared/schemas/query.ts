@@ -31,3 +31,6 @@ export type AnomaliesQuery = z.infer<ReturnType<typeof AnomaliesQuery>>;
 /** Query of GET /devices. */
 export const DevicesQuery = z.object({ limit: Limit(10_000, 100) });
 export type DevicesQuery = z.infer<typeof DevicesQuery>;
+
+/** Query of GET /stats: none. */
+export const StatsQuery = z.object({});
