@@ -1,10 +1,12 @@
 // Local launcher: `npm start` (all-in-one on 8080) or `npm run start:<function>` (8081-8083).
-// Builds when the sources are newer than dist/, finds a Redis (REDIS_URL, or 127.0.0.1:6379, or a
-// redis-server it starts itself with data in .data/redis), then runs the target on functions-framework.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+// Builds when the sources are newer than dist/, finds a Redis (REDIS_URL, which must answer, or
+// 127.0.0.1:6379, or a redis-server that local runs share: scripts/local-redis.js), then runs the target
+// on functions-framework. A deployed function is started by functions-framework itself, not by this.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { useLocalRedis } from './local-redis.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const ports = { api: 8080, ingest: 8081, analyze: 8082, stats: 8083 };
@@ -18,8 +20,14 @@ targets:
   analyze  the analyze function, port 8082
   stats    the stats function, port 8083
 
-environment: PORT (or SERVER_PORT) to change the port, REDIS_URL to use a given Redis, and every
-setting of the README's configuration table.
+Redis: REDIS_URL (or REDIS_ADDR, REDIS_HOST, REDIS_CLUSTER_NODES) when set, and it must answer at
+start, else this exits with one line; otherwise the Redis on 127.0.0.1:6379, or a redis-server started
+for local runs (data in .data/redis). Local runs share that redis-server, whichever started it; it
+stops when the last of them stops.
+
+environment: PORT (or SERVER_PORT) to change the port, REDIS_URL to use a given Redis,
+LOCAL_REDIS_PORT for the local Redis's port (default 6379; data in .data/redis-<port> for another),
+and every setting of the README's configuration table.
 
 examples:
   npm start
@@ -77,49 +85,70 @@ function buildIfNeeded() {
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
 }
 
-/** Answers 'pong', 'auth' (a Redis that wants a password) or null (nothing there). */
-function probeRedis(host, port) {
+/** Words for the errors of a connection that could not be made. */
+const REASONS = { ECONNREFUSED: 'connection refused', ENOTFOUND: 'unknown host', EAI_AGAIN: 'host name not resolved', EHOSTUNREACH: 'host unreachable', ENETUNREACH: 'network unreachable' };
+
+/** Resolves null when a TCP connection to host:port opens (TLS and passwords are the service's business), else the reason. */
+function reach(host, port) {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
-    const done = (result) => {
+    const done = (reason) => {
       socket.destroy();
-      resolve(result);
+      resolve(reason);
     };
-    socket.setTimeout(500, () => done(null));
-    socket.once('error', () => done(null));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => {
-      const text = data.toString();
-      done(text.startsWith('+PONG') ? 'pong' : text.includes('NOAUTH') ? 'auth' : null);
-    });
+    socket.setTimeout(2000, () => done('no answer within 2 s'));
+    socket.once('connect', () => done(null));
+    socket.once('error', (error) => done(REASONS[error.code] ?? error.message));
   });
 }
 
-async function startOwnRedis() {
-  const found = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
-  if (found.error) {
-    fail(
-      'No Redis: nothing answers on 127.0.0.1:6379 and redis-server is not on PATH. ' +
-        'Install it (sudo apt-get install redis-server) or set REDIS_URL=redis://host:port',
-    );
+const REDIS_VARIABLES = ['REDIS_CLUSTER_NODES', 'REDIS_URL', 'REDIS_ADDR', 'REDIS_HOST'];
+
+/**
+ * The Redis the environment names must answer now: a local run against a Redis that is not there
+ * would only serve 503s. Read as the service reads it (dist/shared/config/load.js); the password never shown.
+ */
+async function checkConfiguredRedis(env) {
+  const { ConfigError, loadConfig } = await import(new URL('../dist/shared/config/load.js', import.meta.url).href);
+  let config;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
   }
-  const dir = `${root}.data/redis`;
-  mkdirSync(dir, { recursive: true });
-  const redis = spawn(
-    'redis-server',
-    ['--port', '6379', '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--logfile', 'redis.log'],
-    { stdio: 'ignore' },
-  );
-  for (let i = 0; i < 100; i++) {
-    if ((await probeRedis('127.0.0.1', 6379)) === 'pong') {
-      console.log(`Started redis-server on 127.0.0.1:6379 (data in .data/redis); it stops when this process does.`);
-      return redis;
-    }
-    if (redis.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 100));
+  const variable = REDIS_VARIABLES.find((v) => env[v]);
+  const url = new URL(config.redisUrl);
+  if (url.password) url.password = '***';
+  const cluster = config.redisClusterNodes.length > 0;
+  const nodes = cluster ? config.redisClusterNodes : [{ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 6379) }];
+  let reason;
+  for (const { host, port } of nodes) {
+    reason = await reach(host, port);
+    if (reason === null) return;
   }
-  redis.kill();
-  fail('redis-server did not start on 127.0.0.1:6379; set REDIS_URL=redis://host:port to use another Redis');
+  const where = cluster ? `any node of ${nodes.map((n) => `${n.host}:${n.port}`).join(', ')}` : url.href;
+  fail(`Cannot reach Redis at ${where} (${variable}): ${reason}. Start that Redis, correct ${variable}, or unset ${variable} to let npm start use or start one on 127.0.0.1:${localRedisPort(env)}`);
+}
+
+/** The port of the local Redis (LOCAL_REDIS_PORT, default 6379). */
+function localRedisPort(env) {
+  const raw = env.LOCAL_REDIS_PORT;
+  if (raw === undefined || raw === '') return 6379;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port < 1 || port > 65535) fail(`LOCAL_REDIS_PORT must be a port from 1 to 65535 (got "${raw}")`);
+  return port;
+}
+
+/** Checks the Redis the environment names, or joins (or starts) the local one; returns what to do on exit. */
+async function findRedis(env) {
+  if (REDIS_VARIABLES.some((v) => env[v])) {
+    await checkConfiguredRedis(env);
+    return async () => undefined;
+  }
+  const port = localRedisPort(env);
+  env.REDIS_URL = `redis://127.0.0.1:${port}`;
+  return useLocalRedis(root, port, fail);
 }
 
 async function main() {
@@ -127,26 +156,15 @@ async function main() {
   env.PORT = env.PORT || env.SERVER_PORT || String(ports[target]);
   await ensurePortFree(Number(env.PORT), !process.env.PORT && process.env.SERVER_PORT ? 'SERVER_PORT' : 'PORT');
   buildIfNeeded();
-  let ownRedis;
-  if (!env.REDIS_URL && !env.REDIS_ADDR && !env.REDIS_HOST) {
-    const probe = await probeRedis('127.0.0.1', 6379);
-    if (probe === 'auth') fail('The Redis on 127.0.0.1:6379 needs a password: set REDIS_URL=redis://:PASSWORD@127.0.0.1:6379');
-    if (probe === null) ownRedis = await startOwnRedis();
-  }
+  const release = await findRedis(env);
   const framework = `${root}node_modules/@google-cloud/functions-framework/build/src/main.js`;
   const child = spawn(process.execPath, [framework, `--target=${target}`], { cwd: root, env, stdio: 'inherit' });
 
-  const stop = (signal) => {
-    child.kill(signal);
-    ownRedis?.kill('SIGTERM');
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  child.on('exit', (code, signal) => {
-    if (ownRedis && ownRedis.exitCode === null) {
-      ownRedis.once('exit', () => process.exit(code ?? (signal ? 0 : 1)));
-      ownRedis.kill('SIGTERM');
-    } else process.exit(code ?? (signal ? 0 : 1));
+  // Ctrl-C reaches the function too (same process group); the local Redis is in a group of its own.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  child.on('exit', async (code, signal) => {
+    await release().catch((error) => console.error(`Could not leave the local Redis: ${error.message}`));
+    process.exit(code ?? (signal ? 0 : 1));
   });
 }
 

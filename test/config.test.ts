@@ -33,6 +33,8 @@ describe('loadConfig', () => {
       seriesTtlSeconds: 604800,
       recentAnomalies: 1000,
       redisCommandTimeoutMs: 1000,
+      readyMemoryHigh: 0.95,
+      readyMemoryLow: 0.9,
       pushgatewayUrl: undefined,
       pushIntervalMs: 5000,
       metricsDevices: ['default'],

@@ -29,6 +29,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (read.MIN_SAMPLES > read.WINDOW_SIZE) {
     throw new ConfigError(`Invalid configuration: MIN_SAMPLES must not exceed WINDOW_SIZE (got ${read.MIN_SAMPLES} > ${read.WINDOW_SIZE})`);
   }
+  if (read.READY_MEMORY_LOW >= read.READY_MEMORY_HIGH) {
+    throw new ConfigError(`Invalid configuration: READY_MEMORY_LOW must be below READY_MEMORY_HIGH (got ${read.READY_MEMORY_LOW} >= ${read.READY_MEMORY_HIGH})`);
+  }
   const keyed: Record<string, unknown> = {};
   for (const [variable, s] of Object.entries(SETTINGS) as Array<[keyof Settings, Setting<unknown>]>) {
     if (s.key) keyed[s.key] = read[variable];

@@ -55,6 +55,8 @@ export const SETTINGS = {
   SERIES_TTL_SECONDS: setting({ key: 'seriesTtlSeconds', rule: integer(60, 10 * 365 * DAY), fallback: 7 * DAY, shown: '604800 (7 days)', echo: true, doc: "a device's keys expire after this long without events" }),
   RECENT_ANOMALIES: setting({ key: 'recentAnomalies', rule: integer(1, 10_000), fallback: 1000, echo: true, doc: 'length of the global list of recent anomalies' }),
   REDIS_COMMAND_TIMEOUT_MS: setting({ key: 'redisCommandTimeoutMs', rule: integer(10, 60_000), fallback: 1000, doc: 'a Redis command slower than this fails the request with 503' }),
+  READY_MEMORY_HIGH: setting({ key: 'readyMemoryHigh', rule: between(0.5, 1), fallback: 0.95, doc: 'share of Redis `maxmemory` (with `noeviction`) from which ingest and the all-in-one target are not ready (503 `store_full`), before Redis refuses writes' }),
+  READY_MEMORY_LOW: setting({ key: 'readyMemoryLow', rule: between(0.5, 1, 'number 0.5–1, below `READY_MEMORY_HIGH`'), fallback: 0.9, doc: 'they are ready again only once Redis memory is back below this share of `maxmemory` (no flapping at the edge)' }),
   PUSHGATEWAY_URL: setting({ key: 'pushgatewayUrl', rule: httpUrl(), fallback: undefined as string | undefined, shown: '— (no push)', doc: 'where the served function pushes its metrics' }),
   PUSH_INTERVAL_MS: setting({ key: 'pushIntervalMs', rule: integer(100, 3_600_000), fallback: 5000, doc: 'how often it pushes' }),
   METRICS_DEVICES: setting({ key: 'metricsDevices', rule: deviceIds(100), fallback: Object.freeze(['default']), shown: '`default`', doc: 'devices whose series the stats and all-in-one targets export as gauges' }),

@@ -2,13 +2,17 @@ import type { Store } from '../store/store.js';
 import type { Handler, Routes } from './routes.js';
 
 const UNAVAILABLE = { status: 'unavailable', error: 'unavailable', message: 'Redis does not answer PING' };
-const FULL = { status: 'full', error: 'store_full', message: 'Redis is at maxmemory and refuses writes' };
+const FULL = {
+  status: 'full',
+  error: 'store_full',
+  message: 'Redis memory is near maxmemory (READY_MEMORY_HIGH): not ready until it is back below READY_MEMORY_LOW',
+};
 
 /**
  * The health paths every function answers, always open. Liveness: 200 when Redis answers PING, 503
- * otherwise. Readiness (and /health, /healthz) also say whether Redis refuses writes (maxmemory,
- * noeviction): a function that writes (`writes`) is then not ready (503 store_full); one that only
- * reads stays ready and says so.
+ * otherwise. Readiness (and /health, /healthz) also say whether Redis is near its maxmemory
+ * (noeviction; with hysteresis, see Store.full): a function that writes (`writes`) is then not ready
+ * (503 store_full) before most writes are refused; one that only reads stays ready and says so.
  */
 export function healthRoutes(store: Pick<Store, 'ping' | 'full'>, options: { writes: boolean }): Routes {
   const liveness: Handler = async (_req, res) => {

@@ -1,6 +1,7 @@
 import type { Cluster } from 'ioredis';
 import type { Config } from '../config/load.js';
 import { type Client, connect, storeError } from './connection.js';
+import { createHeadroom } from './headroom.js';
 import { type Reads, createReads } from './reads.js';
 import { type Outbox, createOutbox } from './outbox.js';
 import { type Recorder, createRecorder } from './recorder.js';
@@ -15,10 +16,16 @@ export interface Store extends Recorder, Reads {
   /** Whether Redis answers PING now (never throws). */
   ping(): Promise<boolean>;
   /**
-   * Whether Redis (any master of a Cluster) is at maxmemory with the noeviction policy, so that it
-   * refuses writes (never throws; false when it cannot tell).
+   * Whether Redis is too full for a writer to be ready: true from READY_MEMORY_HIGH of maxmemory (the
+   * fullest master of a Cluster, noeviction only) until usage is back below READY_MEMORY_LOW. Never
+   * throws; when it cannot tell, it keeps its last answer (false at first).
    */
   full(): Promise<boolean>;
+  /**
+   * used_memory / maxmemory of the fullest Redis (master) that refuses writes when full (noeviction);
+   * 0 when none has a maxmemory or Redis evicts; undefined when it cannot tell (never throws).
+   */
+  memoryUse(): Promise<number | undefined>;
   /** The devices' outboxes of anomaly events, for the dispatcher (shared/outbox). */
   readonly outbox: Outbox;
   close(): Promise<void>;
@@ -31,10 +38,12 @@ export interface Store extends Recorder, Reads {
 export function createStore(config: Config): Store {
   const redis = connect(config);
   const operations: Recorder & Reads = { ...createRecorder(redis, config), ...createReads(redis, config.seriesTtlSeconds) };
+  const headroom = createHeadroom(config.readyMemoryHigh, config.readyMemoryLow);
   return {
     ...typedErrors(operations),
     ping: () => ping(redis),
-    full: () => full(redis),
+    full: async () => headroom.short(await memoryUse(redis)),
+    memoryUse: () => memoryUse(redis),
     outbox: createOutbox(redis, config.keyPrefix, config.seriesTtlSeconds),
     async close() {
       await redis.quit().catch(() => redis.disconnect());
@@ -50,21 +59,25 @@ async function ping(redis: Client): Promise<boolean> {
   }
 }
 
-async function full(redis: Client): Promise<boolean> {
+async function memoryUse(redis: Client): Promise<number | undefined> {
   try {
     const nodes = redis.isCluster ? (redis as Cluster).nodes('master') : [redis];
     const reports = await Promise.all(nodes.map((node) => node.info('memory')));
-    return reports.some(refusesWrites);
+    return Math.max(0, ...reports.map(usedShare));
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-/** From INFO memory: at or over maxmemory, and not allowed to evict (Redis then answers writes with OOM). */
-function refusesWrites(info: string): boolean {
+/**
+ * From INFO memory: used_memory / maxmemory when Redis refuses writes at its limit (noeviction: it then
+ * answers writes with OOM), else 0 (no limit, or it evicts to make room).
+ */
+function usedShare(info: string): number {
   const field = (name: string) => new RegExp(`^${name}:(\\S+)`, 'm').exec(info)?.[1];
   const max = Number(field('maxmemory') ?? 0);
-  return max > 0 && Number(field('used_memory') ?? 0) >= max && field('maxmemory_policy') === 'noeviction';
+  if (!(max > 0) || field('maxmemory_policy') !== 'noeviction') return 0;
+  return Number(field('used_memory') ?? 0) / max;
 }
 
 /** Wraps every operation so that its failures leave as the store's own errors. */

@@ -152,11 +152,14 @@ export interface GaugeSource {
   topAnomalousDevices(limit: number): Promise<readonly Ranked[]>;
   series(device: string): Promise<readonly SeriesRow[]>;
   ping(): Promise<boolean>;
+  /** used_memory / maxmemory of a Redis that refuses writes when full, 0 without a limit (Store.memoryUse). */
+  memoryUse(): Promise<number | undefined>;
 }
 
 /**
- * Registers iot_redis_up and the per-device gauges: iot_device_recent_anomalies for the `top` devices
- * with the most recent anomalies, and iot_metric_value, _avg and _zscore for those and the allow-list.
+ * Registers iot_redis_up, iot_redis_memory_used_ratio and the per-device gauges:
+ * iot_device_recent_anomalies for the `top` devices with the most recent anomalies, and
+ * iot_metric_value, _avg and _zscore for those and the allow-list.
  * They are read from Redis whenever the registry is collected (a scrape of /metrics or a push), so
  * every pod reports the state of truth rather than its own memory, and reset each time, so a device
  * that left the top leaves the gauges. Called once, by the target a process serves; a process that
@@ -171,6 +174,7 @@ export function exportFromRedis(from: GaugeSource): void {
       this.set((await from.ping()) ? 1 : 0);
     },
   });
+  exportMemoryUse(from);
   if (from.devices.length === 0 && from.top === 0) return;
 
   // One read of Redis per collection, shared by the gauges.
@@ -194,6 +198,21 @@ export function exportFromRedis(from: GaugeSource): void {
       ? gauge('iot_device_recent_anomalies', 'Anomalies of a device in the recent list over all devices (RECENT_ANOMALIES), for the METRICS_TOP_DEVICES devices with the most; read from Redis at collection time.', ['device'])
       : undefined,
   };
+}
+
+/** How close Redis is to refusing writes, so that an alert can fire before it does (README, IotRedisNearlyFull). */
+function exportMemoryUse(from: Pick<GaugeSource, 'memoryUse'>): void {
+  new Gauge({
+    name: 'iot_redis_memory_used_ratio',
+    help: 'used_memory / maxmemory of the fullest Redis (master) that refuses writes when full (noeviction), read at collection time; 0 without maxmemory or when Redis evicts.',
+    registers: [registry],
+    async collect() {
+      const use = await from.memoryUse();
+      // Redis unreachable: no sample rather than a stale one (iot_redis_up says why).
+      if (use === undefined) this.reset();
+      else this.set(use);
+    },
+  });
 }
 
 interface DeviceGauges {

@@ -33,6 +33,7 @@ export function observe(fn: string, { config, store }: Context, options: { serie
     topAnomalousDevices: (limit) => store.topAnomalousDevices(limit),
     series: (device) => store.series(device),
     ping: () => store.ping(),
+    memoryUse: () => store.memoryUse(),
   });
   if (!config.pushgatewayUrl) return () => undefined;
   return startPushing(fn, config.pushgatewayUrl, config.instance, config.pushIntervalMs);
