@@ -13,13 +13,20 @@ export function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
-/** Samples a process's RSS every second from now on; the returned stop takes one last sample and hands all of them back. */
-export function sampleRss(pid: number): () => number[] {
+/** Samples a process's RSS every `everyMs` (a second) from now on; the returned stop takes one last sample and hands all of them back. */
+export function sampleRss(pid: number, everyMs = 1000): () => number[] {
   const samples: number[] = [];
-  const timer = setInterval(() => samples.push(rssMb(pid)), 1000);
+  const sample = () => {
+    try {
+      samples.push(rssMb(pid));
+    } catch {
+      // the process has exited: its last samples stand
+    }
+  };
+  const timer = setInterval(sample, everyMs);
   return () => {
     clearInterval(timer);
-    samples.push(rssMb(pid));
+    sample();
     return samples;
   };
 }

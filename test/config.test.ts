@@ -30,6 +30,8 @@ describe('loadConfig', () => {
       episodeWarmup: 0,
       maxBatch: 1000,
       maxBodyBytes: 1048576,
+      maxInflightBytes: 4194304,
+      admissionWaitMs: 1000,
       seriesTtlSeconds: 604800,
       recentAnomalies: 1000,
       redisCommandTimeoutMs: 1000,

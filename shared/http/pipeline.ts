@@ -3,7 +3,8 @@ import { StoreFullError, StoreUnavailableError } from '../store/errors.js';
 import { observeRequest } from '../telemetry/metrics.js';
 import { type Principal, accessCheck } from './auth.js';
 import { type DeviceKey, deviceTokenVerifier } from './device-tokens.js';
-import { installBodyOwnership, readBody, reclaimBody } from './body.js';
+import { type Admit, admission } from './admission.js';
+import { type DeclaredBody, installBodyOwnership, readBody, reclaimBody } from './body.js';
 import { HttpError, storeFull } from './errors.js';
 import { sendError } from './respond.js';
 import { type Handler, METHODS, type Method, type Routes } from './routes.js';
@@ -11,6 +12,9 @@ import { type Handler, METHODS, type Method, type Routes } from './routes.js';
 export interface PipelineOptions {
   /** Largest request body, enforced while reading (MAX_BODY_BYTES). */
   readonly maxBodyBytes: number;
+  /** Request bytes in flight in this process (MAX_INFLIGHT_BYTES), and how long one waits for room. */
+  readonly maxInflightBytes: number;
+  readonly admissionWaitMs: number;
 }
 
 interface Compiled {
@@ -31,24 +35,45 @@ const principals = new WeakMap<Request, Principal>();
 export function serve(functionName: string, routes: Routes, options: PipelineOptions): HttpFunction {
   installBodyOwnership();
   const table = compile(routes);
+  const admit = admission(options.maxInflightBytes, options.admissionWaitMs);
   return async (req, res) => {
     const started = process.hrtime.bigint();
     const path = req.path.length > 1 && req.path.endsWith('/') ? req.path.slice(0, -1) : req.path;
     const route = table.get(path);
+    let release: (() => void) | undefined;
     try {
       const declared = reclaimBody(req);
       const { handler, authorize } = pick(route, path, req.method, table);
       const principal = authorize(req.headers.authorization);
       principals.set(req, principal instanceof Promise ? await principal : principal);
+      release = await admitted(admit, req, declared, options.maxBodyBytes);
       bodies.set(req, await readBody(req, declared, options.maxBodyBytes));
       await handler(req, res);
     } catch (error) {
       sendError(res, toHttpError(error, functionName, req));
     } finally {
+      release?.();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       observeRequest(functionName, req.method, route ? path : 'unmatched', res.statusCode, seconds);
     }
   };
+}
+
+/**
+ * Waits for room for a request's body under the process's budget (a request without one needs none):
+ * its declared length, or the largest body when it is compressed or unsized (its decoded size is not
+ * known before reading). A refusal leaves the body unread, drained so the connection stays usable.
+ */
+async function admitted(admit: Admit, req: Request, declared: DeclaredBody, maxBodyBytes: number): Promise<(() => void) | undefined> {
+  if (!declared.hasBody) return undefined;
+  const coding = req.headers['content-encoding']?.trim().toLowerCase();
+  const sized = declared.contentLength !== undefined && (coding === undefined || coding === '' || coding === 'identity');
+  try {
+    return await admit(sized ? Math.min(Number(declared.contentLength), maxBodyBytes) : maxBodyBytes);
+  } catch (error) {
+    req.resume();
+    throw error;
+  }
 }
 
 /** The one device a request may write (it came with a device token), or undefined for any device. */
@@ -56,9 +81,13 @@ export function deviceScope(req: Request): string | undefined {
   return principals.get(req)?.device;
 }
 
-/** The parsed JSON body of a request; a request without one is a 400. */
+/**
+ * The parsed JSON body of a request, handed over once (the pipeline keeps no copy, so it is garbage as
+ * soon as the handler is done with it); a request without one is a 400.
+ */
 export function jsonBody(req: Request): unknown {
   const body = bodies.get(req);
+  bodies.delete(req);
   if (body === undefined) throw new HttpError(400, 'empty_body', 'The request has no body: send a JSON event or batch');
   return body;
 }

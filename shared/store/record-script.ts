@@ -10,9 +10,9 @@ const DEVICE_ANOMALY_CAP = 100;
 /** Events of one device applied as one unit of record.lua (one rate-limit decision, one id check). */
 export interface DeviceRun {
   readonly device: string;
-  /** The metrics of the run, in first-seen order; their number (1-based) is their position here. */
+  /** The metrics of the run, in first-seen order; their number (1-based) is their position here (at most 32 a
+   * device's event, and few a device: a search costs less memory than a Map per run). */
   readonly metrics: string[];
-  readonly position: Map<string, number>;
   /** Indexes into the request's readings of this device's events, in order. */
   readonly events: number[];
   /** Values in the run: what a call's size is measured in. */
@@ -84,17 +84,12 @@ export function runsByDevice(readings: readonly Reading[], indexes: Iterable<num
     const reading = readings[index]!;
     let run = runs.get(reading.deviceId);
     if (!run) {
-      run = { device: reading.deviceId, metrics: [], position: new Map(), events: [], values: 0 };
+      run = { device: reading.deviceId, metrics: [], events: [], values: 0 };
       runs.set(reading.deviceId, run);
     }
     run.events.push(index);
     run.values += reading.metrics.length;
-    for (const [name] of reading.metrics) {
-      if (!run.position.has(name)) {
-        run.metrics.push(name);
-        run.position.set(name, run.metrics.length);
-      }
-    }
+    for (const [name] of reading.metrics) if (!run.metrics.includes(name)) run.metrics.push(name);
   }
   return [...runs.values()];
 }
@@ -111,7 +106,7 @@ export function encodeRecord(runs: readonly DeviceRun[], readings: readonly Read
     config.episodeCloseAfter, config.episodeRefractory, config.episodeFlatline, config.episodeWarmup,
     outboxCap,
   ];
-  for (const { device, metrics, position, events } of runs) {
+  for (const { device, metrics, events } of runs) {
     keyList.push(keys.seriesIndex(device), keys.deviceAnomalies(device), keys.eventIds(device), keys.rateBucket(device), keys.deviceEpisodes(device), keys.deviceEpisodeRecords(device));
     if (outboxCap > 0) keyList.push(keys.outbox(device));
     for (const metric of metrics) keyList.push(keys.window(device, metric), keys.state(device, metric));
@@ -119,7 +114,7 @@ export function encodeRecord(runs: readonly DeviceRun[], readings: readonly Read
     for (const index of events) {
       const reading = readings[index]!;
       args.push(reading.timestamp, reading.id ?? '', reading.metrics.length);
-      for (const [name, value] of reading.metrics) args.push(position.get(name)!, String(value));
+      for (const [name, value] of reading.metrics) args.push(metrics.indexOf(name) + 1, String(value));
     }
   }
   keyList.push(totals);
