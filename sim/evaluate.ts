@@ -7,7 +7,11 @@ import { configFromEnvOrExit } from '../shared/config/load.js';
 import { type DetectorParams, detectorParams } from '../shared/detector/params.js';
 import { parseCommandLine, usageError } from '../support/cli.js';
 import { renderChart } from './chart.js';
-import { CommandFailure, count, fileProblem, positiveList, runCommand } from './options.js';
+import { CANDIDATE_DEFAULTS } from '../shared/detector/candidate.js';
+import { DETECTOR_NAMES, detectorNamed } from './detectors.js';
+import { exportNabResult } from './nab-export.js';
+import { offlineDetections } from './offline.js';
+import { CommandFailure, count, fileProblem, oneOf, positiveList, runCommand } from './options.js';
 import {
   type InputFile,
   InputError,
@@ -51,6 +55,26 @@ const { values: o, positionals } = parseCommandLine({
     'charts-limit': { type: 'string', arg: 'n', default: '12', doc: 'chart at most this many series' },
     'skip-build': { type: 'boolean', doc: 'replay through dist/ as it is, without npm run build first' },
     json: { type: 'boolean', doc: 'print the results as JSON' },
+    offline: {
+      type: 'boolean',
+      doc: "run the detector's TypeScript reference in this process instead (no build, no Redis, no service): each series from a fresh state, one value per row in order, the rows' times as event times; the same report, in seconds",
+    },
+    detector: {
+      type: 'string',
+      arg: 'name',
+      default: 'reference',
+      doc: `with --offline: ${DETECTOR_NAMES.join(' or ')} (shared/detector/candidate.ts: the same flags, alerts by the candidate method)`,
+    },
+    candidate: {
+      type: 'string',
+      arg: 'name=value,...',
+      doc: `with --detector candidate: override some of its parameters (${Object.entries(CANDIDATE_DEFAULTS).map(([k, v]) => `${k}=${v}`).join(', ')}); 0 turns a mechanism off`,
+    },
+    'export-nab': {
+      type: 'string',
+      arg: 'dir',
+      doc: "write the alerts of the first run in NAB's results layout, <dir>/<category>/<detector>_<file>.csv with the detector named after <dir>, for NAB's own scorer",
+    },
   },
   examples: [
     'npm run evaluate -- out/stream.jsonl --sweep 1.5,2.5,3 --charts',
@@ -58,6 +82,8 @@ const { values: o, positionals } = parseCommandLine({
     'npm run evaluate -- series.csv --labels windows.json --charts --charts-dir out/series',
     'Z_THRESHOLD=3 WINDOW_SIZE=100 npm run evaluate -- out/a.jsonl out/b.jsonl --json',
     'DETECTOR_PROFILE=infra npm run evaluate -- out/infra.jsonl',
+    'npm run evaluate -- out/nab/data --labels out/nab/labels/combined_windows.json --offline --detector candidate',
+    'npm run evaluate -- out/nab/data --labels out/nab/labels/combined_windows.json --offline --export-nab out/nab-results/iotAlerts',
   ],
 });
 
@@ -66,6 +92,11 @@ const sweep = o.sweep === undefined ? [] : positiveList('sweep', o.sweep);
 const chartsDir = o['charts-dir'] ?? '';
 if (chartsDir === '') usageError('--charts-dir must not be empty');
 let chartsLeft = count('charts-limit', o['charts-limit']);
+const detectorName = oneOf('detector', o.detector, DETECTOR_NAMES);
+if (o.candidate !== undefined && detectorName !== 'candidate') usageError('--candidate applies only to --detector candidate');
+if (detectorName !== 'reference' && !o.offline) usageError(`--detector ${detectorName} runs only with --offline (the service runs the reference)`);
+const exportDir = o['export-nab'];
+if (exportDir === '') usageError('--export-nab must not be empty');
 
 // The detector's parameters in force, from the same environment variables as the service (a bad one: one line, exit 1).
 const base = detectorParams(configFromEnvOrExit());
@@ -88,6 +119,8 @@ function readInputFile<T>(path: string, parse: (text: string) => T): T {
 /** One file to replay: its events, labelled, and its anomaly windows when the labels give them. */
 interface Input {
   file: string;
+  /** Its path relative to the directory it was found in (NAB: category/file.csv). */
+  key: string;
   events: LabelledEvent[];
   windows: Window[] | undefined;
 }
@@ -104,7 +137,7 @@ function readInput(file: InputFile, labels: Window[] | WindowMap | undefined): I
   if (!events.some((e) => Object.keys(e.labels).length > 0)) {
     throw new InputError(`${file.path}: no labelled values to score: give labels (a label column, or --labels with its windows)`);
   }
-  return { file: file.path, events, windows };
+  return { file: file.path, key: file.key, events, windows };
 }
 
 /** Every file, read and checked before anything is replayed. */
@@ -179,32 +212,44 @@ function combine(settings: DetectorParams, files: FileResult[]): Result {
   };
 }
 
+/** How one run finds what the detector says about a file: through the service, or offline. */
+type Detect = (input: Input, settings: DetectorParams) => Promise<Detections>;
+
 /** Replays every file with one setting of the detector, each with a fresh state (NAB: files are independent). */
-async function runSettings(inputs: readonly Input[], settings: DetectorParams, redisUrl: string, charts: boolean): Promise<Result> {
+async function runSettings(inputs: readonly Input[], settings: DetectorParams, detect: Detect, first: boolean): Promise<Result> {
   const files: FileResult[] = [];
   for (const [i, input] of inputs.entries()) {
     console.error(`[${i + 1}/${inputs.length}] ${input.file}: ${input.events.length} events, threshold ${settings.zThreshold}`);
-    const found = await replayDetections(input.events, settings, redisUrl);
+    const found = await detect(input, settings);
     files.push(scoreFile(input, found));
-    if (charts) writeCharts(input, found, settings, inputs.length > 1 ? `${input.file} ` : '');
+    if (first && o.charts) writeCharts(input, found, settings, inputs.length > 1 ? `${input.file} ` : '');
+    if (first && exportDir !== undefined) exportNabResult(exportDir, input.key, input.events, found.alerts, input.windows ?? []);
   }
   return combine(settings, files);
 }
 
-/** Replays the corpus once per threshold (the configured one first) and scores each run. */
+/** Runs the corpus once per threshold (the configured one first) with `detect`, and scores each run. */
+async function runThresholds(inputs: readonly Input[], detect: Detect): Promise<Result[]> {
+  const results: Result[] = [];
+  for (const zThreshold of [...new Set([base.zThreshold, ...sweep])]) {
+    results.push(await runSettings(inputs, { ...base, zThreshold }, detect, results.length === 0));
+  }
+  return results;
+}
+
+/** Scores every threshold: offline in this process, or replayed through the built service and a Redis of its own. */
 async function scoreAll(inputs: readonly Input[]): Promise<Result[]> {
-  const thresholds = [...new Set([base.zThreshold, ...sweep])];
+  if (o.offline) {
+    const detector = detectorNamed(detectorName, o.candidate);
+    return runThresholds(inputs, async (input, settings) => offlineDetections(input.events, settings, detector));
+  }
   build();
   const redis = await evaluationRedis();
-  const results: Result[] = [];
   try {
-    for (const zThreshold of thresholds) {
-      results.push(await runSettings(inputs, { ...base, zThreshold }, redis.url, Boolean(o.charts) && zThreshold === base.zThreshold));
-    }
+    return await runThresholds(inputs, (input, settings) => replayDetections(input.events, settings, redis.url));
   } finally {
     await redis.stop();
   }
-  return results;
 }
 
 const pct = (x: number, width = 8) => `${(100 * x).toFixed(1)}%`.padStart(width);
@@ -265,7 +310,8 @@ function printSweep(results: readonly Result[]): void {
 function printReport(results: readonly Result[]): void {
   const first = results[0]!;
   const what = first.files.length === 1 ? `${first.files[0]!.file}:` : `${first.files.length} files,`;
-  console.log(`${what} ${first.events} events; W=${base.windowSize}, threshold=${base.zThreshold}, min samples=${base.minSamples}, episodes on ${base.episodeTrigger}\n`);
+  const how = o.offline ? `; offline, ${detectorName} detector` : '';
+  console.log(`${what} ${first.events} events; W=${base.windowSize}, threshold=${base.zThreshold}, min samples=${base.minSamples}, episodes on ${base.episodeTrigger}${how}\n`);
   printFiles(first);
   printAlerts(first);
   printMetrics(first.evaluation);
