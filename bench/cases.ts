@@ -6,6 +6,7 @@ import { type AnomalyEventsAB, anomalyEventsAB } from './anomaly-events.js';
 import { type Harness, log } from './harness.js';
 import { type BodyRequest, type OpenLoopResult, closedLoop, openLoop } from './load.js';
 import { type ProfileSplit, type Row, round } from './report.js';
+import { deployedPod } from './pod.js';
 import { batches, singleEvents } from './workload.js';
 
 export interface Workloads {
@@ -65,6 +66,7 @@ export async function runCases(h: Harness, w: Workloads): Promise<CaseResults> {
   const { one, two } = await oneVsTwoProcesses(h, ingest, w);
   await memory(h, ingest, w);
   await ingest.stop();
+  await deployedPod(h);
   await onCluster(h, w);
   const anomalyEvents = await anomalyEventsAB(h, w);
   const profiles = await profileIngest(h, w);

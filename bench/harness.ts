@@ -126,9 +126,9 @@ export class Harness {
     };
   }
 
-  /** Samples the RSS of `pid` every second until the returned function is called, and records it under `name`. */
-  sampleRss(name: string, pid: number): () => void {
-    const stop = sampleRss(pid);
+  /** Samples the RSS of `pid` every `everyMs` (a second) until the returned function is called, and records it under `name`. */
+  sampleRss(name: string, pid: number, everyMs = 1000): () => void {
+    const stop = sampleRss(pid, everyMs);
     return () => {
       const samples = stop();
       this.rss[name] = { start: round(samples[0]!, 1), end: round(samples[samples.length - 1]!, 1), max: round(Math.max(...samples), 1) };

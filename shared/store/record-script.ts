@@ -68,13 +68,13 @@ export type RunResult =
   | {
       kind: 'applied';
       /** Request indexes of the duplicate events (not applied). */
-      duplicates: Set<number>;
+      duplicates: ReadonlySet<number>;
       /** Per applied event, its results in the order sent (mode `full` only). */
-      results: Map<number, MetricResult[]>;
-      flagged: Flagged[];
-      episodes: EpisodeChange[];
+      results: ReadonlyMap<number, MetricResult[]>;
+      flagged: readonly Flagged[];
+      episodes: readonly EpisodeChange[];
       /** Metrics whose keys' expiry this call pushed back (at the call's `now`). */
-      refreshed: string[];
+      refreshed: readonly string[];
     };
 
 /** Groups readings (all, or those at `indexes`) into one run per device, in order of first appearance. */
@@ -132,13 +132,13 @@ export function decodeRecord(runs: readonly DeviceRun[], readings: readonly Read
     if (status === 'limited') return { kind: 'limited', retryAfterMs: Number(reply[1]) };
     if (status === 'error') return { kind: 'failed', error: new Error(String(reply[1])) };
     const count = Number(reply[1]);
-    const duplicates = new Set(reply.slice(2, 2 + count).map((n) => run.events[Number(n) - 1]!));
+    const duplicates = count === 0 ? NONE : new Set(reply.slice(2, 2 + count).map((n) => run.events[Number(n) - 1]!));
     const refreshedCount = Number(reply[reply.length - 1]);
     const end = reply.length - 1 - refreshedCount;
-    const refreshed = reply.slice(end, reply.length - 1).map((n) => run.metrics[Number(n) - 1]!);
+    const refreshed = refreshedCount === 0 ? EMPTY : reply.slice(end, reply.length - 1).map((n) => run.metrics[Number(n) - 1]!);
     const episodeCount = Number(reply[end - 1]);
     const valuesEnd = end - 1 - EPISODE_FIELDS * episodeCount;
-    const episodes = decodeEpisodes(run, reply.slice(valuesEnd, end - 1));
+    const episodes = episodeCount === 0 ? EMPTY : decodeEpisodes(run, reply.slice(valuesEnd, end - 1));
     const data = reply.slice(2 + count, valuesEnd);
     const decoded = mode === 'full' ? decodeFull(run, readings, duplicates, data[0] as Buffer) : decodeFlagged(run, readings, data);
     return { kind: 'applied', duplicates, refreshed, episodes, ...decoded };
@@ -146,6 +146,13 @@ export function decodeRecord(runs: readonly DeviceRun[], readings: readonly Read
 }
 
 const EPISODE_FIELDS = 5;
+/*
+ * What most runs of a batch have none of, shared rather than made per run: a batch from 1,000 devices
+ * has 1,000 runs in flight at once (the memory per event in flight, BENCHMARKS.md). Never written to.
+ */
+const NONE: ReadonlySet<number> = new Set();
+const EMPTY: readonly never[] = Object.freeze([]);
+const NO_RESULTS: ReadonlyMap<number, MetricResult[]> = new Map();
 const STEPS: EpisodeStep[] = [null, 'opened', 'open', 'closed'];
 
 /** Episodes the run opened or closed: event number that opened it (0: none), that closed it (0: none), metric number, record, id. */
@@ -169,7 +176,7 @@ const VALUE_BYTES = 33;
  * Mode `full`: every applied value, in input order; the score and the likelihood computed from z and
  * the likelihood's d and variance (valueFigures), in the process that scales out rather than in Redis.
  */
-function decodeFull(run: DeviceRun, readings: readonly Reading[], duplicates: Set<number>, data: Buffer) {
+function decodeFull(run: DeviceRun, readings: readonly Reading[], duplicates: ReadonlySet<number>, data: Buffer) {
   const results = new Map<number, MetricResult[]>();
   const flagged: Flagged[] = [];
   let at = 0;
@@ -193,6 +200,7 @@ function decodeFull(run: DeviceRun, readings: readonly Reading[], duplicates: Se
 
 /** Mode `anomalies`: event number, metric number, avg, z of each flagged value. */
 function decodeFlagged(run: DeviceRun, readings: readonly Reading[], data: Reply) {
+  if (data.length === 0) return { results: NO_RESULTS, flagged: EMPTY };
   const flagged: Flagged[] = [];
   for (let i = 0; i < data.length; i += 4) {
     const index = run.events[Number(data[i]) - 1]!;
@@ -200,7 +208,7 @@ function decodeFlagged(run: DeviceRun, readings: readonly Reading[], data: Reply
     const value = readings[index]!.metrics.find(([name]) => name === metric)![1];
     flagged.push({ index, metric, value, avg: Number(String(data[i + 2])), zscore: parseZ(data[i + 3]) });
   }
-  return { results: new Map<number, MetricResult[]>(), flagged };
+  return { results: NO_RESULTS, flagged };
 }
 
 /** The script's z text → a JSON-safe number; ±∞ (zero-variance baseline) becomes null. */

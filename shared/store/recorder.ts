@@ -138,10 +138,11 @@ async function apply(w: WritePath, readings: readonly Reading[], runs: DeviceRun
 /**
  * Record calls of one request in flight at once. A call's arguments, its encoded command and its reply
  * are held only while it is in flight, so a batch holds a few calls' worth at a time rather than all of
- * its calls' (the memory per event in flight, BENCHMARKS.md); more would not be faster, since Redis runs
- * the calls one after the other anyway and eight keep it busy.
+ * its calls' (retained heap per event in flight, 20 batches at once: 2.3 KB with all in flight, 1.35 KB
+ * with 8, 1.16 KB with 4; BENCHMARKS.md). More would not be faster: Redis runs the calls one after the
+ * other, and while it runs one (~1-2 ms) the next three wait in its queue, so it never idles for a round trip.
  */
-const CALLS_IN_FLIGHT = 8;
+const CALLS_IN_FLIGHT = 4;
 
 /** Runs `send` over the calls, CALLS_IN_FLIGHT at a time; a failed call's runs each fail with its error. */
 async function sendCalls(calls: DeviceRun[][], send: (group: DeviceRun[], c: number) => Promise<RunResult[]>): Promise<RunResult[][]> {

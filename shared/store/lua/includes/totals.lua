@@ -1,25 +1,31 @@
 --[[ totals: what a record call adds to the totals hash, counted in the same atomic call as the events.
   count_run(run, duplicates, totals): adds an applied run's events, values per metric, flagged values
     and episodes opened ("events", "events:<metric>", "anomalies", "anomalies:<metric>", "episodes",
-    "episodes:<metric>") to the table totals (field -> increment).
+    "episodes:<metric>") to the table totals (field -> increment); nothing for zero.
   add_totals(key, totals): one HINCRBY per field.
   Counting here rather than in a later call means an event is counted if and only if it was stored:
-  nothing can be lost between two calls (README, Faults).
+  nothing can be lost between two calls (README, Faults and retries).
 ]]
+local function add_total(totals, field, n)
+  totals[field] = (totals[field] or 0) + n
+end
+
 local function count_run(run, duplicates, totals)
-  local function add(field, n)
-    if n > 0 then totals[field] = (totals[field] or 0) + n end
-  end
-  add('events', #run.events - duplicates)
+  local events = #run.events - duplicates
+  if events == 0 then return end
+  add_total(totals, 'events', events)
   for i, name in ipairs(run.names) do
-    add('events:' .. name, #run.values[i].values)
-    add('anomalies', run.flagged[i] or 0)
-    add('anomalies:' .. name, run.flagged[i] or 0)
+    local values, flagged = #run.values[i].values, run.flagged[i] or 0
+    if values > 0 then add_total(totals, 'events:' .. name, values) end
+    if flagged > 0 then
+      add_total(totals, 'anomalies', flagged)
+      add_total(totals, 'anomalies:' .. name, flagged)
+    end
   end
   for _, e in ipairs(run.episodes) do
     if e.opened then
-      add('episodes', 1)
-      add('episodes:' .. run.names[e.metric], 1)
+      add_total(totals, 'episodes', 1)
+      add_total(totals, 'episodes:' .. run.names[e.metric], 1)
     end
   end
 end
