@@ -6,6 +6,9 @@ export interface BodyRequest {
   method: 'GET' | 'POST';
   path: string;
   body?: string;
+  /** A binary body instead of `body` (OTLP protobuf), and headers over the default JSON Content-Type. */
+  bytes?: Buffer;
+  headers?: Record<string, string>;
 }
 
 export interface Throughput {
@@ -25,7 +28,7 @@ export async function closedLoop(url: string, requests: BodyRequest[], seconds: 
     connections,
     duration: seconds,
     headers: { 'content-type': 'application/json' },
-    requests: requests.map((r) => ({ method: r.method, path: r.path, body: r.body })),
+    requests: requests.map((r) => ({ method: r.method, path: r.path, body: r.bytes ?? r.body, ...(r.headers ? { headers: { 'content-type': 'application/json', ...r.headers } } : {}) })),
   });
   return {
     rps: result.requests.average,

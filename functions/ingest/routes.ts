@@ -11,6 +11,7 @@ import { apiTime } from '../../shared/schemas/time.js';
 import { StoreFullError } from '../../shared/store/errors.js';
 import type { BatchOutcome } from '../../shared/store/store.js';
 import { countBatch, countEvent, countRefused } from '../../shared/telemetry/metrics.js';
+import { senderRoutes } from './senders.js';
 
 /** 429 for a device over its rate limit. */
 function rateLimited(limit: number, device: string, retryAfterMs: number, details?: unknown): HttpError {
@@ -90,6 +91,7 @@ export function ingestRoutes({ config, store }: Context): Routes {
     '/metrics-data': write(event),
     '/batch': write(batch),
     '/ingest/batch': write(batch),
+    ...senderRoutes({ config, store }),
     ...healthRoutes(store, { writes: true }),
   };
 }

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'unavailable'
   | 'overloaded'
   | 'store_full'
+  | 'partial_write'
   | 'internal';
 
 /** An error that becomes exactly this response: `{error: code, message, details?}`. */

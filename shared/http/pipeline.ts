@@ -4,10 +4,10 @@ import { observeRequest } from '../telemetry/metrics.js';
 import { type Principal, accessCheck } from './auth.js';
 import { type DeviceKey, deviceTokenVerifier } from './device-tokens.js';
 import { type Admit, admission } from './admission.js';
-import { type DeclaredBody, installBodyOwnership, readBody, reclaimBody } from './body.js';
+import { type DeclaredBody, installBodyOwnership, readBody, readBytes, reclaimBody } from './body.js';
 import { HttpError, storeFull } from './errors.js';
 import { sendError } from './respond.js';
-import { type Handler, METHODS, type Method, type Routes } from './routes.js';
+import { type Handler, METHODS, type Method, type Routes, type Wire } from './routes.js';
 
 export interface PipelineOptions {
   /** Largest request body, enforced while reading (MAX_BODY_BYTES). */
@@ -21,7 +21,11 @@ interface Compiled {
   readonly handler: Handler;
   readonly authorize: (header: string | undefined) => Principal | Promise<Principal>;
 }
-type CompiledRoute = ReadonlyMap<Method, Compiled>;
+interface CompiledRoute {
+  readonly methods: ReadonlyMap<Method, Compiled>;
+  /** A sender protocol's path: bytes for a body, its token forms, its error shape (for every method). */
+  readonly wire?: Wire;
+}
 
 const bodies = new WeakMap<Request, unknown>();
 const principals = new WeakMap<Request, Principal>();
@@ -40,17 +44,18 @@ export function serve(functionName: string, routes: Routes, options: PipelineOpt
     const started = process.hrtime.bigint();
     const path = req.path.length > 1 && req.path.endsWith('/') ? req.path.slice(0, -1) : req.path;
     const route = table.get(path);
+    const wire = route?.wire;
     let release: (() => void) | undefined;
     try {
       const declared = reclaimBody(req);
       const { handler, authorize } = pick(route, path, req.method, table);
-      const principal = authorize(req.headers.authorization);
+      const principal = authorize(credentials(req, wire));
       principals.set(req, principal instanceof Promise ? await principal : principal);
       release = await admitted(admit, req, declared, options.maxBodyBytes);
-      bodies.set(req, await readBody(req, declared, options.maxBodyBytes));
+      bodies.set(req, wire ? await wireBody(req, declared, wire, options.maxBodyBytes) : await readBody(req, declared, options.maxBodyBytes));
       await handler(req, res);
     } catch (error) {
-      sendError(res, toHttpError(error, functionName, req));
+      sendError(res, toHttpError(error, functionName, req), wire && ((e) => wire.error(e, req)));
     } finally {
       release?.();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -92,17 +97,42 @@ export function jsonBody(req: Request): unknown {
   return body;
 }
 
+/** The Authorization header to check: a sender protocol's token, when it came another way, as a bearer token. */
+function credentials(req: Request, wire: Wire | undefined): string | undefined {
+  const token = wire?.token?.(req);
+  return token === undefined ? req.headers.authorization : `Bearer ${token}`;
+}
+
+/** A sender protocol's body: its bytes, decoded and under the limit, after its Content-Type is checked (415). */
+async function wireBody(req: Request, declared: DeclaredBody, wire: Wire, limit: number): Promise<Buffer> {
+  const type = req.headers['content-type'];
+  if (declared.hasBody && !wire.accepts(type)) {
+    req.resume();
+    throw new HttpError(415, 'unsupported_media_type', `This path does not read Content-Type ${String(type).slice(0, 100)}`, { content_type: type ?? null });
+  }
+  return readBytes(req, declared, limit);
+}
+
+/** The decoded body bytes of a sender protocol's request, handed over once (empty when it has none). */
+export function rawBody(req: Request): Buffer {
+  const body = bodies.get(req);
+  bodies.delete(req);
+  return Buffer.isBuffer(body) ? body : Buffer.alloc(0);
+}
+
 function compile(routes: Routes): Map<string, CompiledRoute> {
   const open = accessCheck([]);
   return new Map(
     Object.entries(routes).map(([path, route]) => {
       const methods = new Map<Method, Compiled>();
+      let wire: Wire | undefined;
       for (const method of METHODS) {
         const endpoint = route[method];
         if (typeof endpoint === 'function') methods.set(method, { handler: endpoint, authorize: open });
         else if (endpoint) methods.set(method, { handler: endpoint.handler, authorize: authorization(endpoint.tokens, endpoint.deviceKeys) });
+        if (typeof endpoint === 'object' && endpoint.wire) wire = endpoint.wire;
       }
-      return [path, methods];
+      return [path, wire ? { methods, wire } : { methods }];
     }),
   );
 }
@@ -113,9 +143,9 @@ function authorization(tokens: readonly string[], deviceKeys: readonly DeviceKey
 
 function pick(route: CompiledRoute | undefined, path: string, method: string, table: Map<string, CompiledRoute>): Compiled {
   if (!route) throw new HttpError(404, 'not_found', `No such path: ${path.slice(0, 200)}`, { paths: [...table.keys()] });
-  const found = route.get((method === 'HEAD' ? 'GET' : method) as Method);
+  const found = route.methods.get((method === 'HEAD' ? 'GET' : method) as Method);
   if (found) return found;
-  const allow = [...route.keys()].join(', ');
+  const allow = [...route.methods.keys()].join(', ');
   throw new HttpError(405, 'method_not_allowed', `${path} accepts ${allow}`, undefined, { Allow: allow });
 }
 

@@ -1,16 +1,24 @@
 import type { Response } from '@google-cloud/functions-framework';
 import type { HttpError } from './errors.js';
 
-/** Sends an HttpError as `{error, message, details?}` with its status and headers. */
-export function sendError(res: Response, error: HttpError): void {
+/** A sender protocol's error body for a refusal (the Content-Type and the bytes). */
+export type ErrorShape = (error: HttpError) => { type: string; body: string | Uint8Array };
+
+/** Sends an HttpError with its status and headers: as `{error, message, details?}`, or in a protocol's `shape`. */
+export function sendError(res: Response, error: HttpError, shape?: ErrorShape): void {
   if (res.headersSent) {
     res.end();
     return;
   }
   res.set(error.headers);
-  const body: Record<string, unknown> = { error: error.code, message: error.message };
-  if (error.details !== undefined) body.details = error.details;
-  res.status(error.status).json(body);
+  if (shape) {
+    const { type, body } = shape(error);
+    res.status(error.status).type(type).send(typeof body === 'string' ? body : Buffer.from(body));
+  } else {
+    const body: Record<string, unknown> = { error: error.code, message: error.message };
+    if (error.details !== undefined) body.details = error.details;
+    res.status(error.status).json(body);
+  }
   if (error.status === 413) lingerThenClose(res);
 }
 

@@ -70,6 +70,13 @@ const eventsRefused = new Counter({
   registers: [registry],
 });
 
+const senderSkipped = new Counter({
+  name: 'sender_values_skipped_total',
+  help: 'What the line protocol and OTLP paths took in but did not store, by protocol and reason: string_field, boolean_field, no_numeric_field (a point of strings and booleans only), baseline (the first point of a cumulative sum), no_recorded_value.',
+  labelNames: ['protocol', 'reason'] as const,
+  registers: [registry],
+});
+
 const pushFailures = new Counter({
   name: 'metrics_push_failures_total',
   help: 'Pushes of this registry to the Pushgateway that failed or timed out.',
@@ -104,6 +111,11 @@ export type Counted = ReadonlyMap<string, { readonly values: number; readonly an
 /** Events the store refused (nothing of them written). */
 export function countRefused(reason: 'rate_limited' | 'store_full', events: number): void {
   if (events > 0) eventsRefused.inc({ reason }, events);
+}
+
+/** Counts what a sender protocol's request carried and the service left out (never an error). */
+export function countSkipped(protocol: 'influx' | 'otlp', reason: string, values: number): void {
+  if (values > 0) senderSkipped.inc({ protocol, reason }, values);
 }
 
 /** Counts an accepted batch: its size, and the values applied per metric (duplicates and refusals excluded). */
