@@ -10,6 +10,10 @@ export interface FunctionOptions {
   source?: string;
   /** Flags for node itself, such as --cpu-prof. */
   nodeArgs?: string[];
+  /** A command node runs under, such as valgrind and its flags. */
+  wrapper?: string[];
+  /** How long it may take to answer its health path (15 s). */
+  timeoutMs?: number;
 }
 
 /** Runs one function target of the built package as its own process, the way the framework's CLI does. */
@@ -21,7 +25,8 @@ export async function startFunction(
   const port = await freePort();
   const args = [...(options.nodeArgs ?? []), frameworkMain, `--target=${target}`, `--port=${port}`];
   if (options.source) args.push(`--source=${options.source}`);
-  const child = spawn(process.execPath, args, {
+  const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath];
+  const child = spawn(command!, [...prefix, ...args], {
     cwd: root,
     env: { ...process.env, NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -34,7 +39,7 @@ export async function startFunction(
     await waitFor(`${target} on ${port}`, async () => {
       if (child.exitCode !== null) throw new Error(`${target} exited: ${output}`);
       return (await fetch(`${url}/health`)).ok;
-    }, child);
+    }, child, options.timeoutMs);
   } catch (error) {
     await stopProcess(child);
     throw new Error(`${(error as Error).message}\n${output}`);
