@@ -7,11 +7,9 @@ import { configFromEnvOrExit } from '../shared/config/load.js';
 import { type DetectorParams, detectorParams } from '../shared/detector/params.js';
 import { parseCommandLine, usageError } from '../support/cli.js';
 import { renderChart } from './chart.js';
-import { CANDIDATE_DEFAULTS } from '../shared/detector/candidate.js';
-import { DETECTOR_NAMES, detectorNamed } from './detectors.js';
 import { exportNabResult } from './nab-export.js';
 import { offlineDetections } from './offline.js';
-import { CommandFailure, count, fileProblem, oneOf, positiveList, runCommand } from './options.js';
+import { CommandFailure, count, fileProblem, positiveList, runCommand } from './options.js';
 import {
   type InputFile,
   InputError,
@@ -59,17 +57,6 @@ const { values: o, positionals } = parseCommandLine({
       type: 'boolean',
       doc: "run the detector's TypeScript reference in this process instead (no build, no Redis, no service): each series from a fresh state, one value per row in order, the rows' times as event times; the same report, in seconds",
     },
-    detector: {
-      type: 'string',
-      arg: 'name',
-      default: 'reference',
-      doc: `with --offline: ${DETECTOR_NAMES.join(' or ')} (shared/detector/candidate.ts: the same flags, alerts by the candidate method)`,
-    },
-    candidate: {
-      type: 'string',
-      arg: 'name=value,...',
-      doc: `with --detector candidate: override some of its parameters (${Object.entries(CANDIDATE_DEFAULTS).map(([k, v]) => `${k}=${v}`).join(', ')}); 0 turns a mechanism off`,
-    },
     'export-nab': {
       type: 'string',
       arg: 'dir',
@@ -82,7 +69,8 @@ const { values: o, positionals } = parseCommandLine({
     'npm run evaluate -- series.csv --labels windows.json --charts --charts-dir out/series',
     'Z_THRESHOLD=3 WINDOW_SIZE=100 npm run evaluate -- out/a.jsonl out/b.jsonl --json',
     'DETECTOR_PROFILE=infra npm run evaluate -- out/infra.jsonl',
-    'npm run evaluate -- out/nab/data --labels out/nab/labels/combined_windows.json --offline --detector candidate',
+    'npm run evaluate -- out/nab/data --labels out/nab/labels/combined_windows.json --offline',
+    'BASELINE_SPIKE_Z=0 npm run evaluate -- out/nab/data --labels out/nab/labels/combined_windows.json --offline',
     'npm run evaluate -- out/nab/data --labels out/nab/labels/combined_windows.json --offline --export-nab out/nab-results/iotAlerts',
   ],
 });
@@ -92,9 +80,6 @@ const sweep = o.sweep === undefined ? [] : positiveList('sweep', o.sweep);
 const chartsDir = o['charts-dir'] ?? '';
 if (chartsDir === '') usageError('--charts-dir must not be empty');
 let chartsLeft = count('charts-limit', o['charts-limit']);
-const detectorName = oneOf('detector', o.detector, DETECTOR_NAMES);
-if (o.candidate !== undefined && detectorName !== 'candidate') usageError('--candidate applies only to --detector candidate');
-if (detectorName !== 'reference' && !o.offline) usageError(`--detector ${detectorName} runs only with --offline (the service runs the reference)`);
 const exportDir = o['export-nab'];
 if (exportDir === '') usageError('--export-nab must not be empty');
 
@@ -240,8 +225,7 @@ async function runThresholds(inputs: readonly Input[], detect: Detect): Promise<
 /** Scores every threshold: offline in this process, or replayed through the built service and a Redis of its own. */
 async function scoreAll(inputs: readonly Input[]): Promise<Result[]> {
   if (o.offline) {
-    const detector = detectorNamed(detectorName, o.candidate);
-    return runThresholds(inputs, async (input, settings) => offlineDetections(input.events, settings, detector));
+    return runThresholds(inputs, async (input, settings) => offlineDetections(input.events, settings));
   }
   build();
   const redis = await evaluationRedis();
@@ -310,7 +294,7 @@ function printSweep(results: readonly Result[]): void {
 function printReport(results: readonly Result[]): void {
   const first = results[0]!;
   const what = first.files.length === 1 ? `${first.files[0]!.file}:` : `${first.files.length} files,`;
-  const how = o.offline ? `; offline, ${detectorName} detector` : '';
+  const how = o.offline ? '; offline (the reference)' : '';
   console.log(`${what} ${first.events} events; W=${base.windowSize}, threshold=${base.zThreshold}, min samples=${base.minSamples}, episodes on ${base.episodeTrigger}${how}\n`);
   printFiles(first);
   printAlerts(first);

@@ -10,14 +10,11 @@ export interface SeriesVerdict {
   alerts: readonly boolean[];
 }
 
-/** A detector run over one whole series from an empty state: its values, their times (ms) and the parameters. */
-export type SeriesDetector = (values: readonly number[], times: readonly number[], params: DetectorParams) => SeriesVerdict;
-
-/** The service's own detector (shared/detector/reference.ts): flags by the z-score, alerts where an episode opens. */
-export const referenceDetector: SeriesDetector = (values, times, params) => {
+/** The service's own detector (shared/detector/reference.ts) over one whole series from an empty state: flags by the z-score, alerts where an episode opens. */
+export function referenceDetector(values: readonly number[], times: readonly number[], params: DetectorParams): SeriesVerdict {
   const outcomes = replay(values, params, times);
   return { flags: outcomes.map((o) => o.anomaly), alerts: outcomes.map((o) => o.episode === 'opened') };
-};
+}
 
 /** One series of a stream: the indexes of its events, its values and their times. */
 interface Series {
@@ -43,11 +40,11 @@ function seriesOf(events: readonly LabelledEvent[]): Series[] {
   return [...all.values()];
 }
 
-/** Runs every series of the stream through `detector`, in the same `${event index}:${metric}` form as the online replay. */
-export function offlineDetections(events: readonly LabelledEvent[], params: DetectorParams, detector: SeriesDetector = referenceDetector): Detections {
+/** Runs every series of the stream through the reference, in the same `${event index}:${metric}` form as the online replay. */
+export function offlineDetections(events: readonly LabelledEvent[], params: DetectorParams): Detections {
   const found: Detections = { flags: new Set(), alerts: new Set() };
   for (const s of seriesOf(events)) {
-    const verdict = detector(s.values, s.times, params);
+    const verdict = referenceDetector(s.values, s.times, params);
     s.indexes.forEach((index, j) => {
       if (verdict.flags[j]) found.flags.add(`${index}:${s.metric}`);
       if (verdict.alerts[j]) found.alerts.add(`${index}:${s.metric}`);

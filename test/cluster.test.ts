@@ -77,7 +77,7 @@ describe('on a three-master Redis Cluster', () => {
 
   it('keeps the outbox of each device in its slot: swept from every master and delivered in order per device', async () => {
     const sink = await startSink();
-    const ingest = await startApp(ingestRoutes, { REDIS_CLUSTER_NODES: cluster.nodes, K_SINK: sink.url });
+    const ingest = await startApp(ingestRoutes, { REDIS_CLUSTER_NODES: cluster.nodes, K_SINK: sink.url, EPISODE_TRIGGER: 'flag' });
     try {
       const streams = Array.from({ length: 24 }, (_, d) => ({ device: `out-${d}`, ...episodeStream(`out-${d}`, 1) }));
       expect((await request(`${ingest.url}/ingest/batch`, { body: streams.flatMap((s) => s.events) })).status).toBe(202);

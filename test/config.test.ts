@@ -21,13 +21,22 @@ describe('loadConfig', () => {
       minSamples: 10,
       likelihoodShort: 10,
       likelihoodLong: 1000,
-      episodeTrigger: 'flag',
+      episodeTrigger: 'baseline',
       episodeLikelihood: 0.9999,
       episodeScore: 0,
       episodeCloseAfter: 5,
       episodeRefractory: 0,
       episodeFlatline: 0,
       episodeWarmup: 0,
+      baselineLong: 8000,
+      baselineShort: 10,
+      baselineSpikeZ: 6,
+      baselineLevelZ: 3,
+      baselineRefractory: 50,
+      baselineWarmup: 100,
+      baselineHourSpan: 100,
+      baselineFlatRun: 10,
+      baselineFlatShare: 0.2,
       maxBatch: 1000,
       maxBodyBytes: 1048576,
       maxInflightBytes: 4194304,
@@ -66,7 +75,8 @@ describe('loadConfig', () => {
     expect(detectorParams(tuned)).toEqual({ ...PROFILES.infra, windowSize: 300, episodeTrigger: 'flag' });
     expect(() => loadConfig({ DETECTOR_PROFILE: 'fast' })).toThrowError('Invalid configuration: DETECTOR_PROFILE must be one of default, infra (got "fast")');
     expect(() => loadConfig({ EPISODE_LIKELIHOOD: '1.5' })).toThrowError('Invalid configuration: EPISODE_LIKELIHOOD must be a number from 0.5 to 1 (got "1.5")');
-    expect(() => loadConfig({ EPISODE_TRIGGER: 'score' })).toThrowError(/EPISODE_TRIGGER must be one of flag, likelihood/);
+    expect(() => loadConfig({ EPISODE_TRIGGER: 'score' })).toThrowError(/EPISODE_TRIGGER must be one of baseline, flag, likelihood/);
+    expect(() => loadConfig({ BASELINE_FLAT_SHARE: '2' })).toThrowError('Invalid configuration: BASELINE_FLAT_SHARE must be a number from 0 to 1 (got "2")');
   });
 
   it('reads device-token signing keys, and never echoes a secret in its refusal', () => {

@@ -5,6 +5,9 @@ import { emptyDetection, likelihoodStep, normalCdf, normalQuantile, scoreOf, thr
 import { PROFILES } from '../shared/detector/profiles.js';
 import { type DetectorParams, replay } from '../shared/detector/reference.js';
 
+/** The infra profile with episodes opened by the likelihood (its own trigger until the baseline method became every profile's). */
+const LIKELIHOOD_PROFILE: DetectorParams = { ...PROFILES.infra, episodeTrigger: 'likelihood' };
+
 describe('the normal quantile', () => {
   it.each([
     [0.5, 0],
@@ -25,17 +28,17 @@ describe('the normal quantile', () => {
   });
 
   it('gives the thresholds as they are compared: Φ⁻¹(EPISODE_LIKELIHOOD), and the |z| whose score is EPISODE_SCORE', () => {
-    const cuts = thresholdsOf({ ...PROFILES.infra, episodeLikelihood: 0.975, episodeScore: 0.95 });
+    const cuts = thresholdsOf({ ...LIKELIHOOD_PROFILE, episodeLikelihood: 0.975, episodeScore: 0.95 });
     expect(cuts.likelihoodX).toBeCloseTo(1.959964, 5);
     expect(cuts.scoreZ).toBeCloseTo(1.959964, 5); // a score of 0.95 is |z| = 1.96
     expect(scoreOf(cuts.scoreZ, true)).toBeCloseTo(0.95, 6);
-    expect(thresholdsOf({ ...PROFILES.infra, episodeLikelihood: 1, episodeScore: 1 })).toEqual({ likelihoodX: Infinity, scoreZ: Infinity });
+    expect(thresholdsOf({ ...LIKELIHOOD_PROFILE, episodeLikelihood: 1, episodeScore: 1 })).toEqual({ likelihoodX: Infinity, scoreZ: Infinity });
   });
 });
 
 describe('the likelihood step', () => {
   it('while learning: 0.5, and high only for a threshold of 0.5', () => {
-    const p = { ...PROFILES.infra, likelihoodLong: 1000 };
+    const p = { ...LIKELIHOOD_PROFILE, likelihoodLong: 1000 };
     expect(likelihoodStep(emptyDetection(), 3, p, 0)).toEqual({ likelihood: 0.5, high: true });
     expect(likelihoodStep(emptyDetection(), 3, p, 0.1)).toEqual({ likelihood: 0.5, high: false });
   });
@@ -44,7 +47,7 @@ describe('the likelihood step', () => {
 describe('the reference at the episode edges', () => {
   // Baseline 10, 12, … (mean 11, σ 1); 15 has z = 4. Scored from the 5th value; index 10 is the 6th scored.
   const values = Array.from({ length: 40 }, (_, i) => (i === 10 || i === 30 ? 15 : i % 2 ? 12 : 10));
-  const learning: DetectorParams = { ...PROFILES.infra, windowSize: 20, minSamples: 5, likelihoodLong: 10_000, episodeScore: 0 };
+  const learning: DetectorParams = { ...LIKELIHOOD_PROFILE, windowSize: 20, minSamples: 5, likelihoodLong: 10_000, episodeScore: 0 };
   const opened = (params: DetectorParams) => replay(values, params).flatMap((o, i) => (o.episode === 'opened' ? [i] : []));
 
   it('counts the flag for the first EPISODE_WARMUP scored values, the last of them included', () => {
@@ -55,7 +58,7 @@ describe('the reference at the episode edges', () => {
 
   it('takes a deviation from a zero-variance baseline as extreme even for EPISODE_SCORE = 1', () => {
     const flat = [...Array(10).fill(7), 8];
-    const out = replay(flat, { ...PROFILES.infra, windowSize: 20, minSamples: 5, episodeWarmup: 0, episodeFlatline: 0, episodeScore: 1 });
+    const out = replay(flat, { ...LIKELIHOOD_PROFILE, windowSize: 20, minSamples: 5, episodeWarmup: 0, episodeFlatline: 0, episodeScore: 1 });
     expect(out.map((o) => o.episode)).toEqual([...Array(10).fill(null), 'opened']);
     expect(out[10]).toMatchObject({ zscore: null, score: 1 });
   });

@@ -3,12 +3,16 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiRoutes } from '../functions/api.js';
 import { PROFILES } from '../shared/detector/profiles.js';
+import type { DetectorParams } from '../shared/detector/params.js';
 import { replay } from '../shared/detector/reference.js';
 import { keys } from '../shared/store/keys.js';
 import { STATE_FIELD } from '../shared/store/series-state.js';
 import { registry } from '../shared/telemetry/metrics.js';
 import { rng } from '../support/random.js';
 import { type TestApp, request, startApp } from './support/app.js';
+
+/** The infra profile with episodes opened by the likelihood (its own trigger until the baseline method became every profile's). */
+const LIKELIHOOD_PROFILE: DetectorParams = { ...PROFILES.infra, episodeTrigger: 'likelihood' };
 
 const counter = async (name: string, metric: string) => (await registry.getSingleMetric(name)!.get()).values.find((v) => v.labels.metric === metric)?.value ?? 0;
 const T0 = 1_700_000_000_000;
@@ -18,7 +22,7 @@ const at = (i: number) => new Date(T0 + i * 1000).toISOString();
 const BASELINE = Array.from({ length: 10 }, (_, i) => (i % 2 ? 12 : 10));
 const SERIES = [...BASELINE, 20, 11, 11, 11, 40, 11, 50];
 // trigger `flag`, K = 3 usual values close an episode, then 2 values of refractory period
-const EPISODES = { WINDOW_SIZE: '10', MIN_SAMPLES: '5', EPISODE_CLOSE_AFTER: '3', EPISODE_REFRACTORY: '2' };
+const EPISODES = { EPISODE_TRIGGER: 'flag', WINDOW_SIZE: '10', MIN_SAMPLES: '5', EPISODE_CLOSE_AFTER: '3', EPISODE_REFRACTORY: '2' };
 
 const apps: TestApp[] = [];
 async function app(env: Record<string, string>): Promise<TestApp> {
@@ -157,7 +161,7 @@ describe('alert episodes (trigger: the flag)', () => {
 
 describe('the anomaly likelihood (profile infra)', () => {
   it('stays near 0.5 on steady noise, rises on a sustained shift that the flag sees only briefly, and opens one episode for it', async () => {
-    const api = await app({ DETECTOR_PROFILE: 'infra', LIKELIHOOD_LONG: '200', EPISODE_SCORE: '0', EPISODE_WARMUP: '0' });
+    const api = await app({ DETECTOR_PROFILE: 'infra', EPISODE_TRIGGER: 'likelihood', LIKELIHOOD_LONG: '200', EPISODE_SCORE: '0', EPISODE_WARMUP: '0' });
     const r = rng(5);
     const values = [...Array.from({ length: 400 }, () => 50 + r.gauss()), ...Array.from({ length: 60 }, () => 53 + r.gauss())];
     const batch = values.map((cpu, i) => ({ device_id: 'lk-1', timestamp: at(i), cpu }));
@@ -170,12 +174,12 @@ describe('the anomaly likelihood (profile infra)', () => {
     expect(reply.body.alerts[0].index).toBeLessThan(410);
     expect(reply.body.alerts[0].likelihood).toBeGreaterThanOrEqual(PROFILES.infra.episodeLikelihood);
     // What the service computed is the reference's, value for value.
-    const ref = replay(values, { ...PROFILES.infra, likelihoodLong: 200, episodeScore: 0, episodeWarmup: 0 });
+    const ref = replay(values, { ...LIKELIHOOD_PROFILE, likelihoodLong: 200, episodeScore: 0, episodeWarmup: 0 });
     expect(ref.flatMap((o, i) => (o.episode === 'opened' ? [i] : []))).toEqual([reply.body.alerts[0].index]);
   });
 
   it('with EPISODE_SCORE, an extreme single value opens an episode by itself', async () => {
-    const api = await app({ DETECTOR_PROFILE: 'infra', EPISODE_WARMUP: '0' });
+    const api = await app({ DETECTOR_PROFILE: 'infra', EPISODE_TRIGGER: 'likelihood', EPISODE_WARMUP: '0' });
     const r = rng(6);
     const values = [...Array.from({ length: 300 }, () => 50 + r.gauss()), 80, ...Array.from({ length: 30 }, () => 50 + r.gauss())];
     const reply = await request(`${api.url}/ingest/batch`, { body: values.map((cpu, i) => ({ device_id: 'lk-2', timestamp: at(i), cpu })) });
@@ -186,7 +190,7 @@ describe('the anomaly likelihood (profile infra)', () => {
 describe('while the likelihood learns (EPISODE_WARMUP)', () => {
   // Baseline 10, 12, … (mean 11, σ 1); a value of 15 (z = 4) is flagged. The infra profile scores from
   // the 30th value on; with a long span of 10,000 the likelihood is learning (0.5) all along here.
-  const LEARNING = { DETECTOR_PROFILE: 'infra', LIKELIHOOD_LONG: '10000', EPISODE_SCORE: '0', EPISODE_WARMUP: '50' };
+  const LEARNING = { DETECTOR_PROFILE: 'infra', EPISODE_TRIGGER: 'likelihood', LIKELIHOOD_LONG: '10000', EPISODE_SCORE: '0', EPISODE_WARMUP: '50' };
   const values = Array.from({ length: 200 }, (_, i) => (i === 40 || i === 150 ? 15 : i % 2 ? 12 : 10));
   const alertsOf = async (env: Record<string, string>, device: string) => {
     const reply = await request(`${(await app(env)).url}/ingest/batch`, { body: values.map((cpu, i) => ({ device_id: device, timestamp: at(i), cpu })) });
@@ -198,7 +202,7 @@ describe('while the likelihood learns (EPISODE_WARMUP)', () => {
   it('the flag opens an episode during the first EPISODE_WARMUP scored values, and not after them', async () => {
     // index 40 is the 11th scored value, index 150 the 121st
     expect(await alertsOf(LEARNING, 'warm-1')).toEqual([[40, 0.5]]);
-    const ref = replay(values, { ...PROFILES.infra, likelihoodLong: 10_000, episodeScore: 0, episodeWarmup: 50 });
+    const ref = replay(values, { ...LIKELIHOOD_PROFILE, likelihoodLong: 10_000, episodeScore: 0, episodeWarmup: 50 });
     expect(ref.flatMap((o, i) => (o.episode === 'opened' ? [i] : []))).toEqual([40]);
   });
 
@@ -212,7 +216,7 @@ describe('while the likelihood learns (EPISODE_WARMUP)', () => {
 
 describe('a stuck sensor (EPISODE_FLATLINE)', () => {
   it('opens an episode at the 10th identical value in a row, and never for a series constant from its start', async () => {
-    const api = await app({ DETECTOR_PROFILE: 'infra', EPISODE_WARMUP: '0' });
+    const api = await app({ DETECTOR_PROFILE: 'infra', EPISODE_TRIGGER: 'likelihood', EPISODE_WARMUP: '0' });
     const r = rng(8);
     const noise = Array.from({ length: 100 }, () => Math.round((50 + r.gauss()) * 100) / 100);
     const stuck = [...noise, ...Array(30).fill(noise.at(-1))];
@@ -303,7 +307,7 @@ describe('state kept across versions and profiles', () => {
 
   it('reads a series stored in layout v2: its likelihood learns again, its counts and episodes carry on, the warm-up does not re-run', async () => {
     // The infra profile with a likelihood that learns for 20 scored values, and the flag counting for the first 50.
-    const api = await app({ DETECTOR_PROFILE: 'infra', WINDOW_SIZE: '10', MIN_SAMPLES: '5', LIKELIHOOD_LONG: '200', EPISODE_SCORE: '0', EPISODE_WARMUP: '50' });
+    const api = await app({ DETECTOR_PROFILE: 'infra', EPISODE_TRIGGER: 'likelihood', WINDOW_SIZE: '10', MIN_SAMPLES: '5', LIKELIHOOD_LONG: '200', EPISODE_SCORE: '0', EPISODE_WARMUP: '50' });
     const redis = new Redis(api.context.config.redisUrl, { keyPrefix: api.context.config.keyPrefix });
     try {
       // A v2 state: the window of BASELINE (mean 11, σ 1), 500 values seen, 3 episodes, and a likelihood
@@ -367,12 +371,49 @@ describe('state kept across versions and profiles', () => {
     }
   });
 
+  it('trigger baseline reads a v4 series with its baseline state empty (it learns again) and writes v5; the other triggers read v5 and write v4', async () => {
+    const flag = await app({ EPISODE_TRIGGER: 'flag' });
+    const prefix = flag.context.config.keyPrefix;
+    const baseline = await startApp(apiRoutes, { KEY_PREFIX: prefix });
+    apps.push(baseline);
+    const redis = new Redis(flag.context.config.redisUrl, { keyPrefix: prefix });
+    const r = rng(41);
+    const send = async (url: string, from: number, values: number[]) => {
+      const reply = await request(`${url}/ingest/batch`, { body: values.map((cpu, i) => ({ device_id: 'v5', timestamp: at(from + i), cpu })) });
+      expect(reply.status).toBe(202);
+      return reply.body.alerts.map((a: { index: number }) => a.index) as number[];
+    };
+    const stored = async () => {
+      const packed = (await redis.hgetBuffer(keys.state('v5', 'cpu'), STATE_FIELD))!;
+      return { version: packed.readDoubleLE(0), doubles: packed.length / 8 };
+    };
+    try {
+      await send(flag.url, 0, Array.from({ length: 300 }, () => 10 + r.gauss()));
+      expect(await stored()).toMatchObject({ version: 4 });
+      // Under the baseline trigger the series is new to the method: a spike in its warm-up does not alert, one after it does.
+      const values = Array.from({ length: 200 }, () => 10 + r.gauss());
+      values[50] = 40;
+      values[150] = 40;
+      expect(await send(baseline.url, 300, values)).toEqual([150]);
+      const v5 = await stored();
+      expect(v5.version).toBe(5);
+      expect([84, 94]).toContain(v5.doubles);
+      expect((await request(`${baseline.url}/analyze?device=v5`)).body.series[0]).toMatchObject({ count: 500 });
+      await send(flag.url, 500, [10, 11, 10, 11, 10, 11, 10, 11]);
+      expect(await stored()).toMatchObject({ version: 4 });
+      expect([27, 37]).toContain((await stored()).doubles);
+      expect((await request(`${flag.url}/analyze?device=v5`)).body.series[0]).toMatchObject({ count: 508 });
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it('switching DETECTOR_PROFILE on a running store keeps serving: the window rebuilds to the new size', async () => {
     const first = await app({});
     const values = Array.from({ length: 120 }, (_, i) => 10 + (i % 5));
     const prefix = first.context.config.keyPrefix;
     await request(`${first.url}/ingest/batch`, { body: values.map((cpu, i) => ({ device_id: 'sw', timestamp: at(i), cpu })) });
-    const second = await startApp(apiRoutes, { DETECTOR_PROFILE: 'infra', KEY_PREFIX: prefix });
+    const second = await startApp(apiRoutes, { DETECTOR_PROFILE: 'infra', EPISODE_TRIGGER: 'likelihood', KEY_PREFIX: prefix });
     apps.push(second);
     const reply = await request(`${second.url}/ingest`, { body: { device_id: 'sw', timestamp: at(120), cpu: 12 } });
     expect(reply.status).toBe(202);

@@ -80,7 +80,7 @@ describe('npm run evaluate over a corpus', () => {
       '[3/3] corpus/sub/c.csv: 200 events, threshold 2',
     ]);
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^3 files, 600 events; W=50, threshold=2, min samples=10, episodes on flag$/m);
+    expect(stdout).toMatch(/^3 files, 600 events; W=50, threshold=2, min samples=10, episodes on baseline$/m);
     expect(stdout).toMatch(/NAB score of flags\s+NAB score of alerts$/m);
     expect(stdout).toMatch(/^file\s+events\s+precision\s+recall\s+F1\s+FPR\s+standard\s+low FP\s+low FN\s+standard\s+low FP\s+low FN$/m);
     // a: the spike at 120 is the third value of the window 118-127 (ten values): position −0.8, σ = 0.964028,

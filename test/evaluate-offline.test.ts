@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CANDIDATE_DEFAULTS, candidateAlerts, hourOf } from '../shared/detector/candidate.js';
+import { type BaselineParams, baselineStep, emptyBaseline, hourOf } from '../shared/detector/baseline.js';
+import { PROFILES } from '../shared/detector/profiles.js';
 import { rng } from '../support/random.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -55,9 +56,12 @@ interface Report {
 }
 
 describe('npm run evaluate --offline', () => {
-  it.each(['default', 'infra'])('gives the same flags, alerts and NAB scores as the service, profile %s', async (profile) => {
+  // The shipped default (no variables), the other profile, and the other triggers.
+  const settings: Array<Record<string, string>> = [{}, { DETECTOR_PROFILE: 'infra' }, { EPISODE_TRIGGER: 'flag' }, { DETECTOR_PROFILE: 'infra', EPISODE_TRIGGER: 'likelihood' }];
+  it.each(settings)(
+    'gives the same flags, alerts and NAB scores as the service, settings %j', async (env: Record<string, string>) => {
     const args = ['nab', '--labels', 'windows.json', '--json'];
-    const [online, offline] = await Promise.all([evaluateCommand(args, { DETECTOR_PROFILE: profile }), evaluateCommand([...args, '--offline'], { DETECTOR_PROFILE: profile })]);
+    const [online, offline] = await Promise.all([evaluateCommand(args, env), evaluateCommand([...args, '--offline'], env)]);
     expect(online.code).toBe(0);
     expect(offline.code).toBe(0);
     const a = JSON.parse(online.stdout) as Report;
@@ -70,29 +74,31 @@ describe('npm run evaluate --offline', () => {
   }, 120_000);
 
   it("writes the alerts in NAB's results layout for NAB's scorer", async () => {
-    const { code } = await evaluateCommand(['nab', '--labels', 'windows.json', '--offline', '--detector', 'candidate', '--export-nab', 'results/iotCandidate']);
+    const { code } = await evaluateCommand(['nab', '--labels', 'windows.json', '--offline', '--export-nab', 'results/iotAlerts']);
     expect(code).toBe(0);
-    const lines = readFileSync(join(dir, 'results', 'iotCandidate', 'realThings', 'iotCandidate_spikes.csv'), 'utf8').trimEnd().split('\n');
+    const lines = readFileSync(join(dir, 'results', 'iotAlerts', 'realThings', 'iotAlerts_spikes.csv'), 'utf8').trimEnd().split('\n');
     expect(lines).toHaveLength(1401);
     expect(lines[0]).toBe('timestamp,value,anomaly_score,label');
     expect(lines[1]).toMatch(/^2024-01-01 00:00:00,[\d.]+,0,0$/);
-    // The spike at 700 is alerted (the candidate is past its warm-up there), inside its labelled window.
+    // The spike at 700 is alerted (the baseline method is past its warm-up there), inside its labelled window.
     expect(lines[701]).toMatch(/^2024-01-03 10:20:00,[\d.]+,1,1$/);
     expect(lines.filter((l) => l.endsWith(',1,1') || l.endsWith(',1,0')).length).toBeGreaterThan(0);
   }, 60_000);
 
-  it('refuses the candidate online, and an unknown candidate parameter, in one line', async () => {
-    const online = await evaluateCommand(['nab', '--labels', 'windows.json', '--detector', 'candidate']);
-    expect(online.code).not.toBe(0);
-    expect(online.stderr).toMatch(/--detector candidate runs only with --offline/);
-    const unknown = await evaluateCommand(['nab', '--labels', 'windows.json', '--offline', '--detector', 'candidate', '--candidate', 'nope=1']);
-    expect(unknown.code).not.toBe(0);
-    expect(unknown.stderr).toMatch(/--candidate: no parameter "nope"/);
+  it("takes the alert method's parameters from the environment, as the service does: a bad one is refused in one line", async () => {
+    const bad = await evaluateCommand(['nab', '--labels', 'windows.json', '--offline'], { BASELINE_SPIKE_Z: 'high' });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/BASELINE_SPIKE_Z must be a number from 0 to 1000/);
   });
 });
 
-describe('the candidate method for alerts', () => {
+describe('the baseline method (shared/detector/baseline.ts)', () => {
   const times = (n: number) => Array.from({ length: n }, (_, i) => START + i * FIVE_MINUTES);
+  const DEFAULTS: BaselineParams = PROFILES.default;
+  const baselineAlerts = (values: readonly number[], at: readonly number[], p: BaselineParams = DEFAULTS) => {
+    const st = emptyBaseline();
+    return values.map((value, i) => baselineStep(st, value, at[i]!, p).alert);
+  };
 
   it('keys the hour of the day from the event time (UTC)', () => {
     expect(hourOf(START)).toBe(0);
@@ -103,7 +109,7 @@ describe('the candidate method for alerts', () => {
   it('alerts on a spike once, then holds off for the refractory period', () => {
     const r = rng(3);
     const values = Array.from({ length: 600 }, (_, i) => 10 + r.gauss() + (i === 300 || i === 330 ? 40 : 0));
-    const alerts = candidateAlerts(values, times(600));
+    const alerts = baselineAlerts(values, times(600));
     expect(alerts.flatMap((on, i) => (on ? [i] : []))).toEqual([300]);
   });
 
@@ -111,12 +117,12 @@ describe('the candidate method for alerts', () => {
     const r = rng(5);
     const day = 288;
     const values = Array.from({ length: 12 * day }, (_, i) => 50 + 30 * Math.sin((2 * Math.PI * i) / day) + r.gauss() + (i >= 10 * day && i < 10 * day + 36 ? -40 : 0));
-    const alerts = candidateAlerts(values, times(values.length));
+    const alerts = baselineAlerts(values, times(values.length));
     const late = alerts.flatMap((on, i) => (on && i > 5 * day ? [i] : []));
     expect(late.length).toBeGreaterThan(0);
-    expect(late.every((i) => i >= 10 * day && i < 10 * day + 36 + CANDIDATE_DEFAULTS.short)).toBe(true);
+    expect(late.every((i) => i >= 10 * day && i < 10 * day + 36 + DEFAULTS.baselineShort)).toBe(true);
     // Without the hour-of-day baseline the cycle itself is the variance, and the break hides in it.
-    const plain = candidateAlerts(values, times(values.length), { ...CANDIDATE_DEFAULTS, hourSpan: 0 });
+    const plain = baselineAlerts(values, times(values.length), { ...DEFAULTS, baselineHourSpan: 0 });
     expect(plain.slice(10 * day, 10 * day + 36).some(Boolean)).toBe(false);
   });
 
@@ -124,15 +130,15 @@ describe('the candidate method for alerts', () => {
     const r = rng(9);
     const noisy = Array.from({ length: 600 }, () => 10 + r.gauss());
     for (let i = 401; i < 420; i++) noisy[i] = noisy[400]!;
-    const alerts = candidateAlerts(noisy, times(600));
-    expect(alerts.flatMap((on, i) => (on ? [i] : []))).toEqual([400 + CANDIDATE_DEFAULTS.flatRun - 1]);
+    const alerts = baselineAlerts(noisy, times(600));
+    expect(alerts.flatMap((on, i) => (on ? [i] : []))).toEqual([400 + DEFAULTS.baselineFlatRun - 1]);
     // A quantised series (one of two values, so repeats half the time) keeps its runs to itself.
     const quantised = Array.from({ length: 600 }, (_, i) => (i >= 401 && i < 420 ? 1 : r.next() < 0.5 ? 1 : 2));
-    expect(candidateAlerts(quantised, times(600)).some(Boolean)).toBe(false);
+    expect(baselineAlerts(quantised, times(600)).some(Boolean)).toBe(false);
   });
 
   it('never alerts during its warm-up', () => {
     const values = Array.from({ length: 200 }, (_, i) => (i % 7 === 0 ? 1000 : i));
-    expect(candidateAlerts(values, times(200)).slice(0, CANDIDATE_DEFAULTS.warmup).some(Boolean)).toBe(false);
+    expect(baselineAlerts(values, times(200)).slice(0, DEFAULTS.baselineWarmup).some(Boolean)).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { replay } from '../shared/detector/reference.js';
 import { rng } from '../support/random.js';
-import { closeStores, compare, randomDetection, storeFor, stream, throughLua } from './support/lua-reference.js';
+import { closeStores, compare, randomBaseline, randomDetection, seasonalStream, storeFor, stream, throughLua, timesOf } from './support/lua-reference.js';
 
 // The longest cases (W = 10,000 and 10^6 events of one series) are in lua-reference-long.test.ts.
 afterAll(closeStores);
@@ -16,6 +16,23 @@ describe('the Lua script against the reference', () => {
       const lua = await throughLua(storeFor(params), values, r, 400);
       expect(lua).toHaveLength(values.length);
       expect(compare(values, lua, replay(values, params), params)).toEqual([]);
+    });
+  }
+
+  // Trigger baseline: its 57 numbers of state per series go through Redis between calls of random size,
+  // with event times that cross every hour of the day (its hour-of-day means) at several spacings.
+  for (const [n, step] of [1000, 60_000, 300_000, 3_600_000, 5_400_000].entries()) {
+    it(`agrees on every value and every alert of random streams, trigger baseline, values ${step / 1000} s apart`, async () => {
+      const r = rng(3000 + n);
+      const windowSize = r.pick([10, 50, 200]);
+      const params = { windowSize, zThreshold: 2, minSamples: 10, ...randomDetection(r, windowSize), ...randomBaseline(r), episodeTrigger: 'baseline' as const };
+      const times = timesOf(6000, 1_700_000_000_000 + r.int(0, 86_400_000), step);
+      // The random segments test the arithmetic at its edges; the seasonal stream makes every test fire.
+      const values = [...seasonalStream(r, times.slice(0, 4000)), ...stream(r, 2000, windowSize)];
+      const lua = await throughLua(storeFor(params), values, r, 400, times);
+      expect(lua).toHaveLength(values.length);
+      expect(compare(values, lua, replay(values, params, times), params)).toEqual([]);
+      expect(lua.slice(0, 4000).filter((o) => o.episode === 'opened').length).toBeGreaterThanOrEqual(5);
     });
   }
 

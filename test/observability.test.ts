@@ -97,6 +97,8 @@ beforeAll(async () => {
     METRICS_DEVICES: METRICS_DEVICES.join(','),
     METRICS_TOP_DEVICES: String(TOP),
     HOSTNAME: instance,
+    // Episodes on every run of flags: this short stream then opens some, and the episode panels and rules get data.
+    EPISODE_TRIGGER: 'flag',
   });
   const base = env('x');
   const shared = (instance: string) => ({ ...env(instance), KEY_PREFIX: base.KEY_PREFIX });

@@ -20,7 +20,8 @@ const fixture = sinkFixture();
 
 /** An ingest app with K_SINK set, and a dispatcher over its outboxes (not started: drained by hand). */
 async function delivering(env: Record<string, string> = {}, sinkUrl = fixture.sink.url) {
-  const app = await startApp(ingestRoutes, { K_SINK: sinkUrl, ...env });
+  // Episodes on every run of flags: a few values then make anomaly events (the delivery is what is tested here).
+  const app = await startApp(ingestRoutes, { K_SINK: sinkUrl, EPISODE_TRIGGER: 'flag', ...env });
   fixture.apps.push(app);
   const dispatcher = () => createDispatcher(app.context.store.outbox, { ...app.context.config, sinkUrl });
   const ingest = async (device: string, episodes: number) => {
@@ -175,7 +176,7 @@ describe('delivering to an https:// K_SINK', () => {
     const dir = mkdtempSync(join(tmpdir(), 'iot-sink-tls-'));
     const certificates = makeCertificates(dir);
     const secure = await startSink({ tls: certificates });
-    const env = { REDIS_URL: inject('redisUrl'), K_SINK: secure.url };
+    const env = { REDIS_URL: inject('redisUrl'), K_SINK: secure.url, EPISODE_TRIGGER: 'flag' };
     const trusting = await startFunction('ingest', { ...env, KEY_PREFIX: 't:tls-a:', NODE_EXTRA_CA_CERTS: certificates.ca });
     const distrusting = await startFunction('ingest', { ...env, KEY_PREFIX: 't:tls-b:', NODE_EXTRA_CA_CERTS: certificates.otherCa });
     try {
@@ -240,7 +241,7 @@ describe('a started dispatcher', () => {
 
   it('logs once when Redis goes away, and once when it is back', async () => {
     const server = await startRedis();
-    const { store, config } = createContext(testConfig({ REDIS_URL: server.url, K_SINK: fixture.sink.url }));
+    const { store, config } = createContext(testConfig({ REDIS_URL: server.url, K_SINK: fixture.sink.url, EPISODE_TRIGGER: 'flag' }));
     const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     const dispatcher = startDispatcher(store.outbox, { ...config, sinkUrl: fixture.sink.url });
     const lines = (message: string) => errors.mock.calls.map(([line]) => String(line)).filter((line) => line.includes(message));

@@ -16,7 +16,8 @@ const ids = deliveredIds;
 const fixture = sinkFixture();
 
 async function ingestApp(env: Record<string, string>): Promise<TestApp> {
-  const app = await startApp(ingestRoutes, env);
+  // Episodes on every run of flags: a few values then make anomaly events (the outbox is what is tested here).
+  const app = await startApp(ingestRoutes, { EPISODE_TRIGGER: 'flag', ...env });
   fixture.apps.push(app);
   return app;
 }
@@ -135,7 +136,7 @@ describe('anomaly events out (K_SINK)', () => {
   });
 
   it('lose nothing when the delivering process is killed mid-stream: a new one delivers the rest, repeats keep their id', async () => {
-    const env = { REDIS_URL: inject('redisUrl'), KEY_PREFIX: `t:${randomUUID().slice(0, 8)}:`, K_SINK: fixture.sink.url, OUTBOX_LEASE_MS: '1000' };
+    const env = { REDIS_URL: inject('redisUrl'), KEY_PREFIX: `t:${randomUUID().slice(0, 8)}:`, K_SINK: fixture.sink.url, OUTBOX_LEASE_MS: '1000', EPISODE_TRIGGER: 'flag' };
     const streams = ['valve-1', 'valve-2', 'valve-3'].map((device) => ({ device, ...episodeStream(device, 6) }));
     // Slow answers, so that the kill lands while events are in flight.
     fixture.sink.answer(() => 202, 40);

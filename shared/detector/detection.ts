@@ -21,7 +21,12 @@
  *   and the flag too while the likelihood is learning: short-lived series are not left blind), stay open
  *   while values stay unusual, close after EPISODE_CLOSE_AFTER usual values; then no new one opens
  *   for EPISODE_REFRACTORY values. An alert is an episode opening, at most one per episode.
+ * - trigger `baseline` (the default): an episode opens on an alert of the baseline method
+ *   (./baseline.ts: past its warm-up and its own refractory period, BASELINE_REFRACTORY, which replaces
+ *   EPISODE_REFRACTORY), stays open while one of its tests fires, and closes after EPISODE_CLOSE_AFTER
+ *   values on which none does.
  */
+import type { BaselineStep } from './baseline.js';
 import type { DetectorParams } from './params.js';
 
 /** The learning period of the likelihood, as a share of its long span. */
@@ -175,17 +180,21 @@ export function likelihoodStep(st: DetectionState, absZ: number, p: DetectorPara
  */
 export function isUnusual(flag: boolean, highLikelihood: boolean, extreme: boolean, flat: boolean, seen: number, p: DetectorParams): boolean {
   if (p.episodeTrigger === 'flag') return flag;
+  if (p.episodeTrigger === 'baseline') return false;
   return highLikelihood || (p.episodeScore > 0 && extreme) || flat || (flag && seen < p.minSamples + p.episodeWarmup);
 }
 
-/** Moves the episode of a series on by one value (time `ts`, detected at `now`). */
-export function episodeStep(st: DetectionState, unusual: boolean, d: Detection, value: number, ts: number, now: number, p: DetectorParams): EpisodeStep {
+/**
+ * Moves the episode of a series on by one value (time `ts`, detected at `now`): `unusual` keeps an open
+ * episode open, `opens` opens one (the same, but for trigger `baseline`: its alert, after its own refractory).
+ */
+export function episodeStep(st: DetectionState, unusual: boolean, opens: boolean, d: Detection, value: number, ts: number, now: number, p: DetectorParams): EpisodeStep {
   if (st.ep === 1) {
     if (!unusual) {
       st.calm += 1;
       if (st.calm < p.episodeCloseAfter) return 'open';
       st.ep = 0;
-      st.cool = p.episodeRefractory;
+      st.cool = p.episodeTrigger === 'baseline' ? 0 : p.episodeRefractory;
       return 'closed';
     }
     st.calm = 0;
@@ -197,7 +206,7 @@ export function episodeStep(st: DetectionState, unusual: boolean, d: Detection, 
     st.cool -= 1;
     return null;
   }
-  if (!unusual) return null;
+  if (!opens) return null;
   Object.assign(st, {
     ep: 1, start: ts, calm: 0, episodes: st.episodes + 1, lastUnusual: ts, peak: d.score, peakValue: value, peakAt: ts,
     openValue: value, openScore: d.score, openLikelihood: d.likelihood, openedAt: now,
@@ -212,8 +221,11 @@ export interface Before {
   seen: number;
 }
 
-/** Score, likelihood and episode of one value, given its z-score and flag; updates `st`. */
-export function detect(st: DetectionState, zscore: number | null, scored: boolean, flag: boolean, value: number, before: Before, ts: number, now: number, p: DetectorParams): Detection {
+/** Score, likelihood and episode of one value, given its z-score and flag, and with trigger `baseline` the method's step on it; updates `st`. */
+export function detect(
+  st: DetectionState, zscore: number | null, scored: boolean, flag: boolean, value: number, before: Before, ts: number, now: number, p: DetectorParams,
+  baseline?: BaselineStep,
+): Detection {
   const d: Detection = { score: scoreOf(zscore, scored), likelihood: 0.5, episode: null };
   const absZ = zscore === null ? Infinity : Math.abs(zscore);
   const cuts = thresholdsOf(p);
@@ -221,7 +233,7 @@ export function detect(st: DetectionState, zscore: number | null, scored: boolea
   if (scored) ({ likelihood: d.likelihood, high } = likelihoodStep(st, absZ, p, cuts.likelihoodX));
   st.same = value === before.previous ? st.same + 1 : 1;
   const flat = p.episodeFlatline > 0 && st.same >= p.episodeFlatline && st.same - 1 < before.samples;
-  const unusual = isUnusual(flag, high, scored && absZ >= cuts.scoreZ, flat, before.seen, p);
-  d.episode = episodeStep(st, unusual, d, value, ts, now, p);
+  const unusual = baseline ? baseline.firing : isUnusual(flag, high, scored && absZ >= cuts.scoreZ, flat, before.seen, p);
+  d.episode = episodeStep(st, unusual, baseline ? baseline.alert : unusual, d, value, ts, now, p);
   return d;
 }

@@ -10,8 +10,8 @@ export interface DetectorParams {
   readonly likelihoodShort: number;
   /** Span (values) of the long-run distribution of that average: what is usual for this series. */
   readonly likelihoodLong: number;
-  /** What opens an episode: the per-value flag, or the likelihood (and, if set, an extreme score). */
-  readonly episodeTrigger: 'flag' | 'likelihood';
+  /** What opens an episode: the alert of the baseline method (shared/detector/baseline.ts), the per-value flag, or the likelihood (and, if set, an extreme score). */
+  readonly episodeTrigger: EpisodeTrigger;
   /** With trigger `likelihood`: a likelihood at least this high is unusual. */
   readonly episodeLikelihood: number;
   /** With trigger `likelihood`: a score at least this high is unusual too (0 = off). */
@@ -24,11 +24,34 @@ export interface DetectorParams {
   readonly episodeFlatline: number;
   /** With trigger `likelihood`: for a series' first this many scored values, while its likelihood is still learning, the flag is unusual too (0 = off). */
   readonly episodeWarmup: number;
+  /** Trigger `baseline` (shared/detector/baseline.ts): span (values) of the residual's long-run mean and variance. */
+  readonly baselineLong: number;
+  /** Span (values) of the residual's short average. */
+  readonly baselineShort: number;
+  /** |z| of one residual that fires the spike test (0 = off). */
+  readonly baselineSpikeZ: number;
+  /** |z| of the short average, in long-run standard deviations, that fires the level test (0 = off). */
+  readonly baselineLevelZ: number;
+  /** Values after an alert during which no new one is raised. */
+  readonly baselineRefractory: number;
+  /** Values of a new series that never alert. */
+  readonly baselineWarmup: number;
+  /** Span (updates of one hour's mean) of the hour-of-day means (0 = no hour-of-day baseline). */
+  readonly baselineHourSpan: number;
+  /** Identical values in a row that fire the flatline test (0 = off)... */
+  readonly baselineFlatRun: number;
+  /** ...in a series whose values repeat their predecessor less than this share of the time. */
+  readonly baselineFlatShare: number;
 }
+
+export const EPISODE_TRIGGERS = ['baseline', 'flag', 'likelihood'] as const;
+export type EpisodeTrigger = (typeof EPISODE_TRIGGERS)[number];
 
 const NAMES = [
   'windowSize', 'zThreshold', 'minSamples', 'likelihoodShort', 'likelihoodLong', 'episodeTrigger',
   'episodeLikelihood', 'episodeScore', 'episodeCloseAfter', 'episodeRefractory', 'episodeFlatline', 'episodeWarmup',
+  'baselineLong', 'baselineShort', 'baselineSpikeZ', 'baselineLevelZ', 'baselineRefractory', 'baselineWarmup',
+  'baselineHourSpan', 'baselineFlatRun', 'baselineFlatShare',
 ] as const satisfies ReadonlyArray<keyof DetectorParams>;
 
 /** Just the detector's parameters out of a larger object (such as the Config). */

@@ -2,6 +2,7 @@
  * The reference semantics of the detector, recomputed from scratch for every value (no I/O, no state).
  * shared/store/lua/record.lua computes the same thing in O(1) per value; tests hold the two together.
  */
+import { baselineStep, emptyBaseline } from './baseline.js';
 import { type EpisodeStep, detect, emptyDetection } from './detection.js';
 import type { DetectorParams } from './params.js';
 import { PROFILES } from './profiles.js';
@@ -75,11 +76,15 @@ export function replay(values: readonly number[], given: ReplayParams, times?: r
   const params: DetectorParams = { ...PROFILES.default, ...given };
   const window: number[] = [];
   const state = emptyDetection();
+  // The baseline method's state: kept, and stepped, only when it triggers episodes (as in the Lua).
+  const alerting = params.episodeTrigger === 'baseline' ? emptyBaseline() : undefined;
   return values.map((value, i) => {
     const zscore = zScore(value, window);
     const scored = window.length >= params.minSamples;
     const anomaly = isAnomaly(zscore, window.length, params);
-    const detection = detect(state, zscore, scored, anomaly, value, { previous: window.at(-1), samples: window.length, seen: i }, times?.[i] ?? i, 0, params);
+    const ts = times?.[i] ?? i;
+    const baseline = alerting && baselineStep(alerting, value, ts, params);
+    const detection = detect(state, zscore, scored, anomaly, value, { previous: window.at(-1), samples: window.length, seen: i }, ts, 0, params, baseline);
     window.push(value);
     if (window.length > params.windowSize) window.shift();
     return { avg: moments(window).mean, zscore, anomaly, ...detection };

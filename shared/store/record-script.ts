@@ -105,6 +105,8 @@ export function encodeRecord(runs: readonly DeviceRun[], readings: readonly Read
     config.likelihoodShort, config.likelihoodLong, config.episodeTrigger, config.episodeLikelihood, config.episodeScore,
     config.episodeCloseAfter, config.episodeRefractory, config.episodeFlatline, config.episodeWarmup,
     outboxCap,
+    config.baselineLong, config.baselineShort, config.baselineSpikeZ, config.baselineLevelZ, config.baselineRefractory,
+    config.baselineWarmup, config.baselineHourSpan, config.baselineFlatRun, config.baselineFlatShare,
   ];
   for (const { device, metrics, events } of runs) {
     keyList.push(keys.seriesIndex(device), keys.deviceAnomalies(device), keys.eventIds(device), keys.rateBucket(device), keys.deviceEpisodes(device), keys.deviceEpisodeRecords(device));

@@ -1,11 +1,13 @@
+import { BASELINE_SIZE } from '../detector/baseline.js';
 import { normalCdf, scoreOf } from '../detector/detection.js';
 
 /**
  * The state hash of a series holds one field, `state`: little-endian doubles written by
  * shared/store/lua/record.lua with struct.pack (exact, and far cheaper for the script than text
  * fields), whose header documents the layouts. v4 has 27 (the window's sums, the detection's state
- * and the last value's results), and 10 more while an alert episode is open; v3 and v2 (37) and v1
- * (17) are still read.
+ * and the last value's results), and 10 more while an alert episode is open; v5 (trigger `baseline`)
+ * has the same 27, the baseline method's 57 (shared/detector/baseline.ts) and the episode's 10; v3 and
+ * v2 (37) and v1 (17) are still read.
  */
 const V1 = [
   'version', 'n', 'k', 's1', 's2', 'e1', 'e2', 'w', 'count', 'anomalies', 'refreshed',
@@ -22,6 +24,9 @@ const V4 = [
 const V4_OPEN = [
   ...V4, 'start', 'calm', 'last_unusual', 'peak', 'peak_value', 'peak_at', 'open_value', 'open_score', 'open_likelihood', 'opened_at',
 ] as const;
+const EPISODE = V4_OPEN.slice(V4.length);
+/** v5: where the episode's fields start (after v4's 27 and the baseline method's 57). */
+const V5_EPISODE_AT = V4.length + BASELINE_SIZE;
 export const STATE_FIELD = 'state';
 
 export type SeriesState = Record<(typeof V3)[number], number>;
@@ -47,8 +52,19 @@ export function valueFigures(z: number, bits: number, d: number, variance: numbe
   };
 }
 
-const read = (packed: Buffer, names: readonly string[], into: Record<string, number>) =>
-  names.forEach((name, i) => (into[name] = packed.readDoubleLE(8 * i)));
+const read = (packed: Buffer, names: readonly string[], into: Record<string, number>, from = 0) =>
+  names.forEach((name, i) => (into[name] = packed.readDoubleLE(8 * (from + i))));
+
+/** The v4 fields of a v4 or v5 state (v5's baseline state is the script's alone). */
+function readV4(packed: Buffer, version: number): Record<string, number> | undefined {
+  const fields: Record<string, number> = {};
+  const sizes = version === 4 ? [V4.length, V4_OPEN.length] : [V5_EPISODE_AT, V5_EPISODE_AT + EPISODE.length];
+  const at = sizes.indexOf(packed.length / 8);
+  if (at < 0) return undefined;
+  read(packed, V4, fields);
+  if (at === 1) read(packed, EPISODE, fields, sizes[0]);
+  return fields;
+}
 
 /**
  * Decodes a packed state, or returns undefined for a missing value or an unknown layout. v4's score
@@ -59,9 +75,8 @@ export function decodeState(packed: Buffer | null | undefined): SeriesState | un
   if (!packed) return undefined;
   const state = Object.fromEntries(V3.map((name) => [name, 0])) as SeriesState;
   const version = packed.length >= 8 ? packed.readDoubleLE(0) : 0;
-  if (version === 4 && (packed.length === V4.length * 8 || packed.length === V4_OPEN.length * 8)) {
-    const v4: Record<string, number> = {};
-    read(packed, packed.length === V4.length * 8 ? V4 : V4_OPEN, v4);
+  const v4 = version === 4 || version === 5 ? readV4(packed, version) : undefined;
+  if (v4) {
     const { bits, d, variance, ...rest } = v4;
     const { anomaly, score, likelihood } = valueFigures(rest.z!, bits!, d!, variance!);
     return Object.assign(state, rest, { anomaly: anomaly ? 1 : 0, score, likelihood });

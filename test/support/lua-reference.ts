@@ -22,12 +22,12 @@ export function storeFor(params: ReplayParams): Store {
   return store;
 }
 
-/** Sends a stream of one series through the Lua script in calls of random size; returns every result. */
-export async function throughLua(store: Store, values: readonly number[], r: Rng, maxChunk: number): Promise<MetricResult[]> {
+/** Sends a stream of one series through the Lua script in calls of random size (value i at time `times[i]`, default i ms); returns every result. */
+export async function throughLua(store: Store, values: readonly number[], r: Rng, maxChunk: number, times?: readonly number[]): Promise<MetricResult[]> {
   const out: MetricResult[] = [];
   for (let i = 0; i < values.length; ) {
     const n = Math.min(values.length - i, r.int(1, maxChunk));
-    const readings: Reading[] = values.slice(i, i + n).map((v, j) => ({ deviceId: 'p', timestamp: i + j, metrics: [['v', v]] }));
+    const readings: Reading[] = values.slice(i, i + n).map((v, j) => ({ deviceId: 'p', timestamp: times?.[i + j] ?? i + j, metrics: [['v', v]] }));
     for (const outcome of await store.recordDetailed(readings)) {
       if (outcome.status !== 'applied') throw new Error(`not applied: ${outcome.status}`);
       out.push(outcome.metrics[0]!);
@@ -78,6 +78,8 @@ export function compare(values: readonly number[], lua: MetricResult[], ref: Out
 export function nearThreshold(o: Outcome, p: DetectorParams): boolean {
   const near = (x: number, t: number) => Math.abs(x - t) <= 1e-6 * Math.max(1, Math.abs(t));
   const nearFlag = o.zscore !== null && near(Math.abs(o.zscore), p.zThreshold);
+  // The baseline method's arithmetic is the same in both, operation for operation: its steps agree exactly.
+  if (p.episodeTrigger === 'baseline') return false;
   if (p.episodeTrigger === 'flag') return nearFlag;
   return near(o.likelihood, p.episodeLikelihood) || (p.episodeScore > 0 && near(o.score, p.episodeScore)) || (p.episodeWarmup > 0 && nearFlag);
 }
@@ -87,7 +89,8 @@ export function randomDetection(r: Rng, windowSize: number): Partial<DetectorPar
   return {
     likelihoodShort: r.pick([1, 3, 10]),
     likelihoodLong: r.pick([10, 100, 1000]),
-    episodeTrigger: r.pick(['flag', 'likelihood'] as const),
+    episodeTrigger: r.pick(['baseline', 'flag', 'likelihood'] as const),
+    ...randomBaseline(r),
     episodeLikelihood: r.pick([0.9, 0.99, 0.9999]),
     episodeScore: r.pick([0, 0.99, 0.999999]),
     episodeCloseAfter: r.pick([1, 3, Math.min(windowSize, 20)]),
@@ -95,6 +98,50 @@ export function randomDetection(r: Rng, windowSize: number): Partial<DetectorPar
     episodeFlatline: r.pick([0, 3, 10]),
     episodeWarmup: r.pick([0, 5, 50]),
   };
+}
+
+/** Random parameters of the baseline method around its defaults (short spans and periods, so that a stream of thousands of values alerts often). */
+export function randomBaseline(r: Rng): Partial<DetectorParams> {
+  return {
+    baselineLong: r.pick([2, 50, 500, 8000]),
+    baselineShort: r.pick([1, 3, 10]),
+    baselineSpikeZ: r.pick([0, 2, 6]),
+    baselineLevelZ: r.pick([0, 1.5, 3]),
+    baselineRefractory: r.pick([0, 5, 50]),
+    baselineWarmup: r.pick([0, 10, 100]),
+    baselineHourSpan: r.pick([0, 1, 5, 100]),
+    baselineFlatRun: r.pick([0, 3, 10]),
+    baselineFlatShare: r.pick([0.2, 1]),
+  };
+}
+
+/** Event times of a stream of `length` values `step` ms apart from `start`: an hour-of-day baseline sees every hour. */
+export function timesOf(length: number, start: number, step: number): number[] {
+  return Array.from({ length }, (_, i) => start + i * step);
+}
+
+/**
+ * A stream with a daily cycle at the event times (what the hour-of-day means learn) and noise, broken by
+ * segments that the baseline method's tests see: level shifts, spikes, stuck values, small integers.
+ */
+export function seasonalStream(r: Rng, times: readonly number[]): number[] {
+  const offset = r.pick([0, 50, 1e6, -3.5]);
+  const spread = r.pick([1, 1e-3, 1e3]);
+  const values: number[] = [];
+  while (values.length < times.length) {
+    const kind = r.pick(['cycle', 'cycle', 'cycle', 'shift', 'spike', 'stuck', 'integers'] as const);
+    const run = r.int(5, 400);
+    const shift = kind === 'shift' ? spread * r.pick([-8, 5, 20]) : 0;
+    for (let i = 0; i < run && values.length < times.length; i++) {
+      const hour = (times[values.length]! / 3_600_000) % 24;
+      const cycle = offset + shift + 10 * spread * Math.sin((2 * Math.PI * hour) / 24) + spread * r.gauss();
+      if (kind === 'stuck') values.push(i === 0 ? cycle : values[values.length - 1]!);
+      else if (kind === 'spike') values.push(i % 50 === 0 ? cycle + 30 * spread : cycle);
+      else if (kind === 'integers') values.push(offset + r.int(0, 2));
+      else values.push(cycle);
+    }
+  }
+  return values;
 }
 
 /** Random streams made of segments: noise at some offset and scale, constant runs, spikes, tiny values, small integers. */

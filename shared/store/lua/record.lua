@@ -7,11 +7,14 @@
   ARGV[1] window size W   ARGV[2] z threshold   ARGV[3] min samples   ARGV[4] ttl (s)
   ARGV[5] cap of a device's anomaly list   ARGV[6] now (ms)   ARGV[7] reply mode   ARGV[8] id ttl (s)
   ARGV[9] rate limit (events/s, 0 = off)   ARGV[10] burst   ARGV[11] R, the number of runs
-  ARGV[12..18] detection: likelihood short span, long span, episode trigger ("flag" or "likelihood"),
-  likelihood threshold, score threshold (0 = off), usual values that close an episode, refractory values
+  ARGV[12..18] detection: likelihood short span, long span, episode trigger ("baseline", "flag" or
+  "likelihood"), likelihood threshold, score threshold (0 = off), usual values that close an episode,
+  refractory values (triggers "flag" and "likelihood")
   ARGV[19] identical values in a row that are unusual (0 = off)
   ARGV[20] scored values of a series during which the flag is unusual too (trigger "likelihood"; 0 = off)
   ARGV[21] entries kept in a device's outbox stream (0 = no outbox: no sink is configured)
+  ARGV[22..30] trigger "baseline" (includes/baseline.lua): long span, short span, spike z, level z,
+  refractory values, warm-up values, hour-of-day span, flatline run, flatline share
   then per run: device id, M, M metric names, E, then per event: timestamp (ms), id ("" for none), k,
   then k pairs (metric number 1..M, value as text).
   KEYS, per run in the same order: series index of the device (zset: metric -> time its keys' expiry was
@@ -42,14 +45,18 @@
   In mode "anomalies", avg and z are "%.17g" text; z is "inf" or "-inf" when the baseline has zero variance.
   An event whose id was applied within the id ttl (or earlier in this run) is a duplicate: not applied.
 
-  State hash: one field "state", little-endian doubles (layout v4, decoded in shared/store/series-state.ts):
+  State hash: one field "state", little-endian doubles (layouts v4 and v5, decoded in shared/store/series-state.ts):
   version, n, k, s1, s2, e1, e2, w, count, anomalies, refreshed, last, then the detection's state sh,
   mu, v, lc, same, ep, cool, episodes (the first 20: what a call reads back), then the last value's
   results, for reads: avg, z, bits (1 anomaly, 2 scored), ts, updated, and the likelihood's d and
   variance (0, 0 while it learns): 27 doubles; while an episode is open, its 10 fields follow, unpacked
   only when a value meets it: start, calm, last_unusual, peak, peak_value, peak_at, open_value,
   open_score, open_likelihood, opened_at (37 doubles, told from v3 by the version).
-  Older layouts are read and written back as v4: v3, 37 doubles (version, n … updated as
+  v5 (trigger "baseline"): the 27 of v4 (version 5), then the baseline method's 57 (includes/baseline.lua:
+  n, all, mean, variance, short, cool, previous, same, repeats, 24 hour-of-day means, 24 counts), then
+  the episode's 10 while one is open: 84 or 94 doubles. Trigger "baseline" reads v4 with an empty
+  baseline state (it learns again); the other triggers read v5 and write v4 (its baseline state goes).
+  Older layouts are read and written back as v4 (v5): v3, 37 doubles (version, n … updated as
   above but avg, z, anomaly, ts, updated, score, likelihood after `last`, then sh, mu, v, lc, ep, start,
   calm, cool, episodes, last_unusual, peak, peak_value, peak_at, open_value, open_score,
   open_likelihood, opened_at, same); v2, the same with its likelihood over another measure (sh, mu, v,
@@ -88,6 +95,7 @@
 --- @include "token-bucket"
 --- @include "window-stats"
 --- @include "detection"
+--- @include "baseline"
 --- @include "totals"
 
 local W = tonumber(ARGV[1])
@@ -108,7 +116,11 @@ local SHORT_RATE, LONG_RATE = 2 / (tonumber(ARGV[12]) + 1), 2 / (tonumber(ARGV[1
 local WARMUP, TRIGGER_FLAG = 0.1 * tonumber(ARGV[13]), ARGV[14] == 'flag'
 local LIK_X2, LIK_HALF, SCORE_Z = thresholds_of(tonumber(ARGV[15]), tonumber(ARGV[16]))
 local FLATLINE, WARM_UNTIL = tonumber(ARGV[19]), tonumber(ARGV[3]) + tonumber(ARGV[20])
-local P = { close_after = tonumber(ARGV[17]), refractory = tonumber(ARGV[18]) }
+local TRIGGER_BASELINE = ARGV[14] == 'baseline'
+-- Trigger "baseline": its refractory period (in includes/baseline.lua) replaces the episode's.
+local P = { close_after = tonumber(ARGV[17]), refractory = TRIGGER_BASELINE and 0 or tonumber(ARGV[18]) }
+baseline_setup(tonumber(ARGV[22]), tonumber(ARGV[23]), tonumber(ARGV[24]), tonumber(ARGV[25]), tonumber(ARGV[26]),
+  tonumber(ARGV[27]), tonumber(ARGV[28]), tonumber(ARGV[29]), tonumber(ARGV[30]))
 -- The outbox key is sent only with an outbox: a key that cannot be touched costs its caller to send.
 local KEYS_PER_RUN = OUTBOX_CAP > 0 and 7 or 6
 local REFRESH_MS = TTL * 10 -- 1% of the TTL, in ms
@@ -120,7 +132,9 @@ local spack, VALUE_LAYOUT = struct.pack, '<ddddB'
 -- episode open, whose 10 fields (EPISODE) are unpacked only when a value needs them); v3 (and v2) and
 -- v1 are still read.
 local HOT, SHORT, LONG = '<' .. string.rep('d', 20), '<' .. string.rep('d', 27), '<' .. string.rep('d', 37)
-local EPISODE, EPISODE_AT = '<' .. string.rep('d', 10), 27 * 8 + 1
+local EPISODE = '<' .. string.rep('d', 10)
+-- v5: the baseline method's 57 doubles after the first 27 (BASELINE_AT), the episode's after them.
+local BASELINE, BASELINE_AT, BASELINE_SIZE = '<' .. string.rep('d', 57), 27 * 8 + 1, 57
 local V1 = '<' .. string.rep('d', 17)
 
 
@@ -177,9 +191,11 @@ end
 local function read_state(skey)
   local packed = redis.call('HGET', skey, 'state')
   local size = packed and #packed
-  if size == 27 * 8 or size == 37 * 8 then
+  if size == 27 * 8 or size == 37 * 8 or size == 84 * 8 or size == 94 * 8 then
     local version, n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, sh, mu, v, lc, same, ep, cool, episodes = struct.unpack(HOT, packed)
-    if version == 4 then return n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, sh, mu, v, lc, same, ep, cool, episodes, nil, packed end
+    if version == 4 and size <= 37 * 8 or version == 5 and size >= 84 * 8 then
+      return n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, sh, mu, v, lc, same, ep, cool, episodes, nil, packed
+    end
     if size == 37 * 8 and (version == 3 or version == 2) then
       local f = { struct.unpack(LONG, packed) }
       -- v2 averaged another measure: its likelihood learns again (sh, mu, v, lc), the rest carries on
@@ -196,10 +212,24 @@ local function read_state(skey)
   return -1, 0, 0, 0, 0, 0, 0, 0, 0, nil, nil, 0, 0, 0, 0, 0, 0, 0, 0
 end
 
--- The episode's fields from a v4 state: kept after the rest while an episode is open.
+-- The episode's fields from a v4 or v5 state: kept after the rest while an episode is open.
 local function episode_of(packed)
-  if packed and #packed == 37 * 8 then return { struct.unpack(EPISODE, packed, EPISODE_AT) } end
+  local size = packed and #packed
+  if size == 37 * 8 or size == 94 * 8 then return { struct.unpack(EPISODE, packed, size - 80 + 1) } end
   return { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+end
+
+-- The baseline method's state from a v5 state (includes/baseline.lua: its 9 numbers, then the hours'
+-- means and counts), or an empty one (a new series, or an older layout: it learns again).
+local function baseline_of(packed)
+  if packed and #packed >= 84 * 8 and struct.unpack('<d', packed) == 5 then
+    local b = { struct.unpack(BASELINE, packed, BASELINE_AT) }
+    b[BASELINE_SIZE + 1] = nil
+    return b
+  end
+  local b = {}
+  for f = 1, BASELINE_SIZE do b[f] = 0 end
+  return b
 end
 
 -- The record of an episode as the outbox carries it (JSON): as it was opened, or as it closed. Times are
@@ -262,6 +292,10 @@ local function apply_metric(run, i)
   local new, count = values.values, #values.values
 
   local n, k, s1, s2, e1, e2, w, seen, flagged0, refreshed, prev, sh, mu, v, lc, same, ep, cool, episodes, dt, stored = read_state(skey)
+  -- Trigger "baseline": its 9 numbers in locals for the loop, its hours (and, at the end, all 57) in b.
+  local b = TRIGGER_BASELINE and baseline_of(stored)
+  local b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep
+  if b then b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep = unpack(b, 1, 9) end
   local len, at = append_values(wkey, values)
   -- A window longer than W (WINDOW_SIZE was lowered) loses its oldest values before anything else.
   local skip = len > W and len - W or 0
@@ -310,16 +344,21 @@ local function apply_metric(run, i)
     end
     if x == prev then same = same + 1 else same = 1 end
     prev = x
-    local unusual
-    if TRIGGER_FLAG then unusual = flag == 1
+    -- Unusual: keeps an episode open; opens: opens one (trigger "baseline": its alert, past its refractory).
+    local unusual, opens
+    if TRIGGER_BASELINE then
+      b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, unusual, opens =
+        baseline_step(b, b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, x, run.events[values.events[j]].ts)
+    elseif TRIGGER_FLAG then unusual = flag == 1; opens = unusual
     else
       unusual = high or (SCORE_Z ~= nil and scored and (z >= SCORE_Z or -z >= SCORE_Z)) or
         (FLATLINE > 0 and same >= FLATLINE and same - 1 < n) or (flag == 1 and seen + j - 1 < WARM_UNTIL)
+      opens = unusual
     end
     -- The episode: most values neither touch nor start one, and a refractory countdown needs none of its fields.
     local step = 0
     if ep == 0 and cool > 0 then cool = cool - 1
-    elseif ep == 1 or unusual then
+    elseif ep == 1 or opens then
       dt = dt or episode_of(stored)
       step, ep, cool = episode_step(dt, ep, unusual, z, scored, ld, lv, x, run.events[values.events[j]].ts, NOW, P)
       if step == 1 then episodes = episodes + 1 end
@@ -354,14 +393,13 @@ local function apply_metric(run, i)
   if refresh then refreshed = NOW end
   -- An episode open at the end of the values was met by the first of them: its fields are in dt.
   local bits, ts = flag + (scored and 2 or 0), tonumber(run.events[values.events[count]].ts)
-  local state
-  if ep == 1 then
-    state = spack(LONG, 4, n, k, s1, s2, e1, e2, W, seen + count, flagged0 + flagged, refreshed, new[count], sh, mu, v, lc, same, ep, cool,
-      episodes, avg, z, bits, ts, NOW, ld or 0, lv or 0, unpack(dt, 1, 10))
-  else
-    state = spack(SHORT, 4, n, k, s1, s2, e1, e2, W, seen + count, flagged0 + flagged, refreshed, new[count], sh, mu, v, lc, same, ep, cool,
-      episodes, avg, z, bits, ts, NOW, ld or 0, lv or 0)
+  local state = spack(SHORT, b and 5 or 4, n, k, s1, s2, e1, e2, W, seen + count, flagged0 + flagged, refreshed, new[count], sh, mu, v, lc,
+    same, ep, cool, episodes, avg, z, bits, ts, NOW, ld or 0, lv or 0)
+  if b then
+    b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9] = b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep
+    state = state .. spack(BASELINE, unpack(b, 1, BASELINE_SIZE))
   end
+  if ep == 1 then state = state .. spack(EPISODE, unpack(dt, 1, 10)) end
   redis.call('HSET', skey, 'state', state)
   if refresh then
     redis.call('EXPIRE', wkey, TTL)
@@ -438,7 +476,7 @@ local function apply_run(run)
   return reply
 end
 
-local replies, totals, a, k = {}, {}, 22, 1
+local replies, totals, a, k = {}, {}, 31, 1
 for r = 1, RUNS do
   local run
   run, a, k = parse_run(a, k)

@@ -1,0 +1,61 @@
+--[[ baseline: the alert method of trigger "baseline", one value at a time: an hour-of-day baseline, the
+  long-run mean and variance of the residual from it, and the spike, level and flatline tests, with a
+  warm-up and a refractory period. The same arithmetic, in the same order, as
+  shared/detector/baseline.ts (the reference, where the method is described); tests hold the two together.
+  baseline_setup(long, short, spike_z, level_z, refractory, warmup, hour_span, flat_run, flat_share)
+    takes the parameters (ARGV) once per call, as upvalues of the step.
+  baseline_step(hours, n, all, mean, var, short, cool, prev, same, rep, x, ts) moves a series on by value
+    x at time ts (ms, as text); hours holds the 24 hour-of-day means at [10..33] and their counts at
+    [34..57] (the stored layout: BASELINE_FIELDS, then the means, then the counts); the 9 numbers come
+    and go as plain values, kept in the caller's locals across its per-value loop.
+    Returns the 9 numbers, then whether a test fired on x and whether x raised an alert.
+]]
+local B_LONG_RATE, B_SHORT_RATE, B_SPIKE_Z, B_LEVEL_Z, B_REFRACTORY, B_WARMUP, B_HOUR_SPAN, B_HOUR_RATE, B_FLAT_RUN, B_FLAT_SHARE
+local b_floor, B_HOUR_MS = math.floor, 3600000
+
+local function baseline_setup(long, short, spike_z, level_z, refractory, warmup, hour_span, flat_run, flat_share)
+  B_LONG_RATE, B_SHORT_RATE, B_SPIKE_Z, B_LEVEL_Z = 2 / (long + 1), 2 / (short + 1), spike_z, level_z
+  B_REFRACTORY, B_WARMUP, B_HOUR_SPAN, B_HOUR_RATE = refractory, warmup, hour_span, 1 / hour_span
+  B_FLAT_RUN, B_FLAT_SHARE = flat_run, flat_share
+end
+
+local function baseline_step(hours, n, all, mean, var, short, cool, prev, same, rep, x, ts)
+  -- The residual from the value's hour of the day (the overall mean for an hour not seen yet).
+  local rate = 1 / (n + 1)
+  if rate < B_LONG_RATE then rate = B_LONG_RATE end
+  if n == 0 then all = x else all = all + rate * (x - all) end
+  local y = x
+  if B_HOUR_SPAN > 0 then
+    local at = 10 + b_floor(tonumber(ts) / B_HOUR_MS) % 24
+    local seen = hours[at + 24]
+    local before = all
+    if seen > 0 then
+      before = hours[at]
+      local r = 1 / (seen + 1)
+      if r < B_HOUR_RATE then r = B_HOUR_RATE end
+      hours[at] = before + r * (x - before)
+    else
+      hours[at] = x
+    end
+    hours[at + 24] = seen + 1 < B_HOUR_SPAN and seen + 1 or B_HOUR_SPAN
+    y = x - before
+  end
+  -- Its deviation, and that of its short average, from the long-run baseline before it; then the baseline.
+  local sd = math.sqrt(var)
+  if n == 0 then short = y else short = short + B_SHORT_RATE * (y - short) end
+  local z, sz = 0, 0
+  if n > 1 and sd > 0 then z, sz = (y - mean) / sd, (short - mean) / sd end
+  local d = y - mean
+  mean, var, n = mean + rate * d, (1 - rate) * (var + rate * d * d), n + 1
+  -- The run of identical values, and the share of values that repeat their predecessor.
+  local again = n > 1 and x == prev
+  if again then same = same + 1 else same = 1 end
+  local firing = (B_FLAT_RUN > 0 and same == B_FLAT_RUN and rep < B_FLAT_SHARE) or
+    (B_SPIKE_Z > 0 and (z >= B_SPIKE_Z or -z >= B_SPIKE_Z)) or (B_LEVEL_Z > 0 and (sz >= B_LEVEL_Z or -sz >= B_LEVEL_Z))
+  local rr = 1 / n
+  if rr < B_LONG_RATE then rr = B_LONG_RATE end
+  rep, prev = rep + rr * ((again and 1 or 0) - rep), x
+  if cool > 0 then return n, all, mean, var, short, cool - 1, prev, same, rep, firing, false end
+  if n <= B_WARMUP or not firing then return n, all, mean, var, short, cool, prev, same, rep, firing, false end
+  return n, all, mean, var, short, B_REFRACTORY, prev, same, rep, firing, true
+end
