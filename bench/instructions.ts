@@ -3,7 +3,9 @@
 // take the same fixed workload, sent one request at a time (so no two requests share a turn of the
 // event loop); valgrind's callgrind counts the instructions of redis-server and of the function process.
 // Per event: (workload run − the same process started and stopped without requests) / events.
-// Env: AB_BASE (required), EVENTS (single events, 1,000), BATCHES (1,000-event batches from 1,000 devices, 4).
+// Env: AB_BASE (required; this checkout itself to compare two settings), EXTRA_A / EXTRA_B (JSON env for
+// one side), EVENTS (single events, 1,000), BATCHES (1,000-event batches from 1,000 devices, 4),
+// REDIS_ONLY=1 (the function runs without valgrind: Redis's count only, several times faster).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,7 +36,10 @@ function instructions(dir: string): number {
 }
 
 /** Runs `send` against a fresh redis-server and one function process (source: a checkout), both under callgrind. */
-async function measure(source: string, load: Load | undefined): Promise<{ redis: number; fn: number }> {
+const env = (name: string) => JSON.parse(process.env[name] ?? '{}') as Record<string, string>;
+const REDIS_ONLY = process.env.REDIS_ONLY === '1';
+
+async function measure(source: string, extra: Record<string, string>, load: Load | undefined): Promise<{ redis: number; fn: number }> {
   const dirs = { redis: mkdtempSync(join(tmpdir(), 'cg-redis-')), fn: mkdtempSync(join(tmpdir(), 'cg-fn-')) };
   const port = await freePort();
   const redis = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${dirs.redis}/callgrind.out`, 'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -42,9 +47,9 @@ async function measure(source: string, load: Load | undefined): Promise<{ redis:
   redis.stdout.on('data', (chunk: Buffer) => (said += chunk.toString()));
   const url = `redis://127.0.0.1:${port}`;
   await waitFor('redis under callgrind', async () => said.includes('Ready to accept connections'), redis, 60_000);
-  const fn = await startFunction('ingest', { REDIS_URL: url, KEY_PREFIX: 'cg:', MAX_BATCH: '1000', MAX_BODY_BYTES: '4194304', REDIS_COMMAND_TIMEOUT_MS: '60000' }, {
+  const fn = await startFunction('ingest', { REDIS_URL: url, KEY_PREFIX: 'cg:', MAX_BATCH: '1000', MAX_BODY_BYTES: '4194304', REDIS_COMMAND_TIMEOUT_MS: '60000', ...extra }, {
     source,
-    wrapper: ['valgrind', '--tool=callgrind', `--callgrind-out-file=${dirs.fn}/callgrind.out`, '--trace-children=no'],
+    ...(REDIS_ONLY ? {} : { wrapper: ['valgrind', '--tool=callgrind', `--callgrind-out-file=${dirs.fn}/callgrind.out`, '--trace-children=no'] }),
     timeoutMs: 120_000,
   });
   for (const body of load?.bodies ?? []) {
@@ -54,7 +59,7 @@ async function measure(source: string, load: Load | undefined): Promise<{ redis:
   await stopProcess(fn.process);
   execFileSync('redis-cli', ['-p', String(port), 'shutdown', 'nosave']);
   await new Promise((resolve) => redis.once('exit', resolve));
-  const out = { redis: instructions(dirs.redis), fn: instructions(dirs.fn) };
+  const out = { redis: instructions(dirs.redis), fn: REDIS_ONLY ? 0 : instructions(dirs.fn) };
   for (const dir of Object.values(dirs)) rmSync(dir, { recursive: true, force: true });
   return out;
 }
@@ -63,8 +68,8 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 for (const load of loads) {
   const rows: Record<string, { redis: number; fn: number }> = {};
   for (const [side, source] of [['A', base], ['B', here]] as const) {
-    const idle = await measure(source, undefined);
-    const busy = await measure(source, load);
+    const idle = await measure(source, env(`EXTRA_${side}`), undefined);
+    const busy = await measure(source, env(`EXTRA_${side}`), load);
     rows[side] = { redis: (busy.redis - idle.redis) / load.events, fn: (busy.fn - idle.fn) / load.events };
   }
   const { A, B } = rows as Record<'A' | 'B', { redis: number; fn: number }>;

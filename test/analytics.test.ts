@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isAnomaly, moments, replay, zScore } from '../shared/detector/reference.js';
 
-const params = { windowSize: 3, zThreshold: 1, minSamples: 2 };
+// Episodes opened by the flag (EPISODE_TRIGGER=flag): what this file pins is the flag's semantics.
+const params = { windowSize: 3, zThreshold: 1, minSamples: 2, episodeTrigger: 'flag' as const };
 
 describe('moments', () => {
   it('gives the population mean and variance', () => {
@@ -56,7 +57,7 @@ describe('replay', () => {
     const unscored = { score: 0, likelihood: 0.5, episode: null };
     expect(out[0]).toEqual({ avg: 1, zscore: 0, anomaly: false, ...unscored });
     expect(out[1]).toEqual({ avg: 1.5, zscore: null, anomaly: false, ...unscored }); // 1 earlier value: below the warm-up
-    // baseline [1,2]: mean 1.5, std 0.5; the flag opens an episode (trigger `flag`, the default)
+    // baseline [1,2]: mean 1.5, std 0.5; the flag opens an episode (trigger `flag`)
     expect(out[2]).toMatchObject({ avg: 2, zscore: 3, anomaly: true, episode: 'opened' });
     expect(out[2]!.score).toBeCloseTo(0.9973002, 6); // P(|N(0,1)| < 3)
     expect(out[3]!.avg).toBe(5); // window [2,3,10]

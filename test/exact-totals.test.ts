@@ -12,7 +12,8 @@ let proxy: CutProxy;
 let app: TestApp;
 beforeAll(async () => {
   proxy = await startCutProxy(Number(new URL(inject('redisUrl')).port));
-  app = await startApp(apiRoutes, { REDIS_URL: proxy.url, REDIS_COMMAND_TIMEOUT_MS: '500' });
+  // Episodes opened by the flag, so that a short stream has some to count.
+  app = await startApp(apiRoutes, { REDIS_URL: proxy.url, REDIS_COMMAND_TIMEOUT_MS: '500', EPISODE_TRIGGER: 'flag' });
 });
 afterAll(async () => {
   await app?.close();

@@ -73,7 +73,7 @@ describe('the expiry of a series is pushed back by its writes', () => {
   let app: TestApp;
   let redis: Redis;
   beforeAll(async () => {
-    app = await startApp(ingestRoutes, { SERIES_TTL_SECONDS: String(TTL_MS / 1000) });
+    app = await startApp(ingestRoutes, { SERIES_TTL_SECONDS: String(TTL_MS / 1000), EPISODE_TRIGGER: 'flag' });
     redis = new Redis(app.context.config.redisUrl);
   });
   afterAll(async () => {
