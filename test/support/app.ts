@@ -26,6 +26,10 @@ export async function startApp(routes: (context: Context) => Routes, env: Record
   const name = `test-${randomUUID()}`;
   http(name, serve(name, routes(context), context.config));
   const server = getTestServer(name);
+  // Node closes a kept-alive connection idle for 5 s, and fetch reuses it until ~2 s before that: a test
+  // process starved of CPU for those 2 s (a loaded 2-core machine) sends into a closing socket. No test
+  // idles this long, so the race is gone.
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
