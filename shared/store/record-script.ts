@@ -84,8 +84,10 @@ export function runsByDevice(readings: readonly Reading[], indexes: Iterable<num
     const reading = readings[index]!;
     let run = runs.get(reading.deviceId);
     if (!run) {
-      run = { device: reading.deviceId, metrics: [], events: [], values: 0 };
+      // Made at their size (a push onto [] reserves 16 slots): most runs of a batch are one event.
+      run = { device: reading.deviceId, metrics: reading.metrics.map(([name]) => name), events: [index], values: reading.metrics.length };
       runs.set(reading.deviceId, run);
+      continue;
     }
     run.events.push(index);
     run.values += reading.metrics.length;
