@@ -142,6 +142,19 @@ describe('refusals, in InfluxDB error shape, Redis unchanged', () => {
   });
 });
 
+/**
+ * The request, sent again once if the connection was reset before any answer: seen twice in full runs
+ * on a loaded machine, never in 3,000 of these requests alone. A reset that comes back is a failure.
+ */
+async function resentOnceIfReset<T>(send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (error) {
+    if ((error as { cause?: { code?: string } }).cause?.code !== 'ECONNRESET') throw error;
+    return send();
+  }
+}
+
 describe('fuzzed line protocol over HTTP', () => {
   const piece = fc.constantFrom('cpu', 'a,host=h', ' ', ',', '=', '"', '\\', '\n', '#', 'x=1', 'y=2i', 'z=3u', 's="q"', 'b=t', '1767225600000000000', '-1', '\r\n', 'é', '\u0000', '1e999', 'host=', 'device_id=');
   const body = fc.oneof(fc.array(piece, { maxLength: 40 }).map((p) => p.join('')), fc.string({ maxLength: 200 }));
@@ -149,7 +162,7 @@ describe('fuzzed line protocol over HTTP', () => {
     await fc.assert(
       fc.asyncProperty(body, fc.constantFrom('/api/v2/write', '/write', '/api/v2/write?precision=s'), async (raw, path) => {
         const before = await snapshot(api.context.config);
-        const reply = await influxRequest(path, raw);
+        const reply = await resentOnceIfReset(() => influxRequest(path, raw));
         expect(reply.status).toBeLessThan(500);
         if (reply.status === 204) return;
         expect(Object.keys(reply.body).sort()).toEqual(['code', 'message']);
