@@ -1,6 +1,5 @@
 import type { Context } from '../shared/context.js';
 import { type Handler, type Route, type Routes, guarded } from '../shared/http/routes.js';
-import { registry } from '../shared/telemetry/metrics.js';
 import { analyzeRoutes } from './analyze/routes.js';
 import { ingestRoutes } from './ingest/routes.js';
 import { statsRoutes } from './stats/routes.js';
@@ -16,6 +15,7 @@ export function apiRoutes(context: Context): Routes {
     for (const [path, route] of Object.entries(routes)) if (path !== '/') all[path] = route;
   }
   const metrics: Handler = async (_req, res) => {
+    const { registry } = context.metrics;
     res.set('Content-Type', registry.contentType).send(await registry.metrics());
   };
   const index: Handler = (_req, res) => {

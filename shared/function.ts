@@ -20,10 +20,10 @@ export interface FunctionOptions {
 export function defineFunction(name: string, routes: (context: Context) => Routes, options: FunctionOptions): void {
   const context = defaultContext();
   warnIfEndOfLife();
-  http(name, serve(name, routes(context), context.config));
+  http(name, serve(name, routes(context), context.config, context.metrics));
   whenServed(name, () => {
     observe(name, context, options);
     const { sinkUrl } = context.config;
-    if (options.delivers && sinkUrl) startDispatcher(context.store.outbox, { ...context.config, sinkUrl });
+    if (options.delivers && sinkUrl) startDispatcher(context.store.outbox, { ...context.config, sinkUrl }, context.metrics);
   });
 }

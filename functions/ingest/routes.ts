@@ -10,7 +10,7 @@ import type { Reading } from '../../shared/schemas/event.js';
 import { apiTime } from '../../shared/schemas/time.js';
 import { StoreFullError } from '../../shared/store/errors.js';
 import type { BatchOutcome } from '../../shared/store/store.js';
-import { countBatch, countEvent, countRefused } from '../../shared/telemetry/metrics.js';
+import type { Metrics } from '../../shared/telemetry/metrics.js';
 import { senderRoutes } from './senders.js';
 
 /** 429 for a device over its rate limit. */
@@ -21,10 +21,10 @@ function rateLimited(limit: number, device: string, retryAfterMs: number, detail
 }
 
 /** The answer to a batch: 202 with what was refused, or, when every event was refused, 503 (store full) or 429. */
-function batchReply(limit: number, readings: readonly Reading[], outcome: BatchOutcome) {
+function batchReply(metrics: Metrics, limit: number, readings: readonly Reading[], outcome: BatchOutcome) {
   const limited = outcome.rateLimited.map((r) => r.index);
-  countRefused('rate_limited', limited.length);
-  countRefused('store_full', outcome.storeFull.length);
+  metrics.countRefused('rate_limited', limited.length);
+  metrics.countRefused('store_full', outcome.storeFull.length);
   const retryAfterSeconds = Math.max(1, ...outcome.rateLimited.map((r) => Math.ceil(r.retryAfterMs / 1000)));
   const refusals = {
     ...(limited.length > 0 ? { rate_limited: limited, retry_after_seconds: retryAfterSeconds } : {}),
@@ -49,12 +49,12 @@ function checkScope(req: Request, readings: readonly Reading[], batch: boolean):
   throw new HttpError(403, 'forbidden', message, batch ? { field, indexes: others } : { field });
 }
 
-export function ingestRoutes({ config, store }: Context): Routes {
+export function ingestRoutes({ config, store, metrics: telemetry }: Context): Routes {
   const recordBatch = async (req: Request, readings: Reading[], res: Response) => {
     checkScope(req, readings, true);
     const outcome = await store.recordBatch(readings);
-    countBatch(readings.length, outcome.counted);
-    res.status(202).json(batchReply(config.rateLimitPerDevice, readings, outcome));
+    telemetry.countBatch(readings.length, outcome.counted);
+    res.status(202).json(batchReply(telemetry, config.rateLimitPerDevice, readings, outcome));
   };
 
   const event: Handler = async (req, res) => {
@@ -65,11 +65,11 @@ export function ingestRoutes({ config, store }: Context): Routes {
     const { reading } = body;
     checkScope(req, [reading], false);
     const outcome = await store.recordOne(reading).catch((error: unknown) => {
-      if (error instanceof StoreFullError) countRefused('store_full', 1);
+      if (error instanceof StoreFullError) telemetry.countRefused('store_full', 1);
       throw error;
     });
     if (outcome.status === 'rate_limited') {
-      countRefused('rate_limited', 1);
+      telemetry.countRefused('rate_limited', 1);
       throw rateLimited(config.rateLimitPerDevice, reading.deviceId, outcome.retryAfterMs);
     }
     const head = { device_id: reading.deviceId, timestamp: apiTime(reading.timestamp) };
@@ -78,7 +78,7 @@ export function ingestRoutes({ config, store }: Context): Routes {
       return;
     }
     const metrics = Object.fromEntries(reading.metrics.map(([name], i) => [name, outcome.metrics[i]!]));
-    countEvent(outcome.metrics.map((m, i) => [reading.metrics[i]![0], m.anomaly, m.episode]));
+    telemetry.countEvent(outcome.metrics.map((m, i) => [reading.metrics[i]![0], m.anomaly, m.episode]));
     res.status(202).json({ ...head, metrics });
   };
 
@@ -91,7 +91,7 @@ export function ingestRoutes({ config, store }: Context): Routes {
     '/metrics-data': write(event),
     '/batch': write(batch),
     '/ingest/batch': write(batch),
-    ...senderRoutes({ config, store }),
+    ...senderRoutes({ config, store, metrics: telemetry }),
     ...healthRoutes(store, { writes: true }),
   };
 }

@@ -12,7 +12,7 @@ import { deviceScope, rawBody } from '../../shared/http/pipeline.js';
 import { type Handler, type Routes, guarded } from '../../shared/http/routes.js';
 import { type Assembled, type MappedValue, assemble } from '../../shared/http/sender-mapping.js';
 import type { BatchOutcome } from '../../shared/store/store.js';
-import { countBatch, countRefused, countSkipped } from '../../shared/telemetry/metrics.js';
+import type { Metrics } from '../../shared/telemetry/metrics.js';
 
 /** What the store refused of a write: the origins (lines, points) concerned, and when to retry. */
 interface Refused {
@@ -27,7 +27,7 @@ interface Refused {
  * The paths of existing senders: InfluxDB line protocol (/api/v2/write, /write) and OTLP/HTTP metrics
  * (/v1/metrics). One request is one batch through the same write path as /ingest/batch.
  */
-export function senderRoutes({ config, store }: Context): Routes {
+export function senderRoutes({ config, store, metrics }: Context): Routes {
   const rates = cumulativeRates();
 
   /** Stores a request's readings as one batch; what the store refused, if anything. */
@@ -39,15 +39,15 @@ export function senderRoutes({ config, store }: Context): Routes {
     }
     checkScope(req, batch);
     const outcome = await store.recordBatch(batch.readings);
-    countBatch(batch.readings.length, outcome.counted);
-    return refused(batch, outcome);
+    metrics.countBatch(batch.readings.length, outcome.counted);
+    return refused(metrics, batch, outcome);
   };
 
   const influx = (v1: boolean): Handler => async (req, res) => {
     const precision = writePrecision(req, v1);
     const points = parseLines(rawBody(req));
     const { values, skipped } = influxValues(points, precision, Date.now(), deviceScope(req));
-    for (const [reason, count] of Object.entries(skipped)) countSkipped('influx', reason, count);
+    for (const [reason, count] of Object.entries(skipped)) metrics.countSkipped('influx', reason, count);
     const refusal = await record(req, values);
     if (refusal) throw influxRefusal(refusal);
     res.status(204).end();
@@ -56,7 +56,7 @@ export function senderRoutes({ config, store }: Context): Routes {
   const otlp: Handler = async (req, res) => {
     const json = isOtlpJson(req);
     const mapped = otlpValues(decodeMetricsRequest(rawBody(req), json), Date.now(), deviceScope(req), rates);
-    for (const [reason, count] of Object.entries(mapped.skipped)) countSkipped('otlp', reason, count);
+    for (const [reason, count] of Object.entries(mapped.skipped)) metrics.countSkipped('otlp', reason, count);
     const refusal = await record(req, mapped.values);
     if (refusal?.all && mapped.rejected === 0) throw retryLater(refusal, `all ${refusal.values} points were refused`);
     const rejected = mapped.rejected + (refusal?.values ?? 0);
@@ -110,10 +110,10 @@ function checkScope(req: Request, batch: Assembled): void {
   throw new HttpError(403, 'forbidden', message);
 }
 
-function refused(batch: Assembled, outcome: BatchOutcome): Refused | undefined {
+function refused(metrics: Metrics, batch: Assembled, outcome: BatchOutcome): Refused | undefined {
   const limited = outcome.rateLimited.map((r) => r.index);
-  countRefused('rate_limited', limited.length);
-  countRefused('store_full', outcome.storeFull.length);
+  metrics.countRefused('rate_limited', limited.length);
+  metrics.countRefused('store_full', outcome.storeFull.length);
   const indexes = [...limited, ...outcome.storeFull];
   if (indexes.length === 0) return undefined;
   const full = outcome.storeFull.length > 0;

@@ -1,6 +1,6 @@
 import type { HttpFunction, Request } from '@google-cloud/functions-framework';
 import { StoreFullError, StoreUnavailableError } from '../store/errors.js';
-import { observeRequest } from '../telemetry/metrics.js';
+import { type Metrics, processMetrics } from '../telemetry/metrics.js';
 import { type Principal, accessCheck } from './auth.js';
 import { type DeviceKey, deviceTokenVerifier } from './device-tokens.js';
 import { type Admit, admission } from './admission.js';
@@ -34,9 +34,9 @@ const principals = new WeakMap<Request, Principal>();
  * The one request pipeline of every function, in this order: timing, route (404), method (405), bearer
  * token (401), body (415/413/400, read here under the limit, never by the framework), handler, and the
  * error mapping: HttpError as it is, the store's unavailability as 503, anything else as a bare 500
- * after one JSON log line.
+ * after one JSON log line. Requests are counted on `metrics` (the process's unless given).
  */
-export function serve(functionName: string, routes: Routes, options: PipelineOptions): HttpFunction {
+export function serve(functionName: string, routes: Routes, options: PipelineOptions, metrics: Pick<Metrics, 'observeRequest'> = processMetrics()): HttpFunction {
   installBodyOwnership();
   const table = compile(routes);
   const admit = admission(options.maxInflightBytes, options.admissionWaitMs);
@@ -59,7 +59,7 @@ export function serve(functionName: string, routes: Routes, options: PipelineOpt
     } finally {
       release?.();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      observeRequest(functionName, req.method, route ? path : 'unmatched', res.statusCode, seconds);
+      metrics.observeRequest(functionName, req.method, route ? path : 'unmatched', res.statusCode, seconds);
     }
   };
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/load.js';
 import type { Outbox, OutboxEntry } from '../store/outbox.js';
-import { countDelivery, exportBacklog } from '../telemetry/outbox-metrics.js';
+import { processMetrics } from '../telemetry/metrics.js';
+import type { OutboxMetrics } from '../telemetry/outbox-metrics.js';
 import { anomalyEvent, send } from './anomaly-event.js';
 
 /** How often the set of devices with entries is looked at, and how often every outbox stream is swept for. */
@@ -32,6 +33,7 @@ interface State {
   /** Devices this process will not try before a time (failing, or leased by another): a sink that is
    * down costs no Redis command per device and poll. */
   readonly notBefore: Map<string, number>;
+  readonly metrics: OutboxMetrics;
 }
 
 /**
@@ -40,9 +42,10 @@ interface State {
  * delivery is tried again after a backoff that doubles; after OUTBOX_MAX_ATTEMPTS failures it is
  * dead-lettered and the device's next entries go on. A dispatcher that dies leaves its unacknowledged
  * entries pending: the next holder of the lease delivers them again, with the same event ids.
+ * Deliveries are counted on `metrics` (the process's unless given).
  */
-export function createDispatcher(outbox: Outbox, config: Settings & { sinkUrl: string }): Dispatcher {
-  const state: State = { outbox, config, owner: randomUUID(), sink: new URL(config.sinkUrl), notBefore: new Map() };
+export function createDispatcher(outbox: Outbox, config: Settings & { sinkUrl: string }, metrics: OutboxMetrics = processMetrics()): Dispatcher {
+  const state: State = { outbox, config, owner: randomUUID(), sink: new URL(config.sinkUrl), notBefore: new Map(), metrics };
   const drain = async () => {
     const now = Date.now();
     // Waits that are over are dropped here, so the map holds only devices waiting now.
@@ -98,7 +101,7 @@ async function drainDevice(state: State, device: string): Promise<DeviceDrain> {
     const error = await send(state.sink, event, config.outboxLeaseMs / 4).then(() => undefined, (e: unknown) => e);
     if (error !== undefined) return failed(state, entry, event.toJSON(), error, delivered);
     delivered.push(entry.entryId);
-    countDelivery('delivered', Date.now() - Number(entry.entryId.split('-')[0]));
+    state.metrics.countDelivery('delivered', Date.now() - Number(entry.entryId.split('-')[0]));
     if (Date.now() >= until) break;
   }
   await outbox.settle(device, owner, { delivered, ...backoff(config) });
@@ -113,16 +116,16 @@ const backoff = (config: Settings) => ({ retryMs: config.outboxRetryMs, maxBacko
  * device goes on in its next run.
  */
 async function failed(state: State, entry: OutboxEntry, event: unknown, error: unknown, delivered: string[]): Promise<DeviceDrain> {
-  const { outbox, owner, notBefore, config } = state;
+  const { outbox, owner, notBefore, config, metrics } = state;
   const { failures, retryAt } = await outbox.settle(entry.device, owner, { delivered, failed: entry.entryId, ...backoff(config) });
   if (failures < config.outboxMaxAttempts) {
     notBefore.set(entry.device, retryAt);
-    countDelivery('failed');
+    metrics.countDelivery('failed');
     return 'failing';
   }
   await outbox.deadLetter(entry, event, failures, String((error as Error).message ?? error));
   await outbox.settle(entry.device, owner, { delivered: [entry.entryId], ...backoff(config) });
-  countDelivery('dead_lettered');
+  metrics.countDelivery('dead_lettered');
   return 'more';
 }
 
@@ -131,9 +134,9 @@ async function failed(state: State, entry: OutboxEntry, event: unknown, error: u
  * streams at start and every minute, which finds what a pod that died between its record call and its
  * tally appended but never announced. Errors (Redis away) are logged when the state changes.
  */
-export function startDispatcher(outbox: Outbox, config: Settings & { sinkUrl: string }): Dispatcher {
-  const dispatcher = createDispatcher(outbox, config);
-  exportBacklog(() => outbox.backlog());
+export function startDispatcher(outbox: Outbox, config: Settings & { sinkUrl: string }, metrics: OutboxMetrics = processMetrics()): Dispatcher {
+  const dispatcher = createDispatcher(outbox, config, metrics);
+  metrics.exportBacklog(() => outbox.backlog());
   let running = false;
   let failing = false;
   let lastSweep = 0;

@@ -1,5 +1,5 @@
 import { apiTime } from '../schemas/time.js';
-import { redisTimer } from '../telemetry/metrics.js';
+import type { RedisTimer } from '../telemetry/metrics.js';
 import { type AnomalyRecord, type StoredAnomaly, presentAnomaly } from './anomaly-record.js';
 import { type EpisodeRecord, parseEpisode, presentEpisode } from './episode-record.js';
 import type { Client } from './connection.js';
@@ -58,7 +58,7 @@ export interface Reads {
 }
 
 /** The read side of the store: Redis rows turned into the API's views. */
-export function createReads(redis: Client, seriesTtlSeconds: number): Reads {
+export function createReads(redis: Client, seriesTtlSeconds: number, redisTimer: RedisTimer): Reads {
   const ttlMs = seriesTtlSeconds * 1000;
   return {
     async series(device, metric, history = false) {
@@ -103,7 +103,7 @@ export function createReads(redis: Client, seriesTtlSeconds: number): Reads {
       return records.flatMap((raw, i) => (raw ? [presentEpisode(parseEpisode(raw, ids[i]!, device))] : []));
     },
 
-    topAnomalousDevices: (limit) => topAnomalousDevices(redis, limit),
+    topAnomalousDevices: (limit) => topAnomalousDevices(redis, limit, redisTimer),
 
     // Both counts are kept as the data changes (the tally scores each device and series as record.lua
     // refreshes it), so this costs O(log n), not a visit to every device.
@@ -121,7 +121,7 @@ export function createReads(redis: Client, seriesTtlSeconds: number): Reads {
  * Counted at read time from the list tally.lua already keeps (trimmed to RECENT_ANOMALIES ≤ 10,000
  * records at every write), so the write path pays nothing: one LRANGE of one key, on Cluster too.
  */
-async function topAnomalousDevices(redis: Client, limit: number): Promise<DeviceAnomalies[]> {
+async function topAnomalousDevices(redis: Client, limit: number, redisTimer: RedisTimer): Promise<DeviceAnomalies[]> {
   if (limit <= 0) return [];
   const done = redisTimer('top_devices');
   const list = await redis.lrange(keys.anomalies, 0, -1);

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Config } from '../config/load.js';
 import type { Reading } from '../schemas/event.js';
-import { redisTimer } from '../telemetry/metrics.js';
+import type { RedisTimer } from '../telemetry/metrics.js';
 import { type AnomalyRecord, type StoredAnomaly, presentAnomaly } from './anomaly-record.js';
 import { type EpisodeRecord, parseEpisode, presentEpisode } from './episode-record.js';
 import { planCalls } from './call-plan.js';
@@ -79,6 +79,7 @@ interface WritePath {
   readonly tally: ReturnType<typeof createTally>;
   readonly totals: TotalsTarget;
   readonly prune: (now: number) => void;
+  readonly redisTimer: RedisTimer;
 }
 
 /**
@@ -86,13 +87,14 @@ interface WritePath {
  * the device's anomaly list, atomically per run), and the bookkeeping over all devices through the
  * merged tally; replies become typed outcomes.
  */
-export function createRecorder(redis: Redis | Cluster, config: Config): Recorder {
+export function createRecorder(redis: Redis | Cluster, config: Config, redisTimer: RedisTimer): Recorder {
   const w: WritePath = {
     redis,
     config,
     tally: createTally(redis, config.recentAnomalies),
     totals: totalsTarget(redis),
     prune: pruner(redis, config.seriesTtlSeconds * 1000),
+    redisTimer,
   };
   return {
     recordOne: coalesced(w),
@@ -117,7 +119,7 @@ async function apply(w: WritePath, readings: readonly Reading[], runs: DeviceRun
   const targets = calls.map((group) => w.totals(group[0]!.device));
   const totals = targets.some((t) => typeof t !== 'string') ? await Promise.all(targets) : (targets as string[]);
   w.prune(now);
-  const done = redisTimer(mode === 'full' ? 'record' : 'record_batch');
+  const done = w.redisTimer(mode === 'full' ? 'record' : 'record_batch');
   const decoded = await sendCalls(calls, (group, c) => {
     const reply = w.redis.recordBuffer(...encodeRecord(group, readings, now, mode, w.config, totals[c]!));
     return reply.then((value) => decodeRecord(group, readings, mode, value));

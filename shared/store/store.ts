@@ -1,5 +1,6 @@
 import type { Cluster } from 'ioredis';
 import type { Config } from '../config/load.js';
+import { type Metrics, processMetrics } from '../telemetry/metrics.js';
 import { type Client, connect, storeError } from './connection.js';
 import { createHeadroom } from './headroom.js';
 import { type Reads, createReads } from './reads.js';
@@ -34,10 +35,12 @@ export interface Store extends Recorder, Reads {
 /**
  * Connects to Redis and returns the typed operations of the service; the wing is the only importer of
  * ioredis. A failure because Redis is away comes out as StoreUnavailableError, whatever ioredis said.
+ * Its operations are timed on `metrics` (the process's unless given).
  */
-export function createStore(config: Config): Store {
+export function createStore(config: Config, metrics: Pick<Metrics, 'redisTimer'> = processMetrics()): Store {
   const redis = connect(config);
-  const operations: Recorder & Reads = { ...createRecorder(redis, config), ...createReads(redis, config.seriesTtlSeconds) };
+  const { redisTimer } = metrics;
+  const operations: Recorder & Reads = { ...createRecorder(redis, config, redisTimer), ...createReads(redis, config.seriesTtlSeconds, redisTimer) };
   const headroom = createHeadroom(config.readyMemoryHigh, config.readyMemoryLow);
   return {
     ...typedErrors(operations),

@@ -1,6 +1,6 @@
 import { Pushgateway } from 'prom-client';
 import type { Context } from '../context.js';
-import { exportFromRedis, recordPush, registry } from './metrics.js';
+import type { Metrics } from './metrics.js';
 
 /** The function this process serves, as functions-framework picks it: --target, else FUNCTION_TARGET. */
 export function servedTarget(argv: readonly string[] = process.argv, env = process.env): string | undefined {
@@ -24,10 +24,10 @@ export function whenServed(target: string, setup: () => void): void {
  * What a served function reports: Redis reachability and, with `seriesGauges`, the per-device gauges
  * (read from Redis) of METRICS_DEVICES and of the METRICS_TOP_DEVICES devices with the most recent
  * anomalies; with PUSHGATEWAY_URL, a push of the whole registry every PUSH_INTERVAL_MS under
- * job=<function>, instance=<host>. Returns a function that stops pushing.
+ * job=<function>, instance=<host>. All of it on the context's metrics. Returns a function that stops pushing.
  */
-export function observe(fn: string, { config, store }: Context, options: { seriesGauges: boolean }): () => void {
-  exportFromRedis({
+export function observe(fn: string, { config, store, metrics }: Context, options: { seriesGauges: boolean }): () => void {
+  metrics.exportFromRedis({
     devices: options.seriesGauges ? config.metricsDevices : [],
     top: options.seriesGauges ? config.metricsTopDevices : 0,
     topAnomalousDevices: (limit) => store.topAnomalousDevices(limit),
@@ -36,7 +36,7 @@ export function observe(fn: string, { config, store }: Context, options: { serie
     memoryUse: () => store.memoryUse(),
   });
   if (!config.pushgatewayUrl) return () => undefined;
-  return startPushing(fn, config.pushgatewayUrl, config.instance, config.pushIntervalMs);
+  return startPushing(metrics, fn, config.pushgatewayUrl, config.instance, config.pushIntervalMs);
 }
 
 /**
@@ -45,8 +45,8 @@ export function observe(fn: string, { config, store }: Context, options: { serie
  * functions-framework exits at once on SIGTERM, so what was counted since the last push (at most one
  * interval) is lost with the instance.
  */
-function startPushing(fn: string, url: string, instance: string, intervalMs: number): () => void {
-  const gateway = new Pushgateway(url, { timeout: Math.min(intervalMs, 10_000) }, registry);
+function startPushing(metrics: Metrics, fn: string, url: string, instance: string, intervalMs: number): () => void {
+  const gateway = new Pushgateway(url, { timeout: Math.min(intervalMs, 10_000) }, metrics.registry);
   let inFlight = false;
   let failing = false;
   const push = async () => {
@@ -54,11 +54,11 @@ function startPushing(fn: string, url: string, instance: string, intervalMs: num
     inFlight = true;
     try {
       await gateway.push({ jobName: fn, groupings: { instance } });
-      recordPush(true);
+      metrics.recordPush(true);
       if (failing) console.error(JSON.stringify({ severity: 'INFO', message: 'metrics push recovered', pushgateway: url }));
       failing = false;
     } catch (error) {
-      recordPush(false);
+      metrics.recordPush(false);
       if (!failing) {
         console.error(JSON.stringify({ severity: 'WARNING', message: 'metrics push failed', pushgateway: url, error: String(error) }));
       }

@@ -24,7 +24,7 @@ export interface TestApp {
 export async function startApp(routes: (context: Context) => Routes, env: Record<string, string> = {}): Promise<TestApp> {
   const context = createContext(testConfig(env));
   const name = `test-${randomUUID()}`;
-  http(name, serve(name, routes(context), context.config));
+  http(name, serve(name, routes(context), context.config, context.metrics));
   const server = getTestServer(name);
   // Node closes a kept-alive connection idle for 5 s, and fetch reuses it until ~2 s before that: a test
   // process starved of CPU for those 2 s (a loaded 2-core machine) sends into a closing socket. No test
