@@ -10,11 +10,31 @@ import { Harness, log } from './harness.js';
 import { closedLoop } from './load.js';
 import { round } from './report.js';
 import { batches, singleEvents } from './workload.js';
+import { parseCommandLine } from '../support/cli.js';
 import { startRedis } from '../support/servers.js';
+
+parseCommandLine({
+  usage: 'AB_BASE=<built checkout> npm run bench:ab',
+  summary: [
+    'The ingest function of another build (A: AB_BASE) against this one (B), on one Redis, with the bench\'s single-event',
+    'and batch loads, alternating A B / B A per round; prints B / A throughput per round (BENCHMARKS.md, Round 6).',
+  ].join('\n'),
+  options: {},
+  environment: {
+    AB_BASE: 'required: a built checkout (with dist/functions/index.js); this checkout itself to compare two settings',
+    ROUNDS: 'rounds of every load (default: 3)',
+    SECONDS: 'seconds per measurement (default: 10)',
+    EXTRA: 'JSON object of environment variables for both sides, e.g. a profile',
+    EXTRA_A: 'JSON object of environment variables for side A only',
+    EXTRA_B: 'JSON object of environment variables for side B only',
+    LOADS: "comma-separated loads to keep: 'single', 'batch 1000 devices', 'batch 10 devices' (default: all)",
+  },
+  examples: ['npm run build && AB_BASE=../ab-base npm run bench:ab', 'AB_BASE=. EXTRA_B=\'{"Z_THRESHOLD":"4"}\' LOADS=single npm run bench:ab'],
+});
 
 const base = process.env.AB_BASE;
 if (!base || !existsSync(join(base, 'dist/functions/index.js'))) {
-  process.stderr.write('AB_BASE must name a built checkout (dist/functions/index.js); see BENCHMARKS.md, Round 6\n');
+  process.stderr.write('AB_BASE must name a built checkout (dist/functions/index.js); see BENCHMARKS.md, Round 6 (and --help)\n');
   process.exit(2);
 }
 const rounds = Number(process.env.ROUNDS ?? 3);

@@ -7,9 +7,20 @@ import { batches } from './workload.js';
 import { loadConfig } from '../shared/config/load.js';
 import { batchBody } from '../shared/http/parse.js';
 import { createStore } from '../shared/store/store.js';
+import { parseCommandLine, usageError } from '../support/cli.js';
 
+parseCommandLine({
+  usage: 'REDIS_URL=<url> node --expose-gc --import tsx bench/retained.ts',
+  summary: [
+    'Retained heap per event in flight: twenty 1,000-event batches through the JSON parse, validation and the write',
+    'path at once, against the Redis of REDIS_URL; prints {"bytes_per_event", "rounds"} as JSON. npm run bench runs it.',
+  ].join('\n'),
+  options: {},
+  environment: { REDIS_URL: 'the Redis to write to (keys under bench:retained:)' },
+  examples: ['REDIS_URL=redis://127.0.0.1:6379 node --expose-gc --import tsx bench/retained.ts'],
+});
 const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error('run with node --expose-gc');
+if (!gc) usageError('run with node --expose-gc --import tsx bench/retained.ts');
 const BATCHES = 20;
 const store = createStore(loadConfig({ REDIS_URL: process.env.REDIS_URL, KEY_PREFIX: 'bench:retained:', REDIS_COMMAND_TIMEOUT_MS: '30000' }));
 const bodies = batches('/ingest/batch', 1000, 1000, BATCHES, 7).map((r) => r.body!);

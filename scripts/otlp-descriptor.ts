@@ -4,6 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
+import { parseCommandLine } from '../support/cli.js';
 
 const root = fileURLToPath(new URL('../shared/http/otlp-proto/', import.meta.url));
 const FILES = ['opentelemetry/proto/collector/metrics/v1/metrics_service.proto', 'google/rpc/status.proto'];
@@ -22,6 +23,12 @@ export function descriptorSource(): string {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  parseCommandLine({
+    usage: 'npm run otlp:descriptor',
+    summary: 'Writes shared/http/otlp-descriptor.ts, the protobufjs JSON descriptor of the vendored OTLP .proto files (shared/http/otlp-proto).',
+    options: {},
+    examples: ['npm run otlp:descriptor'],
+  });
   writeFileSync(new URL('../shared/http/otlp-descriptor.ts', import.meta.url), descriptorSource());
   console.log('wrote shared/http/otlp-descriptor.ts');
 }

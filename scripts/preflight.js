@@ -38,7 +38,31 @@ export function preflight(path = process.env.PATH ?? '') {
   return { missing, line };
 }
 
+const HELP = `usage: node scripts/preflight.js  (the first step of npm test)
+
+Checks that every program the test suite starts is on PATH; when one is missing, prints one line naming
+the missing programs and the apt-get command that installs them, and exits 1. Prints nothing otherwise.
+
+options:
+  --help  print this help and exit
+
+environment:
+  PATH  where the programs are looked for
+
+examples:
+  node scripts/preflight.js
+`;
+
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(HELP);
+    process.exit(0);
+  }
+  if (args.length > 0) {
+    process.stderr.write(`${args[0].startsWith('-') ? 'Unknown option' : 'Unexpected argument'} '${args[0]}' (see --help)\n`);
+    process.exit(2);
+  }
   const { line } = preflight();
   if (line) {
     process.stderr.write(`${line}\n`);

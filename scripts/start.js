@@ -20,6 +20,9 @@ targets:
   analyze  the analyze function, port 8082
   stats    the stats function, port 8083
 
+options:
+  --help   print this help and exit (nothing is built or started)
+
 Redis: REDIS_URL (or REDIS_ADDR, REDIS_HOST, REDIS_CLUSTER_NODES) when set, and it must answer at
 start, else this exits with one line; otherwise the Redis on 127.0.0.1:6379, or a redis-server started
 for local runs (data in .data/redis). Local runs share that redis-server, whichever started it; it
@@ -40,8 +43,8 @@ if (args.includes('--help') || args.includes('-h')) {
   process.exit(0);
 }
 const unknown = args.find((a) => a.startsWith('-'));
-if (unknown) usage(`Unknown option ${unknown}`);
-if (args.length > 1) usage(`Expected at most one target, got ${args.length}`);
+if (unknown) usage(`Unknown option '${unknown}'`);
+if (args.length > 1) usage(`Expected at most one target, got ${args.length}: ${args.join(' ')}`);
 const target = args[0] ?? 'api';
 if (!(target in ports)) usage(`Unknown target "${target}": use one of ${Object.keys(ports).join(', ')}`);
 
