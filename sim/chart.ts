@@ -1,173 +1,168 @@
+// One series as a self-contained SVG chart: values over the data's own time, what the detector flagged and
+// alerted, the labelled windows behind the line, and the settings in force in the title. Same input, same bytes.
+import { type Frame, type PlotArea, frame } from './chart-axes.js';
+import { type Point, type Span, bandPath, caught, columns, dots, fixed, kindSpans, linePoints, spanExtent, windowSpans } from './chart-marks.js';
+import { type ChartDetector, type LegendEntry, clip, escape, legend, settingsLine } from './chart-text.js';
+import type { Window } from './window-score.js';
+
+export type { ChartDetector } from './chart-text.js';
+
 /** One series to draw: its values with what the detector flagged and, when known, the truth. */
 export interface ChartSeries {
+  /** the series: device / metric */
   title: string;
+  /** the file it came from, when there is one to name */
+  file?: string;
+  /** ms since the epoch, one per value */
+  timestamps: readonly number[];
   values: readonly number[];
   /** rolling average after each value */
   avg: readonly number[];
   /** mean ± threshold·σ of the baseline before each value (NaN where there is none yet) */
   lower: readonly number[];
   upper: readonly number[];
+  /** per value: |z| above the threshold */
   flagged: readonly boolean[];
   /** the values that opened an alert episode (the alerts an operator receives) */
   alerts: readonly boolean[];
-  /** null: no labels */
-  truth: readonly boolean[] | null;
-  threshold: number;
+  /** per value: the kind of labelled anomaly, or null for a normal value; null: no labels */
+  labels: ReadonlyArray<string | null> | null;
+  /** the labelled anomaly windows (ms, both ends included) */
+  windows: readonly Window[];
+  detector: ChartDetector;
 }
 
 const W = 1000;
-const H = 360;
-const M = { left: 60, right: 20, top: 40, bottom: 60 };
-const PLOT_W = W - M.left - M.right;
-/** Up to this many values are drawn one by one; a longer series as the min and max of each pixel column. */
-const MAX_DRAWN = 2 * PLOT_W;
+const AREA: PlotArea = { left: 72, right: W - 24, top: 84, bottom: 364 };
+/** Under the plot: tick labels, the axis caption, then the legend's first row. */
+const CAPTION_Y = AREA.bottom + 34;
+const LEGEND_Y = AREA.bottom + 58;
+/** The label that says "anomalous" and no more (a CSV label column, or windows applied to a file): shaded, with no band of its own. */
+const PLAIN_LABEL = 'labelled';
+/** A colour per kind of injected anomaly (sim/signals.ts); any other kind is grey. */
+const KIND_COLOURS: Record<string, string> = {
+  spike: '#8c564b',
+  dip: '#17becf',
+  level_shift: '#bcbd22',
+  stuck: '#7f7f7f',
+  flatline: '#e377c2',
+  leak: '#2ca02c',
+  degradation: '#ff7f0e',
+  source: '#9467bd',
+};
+const kindColour = (kind: string) => KIND_COLOURS[kind] ?? '#7f7f7f';
 
-const escape = (text: string) => text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
-const fixed = (x: number) => (Math.round(x * 10) / 10).toString();
+const STYLE = `text{fill:#333}.heading{font-size:16px;font-weight:600;fill:#111}.sub{fill:#555}
+.grid{stroke:#e6e6e6;stroke-width:1}.axis{stroke:#999;stroke-width:1}.tick{fill:#555;font-size:11px}
+.values{fill:none;stroke:#1f77b4;stroke-width:1.3;stroke-linejoin:round}.avg{fill:none;stroke:#555;stroke-width:1;stroke-dasharray:4 3;stroke-opacity:.8}
+.band{fill:#1f77b4;fill-opacity:.08;stroke:none}.window{fill:#9467bd;fill-opacity:.16;stroke:none}.kind{fill-opacity:.85;stroke:none}
+.flag{fill:#ff7f0e;fill-opacity:.8;stroke:none}.alert{fill:#d62728;stroke:#fff;stroke-width:1.2}`;
 
-/** Smallest and largest finite value of the arrays, by a loop (spreading 10⁵ values into Math.min overflows the stack). */
-function extent(arrays: ReadonlyArray<readonly number[]>): [number, number] {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const values of arrays) {
-    for (const v of values) {
-      if (!Number.isFinite(v)) continue;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
-  }
-  return lo > hi ? [0, 0] : [lo, hi];
+/** Grid lines at the ticks, the two axes and the tick labels. */
+function axes(f: Frame): string {
+  const { left, right, top, bottom } = AREA;
+  const grid = [
+    ...f.yTicks.map((t) => `<line class="grid" x1="${left}" y1="${fixed(t.at)}" x2="${right}" y2="${fixed(t.at)}"/>`),
+    ...f.xTicks.map((t) => `<line class="grid" x1="${fixed(t.at)}" y1="${top}" x2="${fixed(t.at)}" y2="${bottom}"/>`),
+  ];
+  const labels = [
+    ...f.yTicks.map((t) => `<text class="tick y" x="${left - 6}" y="${fixed(t.at + 4)}" text-anchor="end">${escape(t.label)}</text>`),
+    ...f.xTicks.map((t) => `<text class="tick x" x="${fixed(t.at)}" y="${bottom + 16}" text-anchor="middle">${escape(t.label)}</text>`),
+  ];
+  return [
+    `<g class="grid">${grid.join('')}</g>`,
+    `<line class="axis" x1="${left}" y1="${bottom}" x2="${right}" y2="${bottom}"/><line class="axis" x1="${left}" y1="${top}" x2="${left}" y2="${bottom}"/>`,
+    `<g class="ticks">\n${labels.join('\n')}\n</g>`,
+    `<text class="sub caption" x="${right}" y="${CAPTION_Y}" text-anchor="end">${escape(f.caption)}</text>`,
+  ].join('\n');
 }
 
-/** Index ranges [from, to) drawn as one: a value each for a short series, a pixel column each for a long one. */
-function columns(n: number): Array<[number, number]> {
-  if (n <= MAX_DRAWN) return Array.from({ length: n }, (_, i) => [i, i + 1]);
-  return Array.from({ length: PLOT_W }, (_, c) => [Math.floor((c * n) / PLOT_W), Math.floor(((c + 1) * n) / PLOT_W)]);
-}
-
-/**
- * In each column, the indices of its smallest and largest finite values, in order: a long line keeps its extremes.
- * The series' first and last values are kept too, so that the line spans the whole plot.
- */
-function extremes(values: readonly number[], cols: ReadonlyArray<[number, number]>): number[] {
-  const finite = (i: number) => Number.isFinite(values[i]!);
-  const kept: number[] = [];
-  const first = values.findIndex((_, i) => finite(i));
-  for (const [from, to] of cols) {
-    let min = -1;
-    let max = -1;
-    for (let i = from; i < to; i++) {
-      if (!finite(i)) continue;
-      const v = values[i]!;
-      if (min < 0 || v < values[min]!) min = i;
-      if (max < 0 || v > values[max]!) max = i;
-    }
-    if (min >= 0) kept.push(...(min === max ? [min] : [Math.min(min, max), Math.max(min, max)]));
-  }
-  const last = values.findLastIndex((_, i) => finite(i));
-  if (first >= 0 && kept[0] !== first) kept.unshift(first);
-  if (last >= 0 && kept.at(-1) !== last) kept.push(last);
-  return kept;
-}
-
-type Point = (i: number, v: number) => string;
-
-/** The legend's entries side by side, each as wide as its label (about 6.5 px a character at 12 px). */
-function legendItems(entries: ReadonlyArray<[string, string]>): string[] {
-  let left = M.left;
-  return entries.map(([cls, label]) => {
-    const item = `<rect class="${cls}" x="${left}" y="${H - 24}" width="12" height="12"/><text x="${left + 18}" y="${H - 14}">${escape(label)}</text>`;
-    left += 18 + Math.ceil(label.length * 6.5) + 16;
-    return item;
+/** Labelled windows as full-height shaded spans, and each run of one kind of label as a thin band along the plot's foot. */
+function labelMarks(windows: readonly Span[], kinds: readonly Span[], xs: readonly number[]): string {
+  const height = AREA.bottom - AREA.top;
+  const spans = windows.map((s) => {
+    const [a, b] = spanExtent(s, xs, 4);
+    return `<rect class="window" x="${fixed(a)}" y="${AREA.top}" width="${fixed(b - a)}" height="${height}"/>`;
   });
+  const bands = kinds.map((s) => {
+    const [a, b] = spanExtent(s, xs, 2);
+    return `<rect class="kind" fill="${kindColour(s.kind!)}" x="${fixed(a)}" y="${AREA.bottom - 7}" width="${fixed(b - a)}" height="5"/>`;
+  });
+  return [`<g class="windows">${spans.join('')}</g>`, `<g class="kinds">${bands.join('')}</g>`].join('\n');
 }
 
-/** The ±threshold·σ band as one closed path; a column of a long series gets the band's outer envelope. */
-function bandPath(lower: readonly number[], upper: readonly number[], cols: ReadonlyArray<[number, number]>, at: Point): string {
-  const top: string[] = [];
-  const bottom: string[] = [];
-  for (const [from, to] of cols) {
-    let first = -1;
-    let last = -1;
-    let hi = -Infinity;
-    let lo = Infinity;
-    for (let i = from; i < to; i++) {
-      if (!Number.isFinite(lower[i]!) || !Number.isFinite(upper[i]!)) continue;
-      if (first < 0) first = i;
-      last = i;
-      hi = Math.max(hi, upper[i]!);
-      lo = Math.min(lo, lower[i]!);
-    }
-    if (first < 0) continue;
-    for (const i of first === last ? [first] : [first, last]) {
-      top.push(at(i, hi));
-      bottom.push(at(i, lo));
-    }
-  }
-  return top.length ? `M${top.join(' L')} L${bottom.reverse().join(' L')} Z` : '';
+/** The series' own marks: the band (clipped to the plot), the rolling average, the values, flags and alerts. */
+function dataMarks(s: ChartSeries, f: Frame): string {
+  const at: Point = (i, v) => `${fixed(f.xs[i]!)},${fixed(f.y(v))}`;
+  const cols = columns(f.xs);
+  const band = bandPath(s.lower, s.upper, cols, at);
+  return [
+    band ? `<path class="band" clip-path="url(#plot-area)" d="${band}"/>` : '',
+    `<polyline class="avg" points="${linePoints(s.avg, cols, at)}"/>`,
+    // Flags under the line: many of them (a noisy series) must not hide it.
+    `<g class="flags">${dots('flag', 1.8, s.flagged, s.values, f.xs, f.y).join('')}</g>`,
+    `<polyline class="values" points="${linePoints(s.values, cols, at)}"/>`,
+    `<g class="alerts">\n${dots('alert', 4.5, s.alerts, s.values, f.xs, f.y).join('\n')}\n</g>`,
+  ].join('\n');
+}
+
+/** The legend's entries: what is on this chart, and nothing that is not. */
+function legendEntries(s: ChartSeries, z: number, kinds: readonly string[]): LegendEntry[] {
+  return [
+    { swatch: 'line', cls: 'values', label: 'value' },
+    { swatch: 'line', cls: 'avg', label: 'rolling average' },
+    { swatch: 'rect', cls: 'band', label: `mean ± ${z}σ` },
+    { swatch: 'dot', cls: 'flag', label: `flag (|z| > ${z})` },
+    { swatch: 'dot', cls: 'alert', label: 'alert (an episode opens)' },
+    ...(s.windows.length ? [{ swatch: 'rect', cls: 'window', label: 'labelled window' } as const] : []),
+    ...kinds.map((kind) => ({ swatch: 'bar', cls: 'kind', colour: kindColour(kind), label: kind }) as const),
+  ];
+}
+
+/** The three lines over the plot: which series, with which settings, and what came of it. */
+function heading(s: ChartSeries, windows: readonly Span[]): string {
+  const name = s.file === undefined ? s.title : `${s.file}  ·  ${s.title}`;
+  const count = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+  const hits = windows.filter((w) => caught(w, s.alerts)).length;
+  const counts = [
+    count(s.values.length, 'value'),
+    count(s.alerts.filter(Boolean).length, 'alert'),
+    count(s.flagged.filter(Boolean).length, 'flag'),
+    s.labels === null && s.windows.length === 0 ? 'no labels' : `${hits} of ${count(windows.length, 'labelled window')} caught by an alert`,
+  ].join('  ·  ');
+  return [
+    `<text class="heading" x="${AREA.left}" y="26">${escape(clip(name, 100))}</text>`,
+    `<text class="sub settings" x="${AREA.left}" y="48">${escape(settingsLine(s.detector))}</text>`,
+    `<text class="sub counts" x="${AREA.left}" y="68">${escape(counts)}</text>`,
+  ].join('\n');
 }
 
 /**
- * An SVG document (opens in any browser) of values, rolling average, the ±threshold·σ band, flags, alerts and labels.
- * A long series stays small: its lines are drawn as about two points per pixel column, but every flagged and
- * every labelled value keeps its own circle.
+ * An SVG document (opens in any browser, scales to its container) of one series. A long series stays small:
+ * its lines are drawn as about two points per unit of x, but every flag and every alert keeps its own mark.
  */
 export function renderChart(s: ChartSeries): string {
-  const n = s.values.length;
-  let [lo, hi] = extent([s.values, s.avg, s.lower, s.upper]);
-  if (lo === hi) [lo, hi] = [lo - 1, hi + 1];
-  const pad = (hi - lo) * 0.05;
-  lo -= pad;
-  hi += pad;
-  const x = (i: number) => M.left + (n <= 1 ? 0 : (i / (n - 1)) * PLOT_W);
-  const y = (v: number) => M.top + (1 - (v - lo) / (hi - lo)) * (H - M.top - M.bottom);
-  const at: Point = (i, v) => `${fixed(x(i))},${fixed(y(v))}`;
-  const cols = columns(n);
-  const line = (vs: readonly number[]) => extremes(vs, cols).map((i) => at(i, vs[i]!)).join(' ');
-  const band = bandPath(s.lower, s.upper, cols, at);
-  const circles = (cls: string, r: number, marked: readonly boolean[]) =>
-    s.values.flatMap((v, i) => (marked[i] ? [`<circle class="${cls}" cx="${fixed(x(i))}" cy="${fixed(y(v))}" r="${r}"/>`] : []));
-  const flagged = circles('flagged', 4, s.flagged);
-  const truth = s.truth ? circles('truth', 7, s.truth) : [];
-  // An alert is a line through the plot with a marker above it: few, and each one a page.
-  const alerts = s.alerts.flatMap((on, i) => {
-    if (!on) return [];
-    const cx = fixed(x(i));
-    return [`<path class="alert" d="M${cx},${M.top} L${cx},${H - M.bottom} M${fixed(x(i) - 5)},${M.top - 8} L${fixed(x(i) + 5)},${M.top - 8} L${cx},${M.top} Z"/>`];
-  });
-  const legend: Array<[string, string]> = [
-    ['values', 'value'],
-    ['avg', 'rolling average'],
-    ['band', `±${s.threshold}·σ band`],
-    ['flagged', 'flagged (|z| above the threshold)'],
-    ['alert', 'alert (an episode opened)'],
-    ...(s.truth ? ([['truth', 'labelled anomaly']] as Array<[string, string]>) : []),
-  ];
+  const f = frame(s.timestamps, s.values, AREA);
+  const windows = windowSpans(s.windows, s.timestamps);
+  const kinds = kindSpans(s.labels ?? [], PLAIN_LABEL);
+  const kindNames = [...new Set(kinds.map((k) => k.kind!))].sort();
+  const key = legend(legendEntries(s, s.detector.params.zThreshold, kindNames), AREA.left, AREA.right, LEGEND_Y);
+  const height = LEGEND_Y + (key.rows - 1) * 18 + 14;
+  const { left, top, right, bottom } = AREA;
+  const title = [s.file, s.title, settingsLine(s.detector)].filter((t) => t !== undefined).join(' · ');
   return `<?xml version="1.0" encoding="UTF-8"?>
-<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">
-<title>${escape(s.title)}</title>
+<svg xmlns="http://www.w3.org/2000/svg" width="100%" style="height:auto" viewBox="0 0 ${W} ${height}" font-family="sans-serif" font-size="12">
+<title>${escape(title)}</title>
 <style>
-.values{fill:none;stroke:#1f77b4;stroke-width:1.2}.avg{fill:none;stroke:#ff7f0e;stroke-width:1.5}
-.band{fill:#2ca02c;fill-opacity:.15;stroke:none}.flagged{fill:#d62728}.truth{fill:none;stroke:#9467bd;stroke-width:2}
-.alert{fill:#000;stroke:#000;stroke-width:1;stroke-opacity:.6}.axis{stroke:#888}.legend rect.values{fill:#1f77b4}.legend rect.avg{fill:#ff7f0e}.legend rect.band{fill:#2ca02c;fill-opacity:.3}
-.legend rect.flagged{fill:#d62728}.legend rect.alert{fill:#000}.legend rect.truth{fill:none;stroke:#9467bd;stroke-width:2}
+${STYLE}
 </style>
-<rect width="${W}" height="${H}" fill="white"/>
-<text class="heading" x="${M.left}" y="24" font-size="16">${escape(s.title)}</text>
-<line class="axis" x1="${M.left}" y1="${H - M.bottom}" x2="${W - M.right}" y2="${H - M.bottom}"/>
-<line class="axis" x1="${M.left}" y1="${M.top}" x2="${M.left}" y2="${H - M.bottom}"/>
-<text x="${M.left - 6}" y="${fixed(y(hi - pad))}" text-anchor="end">${fixed(hi - pad)}</text>
-<text x="${M.left - 6}" y="${fixed(y(lo + pad))}" text-anchor="end">${fixed(lo + pad)}</text>
-<text x="${W - M.right}" y="${H - M.bottom + 16}" text-anchor="end">${n} values${n > MAX_DRAWN ? ' (lines: min and max per pixel column)' : ''}</text>
-${band ? `<path class="band" d="${band}"/>` : ''}
-<polyline class="values" points="${line(s.values)}"/>
-<polyline class="avg" points="${line(s.avg)}"/>
-${flagged.join('\n')}
-${truth.join('\n')}
-${alerts.join('\n')}
-<g class="legend">
-${legendItems(legend).join('\n')}
-</g>
+<defs><clipPath id="plot-area"><rect x="${left}" y="${top}" width="${right - left}" height="${bottom - top}"/></clipPath></defs>
+<rect class="background" width="${W}" height="${height}" fill="#fff"/>
+${heading(s, windows)}
+${labelMarks(windows, kinds, f.xs)}
+${axes(f)}
+${dataMarks(s, f)}
+${key.svg}
 </svg>
 `;
 }

@@ -150,11 +150,12 @@ function writeCharts(input: Input, found: Detections, settings: DetectorParams, 
   } catch (error) {
     throw fileProblem(chartsDir, error);
   }
-  for (const series of chartSeries(input.events, found, settings).slice(0, chartsLeft)) {
+  const context = { profile: configFromEnvOrExit().detectorProfile, ...(input.windows ? { windows: input.windows } : {}) };
+  for (const series of chartSeries(input.events, found, settings, context).slice(0, chartsLeft)) {
     chartsLeft--;
     const path = join(chartsDir, `${(prefix + series.title).replace(/[^A-Za-z0-9_.-]+/g, '_')}.svg`);
     try {
-      writeFileSync(path, renderChart({ ...series, title: prefix + series.title }));
+      writeFileSync(path, renderChart({ ...series, file: input.file }));
     } catch (error) {
       throw fileProblem(path, error);
     }

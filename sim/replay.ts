@@ -142,17 +142,24 @@ export function windowSeries(events: readonly LabelledEvent[], detections: Flags
     .map((s) => ({ timestamps: s.timestamps, detections: s.detections, windows: windows ?? windowsFromLabels(s.timestamps, s.labelled) }));
 }
 
+/** What a chart knows beyond the stream: the file's anomaly windows (else each series' runs of labels) and the detector's profile. */
+export interface ChartContext {
+  windows?: readonly Window[];
+  profile?: string;
+}
+
 /** The series of the stream with what the service flagged and alerted, each ready to chart (average and band follow the reference semantics). */
-export function chartSeries(events: readonly LabelledEvent[], found: Detections, settings: ReplayParams): ChartSeries[] {
-  const series = new Map<string, { values: number[]; flagged: boolean[]; alerts: boolean[]; truth: Array<boolean | null> }>();
+export function chartSeries(events: readonly LabelledEvent[], found: Detections, settings: ReplayParams, context: ChartContext = {}): ChartSeries[] {
+  const series = new Map<string, { timestamps: number[]; values: number[]; flagged: boolean[]; alerts: boolean[]; labels: Array<string | null | undefined> }>();
   events.forEach((e, i) => {
     for (const [metric, value] of Object.entries(e.metrics)) {
       const key = `${e.device_id} / ${metric}`;
-      const s = series.get(key) ?? { values: [], flagged: [], alerts: [], truth: [] };
+      const s = series.get(key) ?? { timestamps: [], values: [], flagged: [], alerts: [], labels: [] };
+      s.timestamps.push(e.timestamp);
       s.values.push(value);
       s.flagged.push(found.flags.has(`${i}:${metric}`));
       s.alerts.push(found.alerts.has(`${i}:${metric}`));
-      s.truth.push(metric in e.labels ? e.labels[metric] !== null : null);
+      s.labels.push(metric in e.labels ? (e.labels[metric] ? String(e.labels[metric]) : null) : undefined);
       series.set(key, s);
     }
   });
@@ -168,7 +175,9 @@ export function chartSeries(events: readonly LabelledEvent[], found: Detections,
       upper.push(before.length ? mean + spread : Number.NaN);
       avg.push(moments(s.values.slice(Math.max(0, i + 1 - settings.windowSize), i + 1)).mean);
     });
-    const known = s.truth.every((t) => t !== null);
-    return { title, values: s.values, avg, lower, upper, flagged: s.flagged, alerts: s.alerts, truth: known ? (s.truth as boolean[]) : null, threshold: settings.zThreshold };
+    const labels = s.labels.every((l) => l !== undefined) ? (s.labels as Array<string | null>) : null;
+    const windows = context.windows ?? (labels ? windowsFromLabels(s.timestamps, labels.map(Boolean)) : []);
+    const detector = { params: settings, ...(context.profile === undefined ? {} : { profile: context.profile }) };
+    return { title, timestamps: s.timestamps, values: s.values, avg, lower, upper, flagged: s.flagged, alerts: s.alerts, labels, windows, detector };
   });
 }
