@@ -29,9 +29,9 @@ export function render(): Record<string, string> {
     metadata: { name: 'iot-metrics-dashboard', labels: { ...labels, grafana_dashboard: '1' } },
     data: { 'iot-metrics.json': dashboard },
   };
-  const readme = replaceBetweenMarkers(readFileSync(repo('README.md'), 'utf8'), 'config', configTable(), 'README.md');
+  const readme = replaceBetweenMarkers(readFileSync(repo('docs/operations.md'), 'utf8'), 'config', configTable(), 'docs/operations.md');
   return {
-    'README.md': readme,
+    'docs/operations.md': readme,
     'knative/generated/prometheus-rule.yaml': HEADER.replace('%s', 'prometheus/rules.yml') + stringify(rule, { lineWidth: 0 }),
     'knative/generated/grafana-dashboard.yaml': HEADER.replace('%s', 'grafana/dashboards/iot-metrics.json') + stringify(configMap, { lineWidth: 0 }),
   };
@@ -39,7 +39,7 @@ export function render(): Record<string, string> {
 
 const COMMAND = {
   usage: 'npm run generate',
-  summary: 'Writes the generated files: knative/generated/ from prometheus/ and grafana/, and the README configuration table from shared/config/settings.ts.',
+  summary: 'Writes the generated files: knative/generated/ from prometheus/ and grafana/, and the configuration table of docs/operations.md from shared/config/settings.ts.',
   options: {},
   examples: ['npm run generate'],
 };

@@ -1,5 +1,5 @@
 // Alerts as a client sees them under the shipped default (no variables): the batch answers' `alerts`,
-// each an episode opened by the baseline method (README, Detection).
+// each an episode opened by the baseline method (docs/detection.md, Detection).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiRoutes } from '../functions/api.js';
 import { PROFILES } from '../shared/detector/profiles.js';

@@ -33,7 +33,7 @@ describe('numbers', () => {
     expect(positive().parse(raw)).toHaveProperty('error');
   });
 
-  it('names its bounds in the README text unless given one, and cuts a long raw value in its error', () => {
+  it('names its bounds in the configuration table\'s text unless given one, and cuts a long raw value in its error', () => {
     expect(between(0, 1).text).toBe('number 0–1');
     expect(between(0, 1, 'a share').text).toBe('a share');
     expect(integer(1, 9).parse('9'.repeat(50))).toEqual({ error: `must be an integer from 1 to 9 (got "${'9'.repeat(40)}…")` });
@@ -122,7 +122,7 @@ describe('lists', () => {
   });
 });
 
-describe('the README text of each kind of rule', () => {
+describe('the configuration table\'s text of each kind of rule', () => {
   it('says what a value must be', () => {
     expect([integer(1, 9).text, positive().text, pemFile().text, signingKeys().text, ceOverrides().text, hostPorts().text, tokens().text, deviceIds(5).text]).toEqual([
       'integer 1–9',

@@ -139,10 +139,10 @@ describe('a function started with a bad environment', () => {
 });
 
 describe('the settings, declared once', () => {
-  it('are the README configuration table, row for row (npm run generate writes it)', () => {
-    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  it('are the configuration table of docs/operations.md, row for row (npm run generate writes it)', () => {
+    const readme = readFileSync(new URL('../docs/operations.md', import.meta.url), 'utf8');
     const table = /<!-- config:start -->\n([\s\S]*?)\n<!-- config:end -->/.exec(readme)?.[1];
-    expect(table, 'README.md has no config markers').toBeDefined();
+    expect(table, 'docs/operations.md has no config markers').toBeDefined();
     expect(table).toBe(configTable());
     const documented = [...table!.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
     expect(documented).toEqual(Object.keys(SETTINGS));

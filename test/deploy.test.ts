@@ -453,9 +453,9 @@ describe('docker-compose.yml', () => {
   });
 });
 
-describe('the README', () => {
-  const readme = read('README.md');
-  const walkthrough = readme.slice(readme.indexOf('### Minikube walkthrough'), readme.indexOf('### func CLI'));
+describe('the deployment page', () => {
+  const readme = read('docs/deployment.md');
+  const walkthrough = readme.slice(readme.indexOf('## Minikube walkthrough'), readme.indexOf('## func CLI'));
 
   it('walks from minikube start to a curl against ingest and the dashboard, every command spelled out', () => {
     const steps = [

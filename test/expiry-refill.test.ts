@@ -81,7 +81,7 @@ describe('the expiry of a series is pushed back by its writes', () => {
     await app.close();
   });
 
-  // The key layout of the README ("How state is kept"), under this file's KEY_PREFIX.
+  // The key layout of docs/development.md ("How state is kept"), under this file's KEY_PREFIX.
   const seriesKeys = (device: string) => {
     const p = app.context.config.keyPrefix;
     return { window: `${p}dev:{${device}}:w:cpu`, state: `${p}dev:{${device}}:s:cpu`, index: `${p}dev:{${device}}:series` };

@@ -43,8 +43,8 @@ describe('the house rules', () => {
   });
 });
 
-describe('the README layout section', () => {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+describe('the layout section of docs/development.md', () => {
+  const readme = readFileSync(join(root, 'docs/development.md'), 'utf8');
   const section = readme.slice(readme.indexOf('## Project layout'));
   const block = /```\n([\s\S]*?)```/.exec(section)![1]!;
   const listed = block.split('\n').flatMap((line) => line.split(/\s{2,}/)[0]!.split(/,\s*/)).filter(Boolean);
