@@ -4,7 +4,7 @@
 // event loop); valgrind's callgrind counts the instructions of redis-server and of the function process.
 // Per event: (workload run − the same process started and stopped without requests) / events.
 // Env: AB_BASE (required; this checkout itself to compare two settings), EXTRA_A / EXTRA_B (JSON env for
-// one side), EVENTS (single events, 1,000), BATCHES (1,000-event batches from 1,000 devices, 4),
+// one side), EVENTS (single events, 1,000), BATCHES (1,000-event batches, from 1,000 devices and from 10, 4 of each),
 // REDIS_ONLY=1 (the function runs without valgrind: Redis's count only, several times faster), KEEP=<dir>
 // (the busy runs' callgrind files are copied there for callgrind_annotate).
 import { execFileSync, spawn } from 'node:child_process';
@@ -29,7 +29,7 @@ parseCommandLine({
     EXTRA_A: 'JSON object of environment variables for side A only',
     EXTRA_B: 'JSON object of environment variables for side B only',
     EVENTS: 'single events sent (default: 1000)',
-    BATCHES: '1,000-event batches from 1,000 devices sent (default: 4)',
+    BATCHES: '1,000-event batches sent from 1,000 devices, and as many from 10 (default: 4)',
     REDIS_ONLY: "1: the function runs without valgrind (Redis's count only, several times faster)",
     KEEP: "a directory: the busy runs' callgrind files are copied there, for callgrind_annotate",
   },
@@ -48,6 +48,7 @@ type Load = { name: string; path: string; bodies: string[]; events: number };
 const loads: Load[] = [
   { name: 'single events', path: '/ingest', bodies: singleEvents('/ingest', 1000, EVENTS).map((r) => r.body!), events: EVENTS },
   { name: 'batches from 1000 devices', path: '/ingest/batch', bodies: batches('/ingest/batch', 1000, 1000, BATCHES).map((r) => r.body!), events: 1000 * BATCHES },
+  { name: 'batches from 10 devices', path: '/ingest/batch', bodies: batches('/ingest/batch', 1000, 10, BATCHES).map((r) => r.body!), events: 1000 * BATCHES },
 ];
 
 /** Instructions (callgrind's Ir) of a process run to its end. */

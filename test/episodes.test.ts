@@ -9,6 +9,7 @@ import { keys } from '../shared/store/keys.js';
 import { STATE_FIELD } from '../shared/store/series-state.js';
 import { registry } from '../shared/telemetry/metrics.js';
 import { rng } from '../support/random.js';
+import { startRedis } from '../support/servers.js';
 import { type TestApp, request, startApp } from './support/app.js';
 
 /** The infra profile with episodes opened by the likelihood (its own trigger until the baseline method became every profile's). */
@@ -397,7 +398,9 @@ describe('state kept across versions and profiles', () => {
       expect(await send(baseline.url, 300, values)).toEqual([150]);
       const v5 = await stored();
       expect(v5.version).toBe(5);
-      expect([84, 94]).toContain(v5.doubles);
+      expect([39, 49]).toContain(v5.doubles);
+      // The method starts again over the v4 state: its hours' block is written empty with the first call.
+      expect(await redis.hgetBuffer(keys.state('v5', 'cpu'), 'hours')).toEqual(Buffer.alloc(240));
       expect((await request(`${baseline.url}/analyze?device=v5`)).body.series[0]).toMatchObject({ count: 500 });
       await send(flag.url, 500, [10, 11, 10, 11, 10, 11, 10, 11]);
       expect(await stored()).toMatchObject({ version: 4 });
@@ -405,6 +408,53 @@ describe('state kept across versions and profiles', () => {
       expect((await request(`${flag.url}/analyze?device=v5`)).body.series[0]).toMatchObject({ count: 508 });
     } finally {
       redis.disconnect();
+    }
+  });
+
+  it("keeps a series' hours of the day apart from its state: the block is read and written once an hour, not once a value", async () => {
+    const redis = await startRedis();
+    const hour = 3_600_000;
+    const hour0 = Math.ceil(T0 / hour) * hour; // an hour of the day that starts on the hour: (hour0 / hour) % 24
+    const stats = async (client: Redis) => {
+      const info = await client.info('commandstats');
+      const calls = (name: string) => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+      return { hget: calls('hget'), hset: calls('hset') };
+    };
+    const client = new Redis(redis.url);
+    try {
+      const work: Record<string, { hget: number; hset: number }> = {};
+      for (const trigger of ['flag', 'baseline']) {
+        const served = await app({ REDIS_URL: redis.url, EPISODE_TRIGGER: trigger });
+        const state = keys.state(`h-${trigger}`, 'cpu');
+        const send = async (ms: number, cpu: number) => expect((await request(`${served.url}/ingest`, { body: { device_id: `h-${trigger}`, timestamp: new Date(ms).toISOString(), cpu } })).status).toBe(202);
+        await send(hour0, 10);
+        await client.config('RESETSTAT');
+        for (let i = 1; i < 40; i += 1) await send(hour0 + i * 60_000, 10 + (i % 3));
+        work[trigger] = await stats(client);
+        if (trigger === 'flag') continue;
+        // Forty values in one hour: the pending hour holds them; no block yet.
+        const prefixed = `${served.context.config.keyPrefix}${state}`;
+        expect(await client.hgetBuffer(prefixed, 'hours')).toBeNull();
+        const packed = (await client.hgetBuffer(prefixed, STATE_FIELD))!;
+        expect(packed.length).toBe(39 * 8);
+        const h = (hour0 / hour) % 24;
+        expect([packed.readDoubleLE(36 * 8), packed.readDoubleLE(38 * 8)]).toEqual([h, 40]); // the pending hour and its count
+        // The next hour: one HGET of the block, one write of it, with the first hour's mean and count in place.
+        await client.config('RESETSTAT');
+        await send(hour0 + hour, 30);
+        expect(await stats(client)).toEqual({ hget: work.flag!.hget / 39 + 1, hset: work.flag!.hset / 39 });
+        const block = (await client.hgetBuffer(prefixed, 'hours'))!;
+        expect(block.length).toBe(240);
+        const values = [10, ...Array.from({ length: 39 }, (_, i) => 10 + ((i + 1) % 3))];
+        expect(block.readDoubleLE(8 * h)).toBeCloseTo(values.reduce((a, b) => a + b) / values.length, 12);
+        expect(block.readUInt16LE(192 + 2 * h)).toBe(40);
+        expect((await client.hgetBuffer(prefixed, STATE_FIELD))!.readDoubleLE(36 * 8)).toBe((h + 1) % 24);
+      }
+      // Within the hour the baseline method reads and writes no more than trigger flag does.
+      expect(work.baseline).toEqual(work.flag);
+    } finally {
+      client.disconnect();
+      await redis.stop();
     }
   });
 

@@ -28,7 +28,7 @@ export type BaselineParams = Pick<
 export const HOURS = 24;
 const HOUR_MS = 3_600_000;
 
-/** What the method keeps per series: 9 numbers, and 24 means and 24 counts (one per hour of the day): 57 in all. */
+/** What the method keeps per series: 9 numbers, and 24 means and 24 counts (one per hour of the day). */
 export interface BaselineState {
   /** Values seen. */
   n: number;
@@ -48,9 +48,14 @@ export interface BaselineState {
   hourCount: number[];
 }
 
-/** The order of the fields where they are stored (shared/store/series-state.ts, record.lua): the 9 numbers, 24 means, 24 counts. */
+/**
+ * The order of the fields where they are stored (record.lua, after the series' own 27 doubles): the 9
+ * numbers, then the pending hour (-1: none), its mean and count: BASELINE_STORED doubles. The other
+ * hours' means (doubles) and counts (uint16: a count stops at BASELINE_HOUR_SPAN, at most 65,535) are
+ * in a field of their own, rewritten only when a value meets another hour than the pending one.
+ */
 export const BASELINE_FIELDS = ['n', 'all', 'mean', 'variance', 'short', 'cool', 'previous', 'same', 'repeats'] as const;
-export const BASELINE_SIZE = BASELINE_FIELDS.length + 2 * HOURS;
+export const BASELINE_STORED = BASELINE_FIELDS.length + 3;
 
 export function emptyBaseline(): BaselineState {
   return { n: 0, all: 0, mean: 0, variance: 0, short: 0, cool: 0, previous: 0, same: 0, repeats: 0, hourMean: new Array<number>(HOURS).fill(0), hourCount: new Array<number>(HOURS).fill(0) };

@@ -1,4 +1,4 @@
-import { BASELINE_SIZE } from '../detector/baseline.js';
+import { BASELINE_STORED } from '../detector/baseline.js';
 import { normalCdf, scoreOf } from '../detector/detection.js';
 
 /**
@@ -6,8 +6,8 @@ import { normalCdf, scoreOf } from '../detector/detection.js';
  * shared/store/lua/record.lua with struct.pack (exact, and far cheaper for the script than text
  * fields), whose header documents the layouts. v4 has 27 (the window's sums, the detection's state
  * and the last value's results), and 10 more while an alert episode is open; v5 (trigger `baseline`)
- * has the same 27, the baseline method's 57 (shared/detector/baseline.ts) and the episode's 10; v3 and
- * v2 (37) and v1 (17) are still read.
+ * has the same 27, the baseline method's 12 (BASELINE_STORED, shared/detector/baseline.ts; its hours
+ * are in a field of their own) and the episode's 10; v3 and v2 (37) and v1 (17) are still read.
  */
 const V1 = [
   'version', 'n', 'k', 's1', 's2', 'e1', 'e2', 'w', 'count', 'anomalies', 'refreshed',
@@ -25,8 +25,8 @@ const V4_OPEN = [
   ...V4, 'start', 'calm', 'last_unusual', 'peak', 'peak_value', 'peak_at', 'open_value', 'open_score', 'open_likelihood', 'opened_at',
 ] as const;
 const EPISODE = V4_OPEN.slice(V4.length);
-/** v5: where the episode's fields start (after v4's 27 and the baseline method's 57). */
-const V5_EPISODE_AT = V4.length + BASELINE_SIZE;
+/** v5: where the episode's fields start, in bytes (after v4's 27 doubles and the baseline method's 12). */
+const V5_EPISODE_AT = 8 * (V4.length + BASELINE_STORED);
 export const STATE_FIELD = 'state';
 
 export type SeriesState = Record<(typeof V3)[number], number>;
@@ -53,13 +53,13 @@ export function valueFigures(z: number, bits: number, d: number, variance: numbe
 }
 
 const read = (packed: Buffer, names: readonly string[], into: Record<string, number>, from = 0) =>
-  names.forEach((name, i) => (into[name] = packed.readDoubleLE(8 * (from + i))));
+  names.forEach((name, i) => (into[name] = packed.readDoubleLE(from + 8 * i)));
 
 /** The v4 fields of a v4 or v5 state (v5's baseline state is the script's alone). */
 function readV4(packed: Buffer, version: number): Record<string, number> | undefined {
   const fields: Record<string, number> = {};
-  const sizes = version === 4 ? [V4.length, V4_OPEN.length] : [V5_EPISODE_AT, V5_EPISODE_AT + EPISODE.length];
-  const at = sizes.indexOf(packed.length / 8);
+  const sizes = version === 4 ? [8 * V4.length, 8 * V4_OPEN.length] : [V5_EPISODE_AT, V5_EPISODE_AT + 8 * EPISODE.length];
+  const at = sizes.indexOf(packed.length);
   if (at < 0) return undefined;
   read(packed, V4, fields);
   if (at === 1) read(packed, EPISODE, fields, sizes[0]);

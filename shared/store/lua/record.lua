@@ -52,9 +52,11 @@
   variance (0, 0 while it learns): 27 doubles; while an episode is open, its 10 fields follow, unpacked
   only when a value meets it: start, calm, last_unusual, peak, peak_value, peak_at, open_value,
   open_score, open_likelihood, opened_at (37 doubles, told from v3 by the version).
-  v5 (trigger "baseline"): the 27 of v4 (version 5), then the baseline method's 57 (includes/baseline.lua:
-  n, all, mean, variance, short, cool, previous, same, repeats, 24 hour-of-day means, 24 counts), then
-  the episode's 10 while one is open: 84 or 94 doubles. Trigger "baseline" reads v4 with an empty
+  v5 (trigger "baseline"): the 27 doubles of v4 (version 5), then the baseline method's 12
+  (includes/baseline.lua: n, all, mean, variance, short, cool, previous, same, repeats, and the pending
+  hour, its mean and count), then the episode's 10 while one is open: 39 or 49 doubles. The method's
+  other hours are in a second field, "hours" (240 bytes, includes/baseline.lua), written only when a
+  value meets another hour than the pending one. Trigger "baseline" reads v4 with an empty
   baseline state (it learns again); the other triggers read v5 and write v4 (its baseline state goes).
   Older layouts are read and written back as v4 (v5): v3, 37 doubles (version, n … updated as
   above but avg, z, anomaly, ts, updated, score, likelihood after `last`, then sh, mu, v, lc, ep, start,
@@ -133,8 +135,8 @@ local spack, VALUE_LAYOUT = struct.pack, '<ddddB'
 -- v1 are still read.
 local HOT, SHORT, LONG = '<' .. string.rep('d', 20), '<' .. string.rep('d', 27), '<' .. string.rep('d', 37)
 local EPISODE = '<' .. string.rep('d', 10)
--- v5: the baseline method's 57 doubles after the first 27 (BASELINE_AT), the episode's after them.
-local BASELINE, BASELINE_AT, BASELINE_SIZE = '<' .. string.rep('d', 57), 27 * 8 + 1, 57
+-- v5: the baseline method's 12 doubles after the first 27 (BASELINE_AT), then the episode's.
+local BASELINE, BASELINE_AT, V5, V5_SIZE = '<' .. string.rep('d', 12), 27 * 8 + 1, '<' .. string.rep('d', 39), 39 * 8
 local V1 = '<' .. string.rep('d', 17)
 
 
@@ -191,9 +193,9 @@ end
 local function read_state(skey)
   local packed = redis.call('HGET', skey, 'state')
   local size = packed and #packed
-  if size == 27 * 8 or size == 37 * 8 or size == 84 * 8 or size == 94 * 8 then
+  if size == 27 * 8 or size == 37 * 8 or size == V5_SIZE or size == V5_SIZE + 80 then
     local version, n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, sh, mu, v, lc, same, ep, cool, episodes = struct.unpack(HOT, packed)
-    if version == 4 and size <= 37 * 8 or version == 5 and size >= 84 * 8 then
+    if version == 4 and size <= 37 * 8 or version == 5 and size >= V5_SIZE then
       return n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, sh, mu, v, lc, same, ep, cool, episodes, nil, packed
     end
     if size == 37 * 8 and (version == 3 or version == 2) then
@@ -215,21 +217,18 @@ end
 -- The episode's fields from a v4 or v5 state: kept after the rest while an episode is open.
 local function episode_of(packed)
   local size = packed and #packed
-  if size == 37 * 8 or size == 94 * 8 then return { struct.unpack(EPISODE, packed, size - 80 + 1) } end
+  if size == 37 * 8 or size == V5_SIZE + 80 then return { struct.unpack(EPISODE, packed, size - 80 + 1) } end
   return { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 end
 
--- The baseline method's state from a v5 state (includes/baseline.lua: its 9 numbers, then the hours'
--- means and counts), or an empty one (a new series, or an older layout: it learns again).
+-- The baseline method's 12 numbers from a v5 state (includes/baseline.lua), or those of an empty one (a
+-- new series, or another layout: it learns again; the pending hour -1 is none) and its empty hours.
 local function baseline_of(packed)
-  if packed and #packed >= 84 * 8 and struct.unpack('<d', packed) == 5 then
-    local b = { struct.unpack(BASELINE, packed, BASELINE_AT) }
-    b[BASELINE_SIZE + 1] = nil
-    return b
+  if packed and #packed >= V5_SIZE and struct.unpack('<d', packed) == 5 then
+    local n, all, mean, var, short, cool, prev, same, rep, ph, pm, pc = struct.unpack(BASELINE, packed, BASELINE_AT)
+    return n, all, mean, var, short, cool, prev, same, rep, ph, pm, pc, nil
   end
-  local b = {}
-  for f = 1, BASELINE_SIZE do b[f] = 0 end
-  return b
+  return 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, HOURS_NONE
 end
 
 -- The record of an episode as the outbox carries it (JSON): as it was opened, or as it closed. Times are
@@ -292,10 +291,14 @@ local function apply_metric(run, i)
   local new, count = values.values, #values.values
 
   local n, k, s1, s2, e1, e2, w, seen, flagged0, refreshed, prev, sh, mu, v, lc, same, ep, cool, episodes, dt, stored = read_state(skey)
-  -- Trigger "baseline": its 9 numbers in locals for the loop, its hours (and, at the end, all 57) in b.
-  local b = TRIGGER_BASELINE and baseline_of(stored)
-  local b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep
-  if b then b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep = unpack(b, 1, 9) end
+  -- Trigger "baseline": its 12 numbers in locals for the loop; its hours' block (b_hours) read when a value
+  -- meets another hour than the pending one, and written back if that moved the pending hour's numbers.
+  local b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, b_ph, b_pm, b_pc, b_hours, b_moved
+  if TRIGGER_BASELINE then
+    b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, b_ph, b_pm, b_pc, b_hours = baseline_of(stored)
+    -- Starting again over a state of another layout: hours it may have left go with the first write.
+    if b_hours == HOURS_NONE then b_moved = stored and true end
+  end
   local len, at = append_values(wkey, values)
   -- A window longer than W (WINDOW_SIZE was lowered) loses its oldest values before anything else.
   local skip = len > W and len - W or 0
@@ -347,8 +350,13 @@ local function apply_metric(run, i)
     -- Unusual: keeps an episode open; opens: opens one (trigger "baseline": its alert, past its refractory).
     local unusual, opens
     if TRIGGER_BASELINE then
-      b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, unusual, opens =
-        baseline_step(b, b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, x, run.events[values.events[j]].ts)
+      local h = baseline_hour(run.events[values.events[j]].ts)
+      if h ~= b_ph then
+        b_hours, b_moved = b_hours or redis.call('HGET', skey, 'hours') or HOURS_NONE, b_moved or b_ph >= 0
+        b_hours, b_ph, b_pm, b_pc = baseline_move(b_hours, b_ph, b_pm, b_pc, h)
+      end
+      b_pm, b_pc, b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, unusual, opens =
+        baseline_step(b_pm, b_pc, b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, x)
     elseif TRIGGER_FLAG then unusual = flag == 1; opens = unusual
     else
       unusual = high or (SCORE_Z ~= nil and scored and (z >= SCORE_Z or -z >= SCORE_Z)) or
@@ -393,14 +401,12 @@ local function apply_metric(run, i)
   if refresh then refreshed = NOW end
   -- An episode open at the end of the values was met by the first of them: its fields are in dt.
   local bits, ts = flag + (scored and 2 or 0), tonumber(run.events[values.events[count]].ts)
-  local state = spack(SHORT, b and 5 or 4, n, k, s1, s2, e1, e2, W, seen + count, flagged0 + flagged, refreshed, new[count], sh, mu, v, lc,
-    same, ep, cool, episodes, avg, z, bits, ts, NOW, ld or 0, lv or 0)
-  if b then
-    b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9] = b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep
-    state = state .. spack(BASELINE, unpack(b, 1, BASELINE_SIZE))
-  end
+  -- One struct.pack for the whole state (a v4 format ignores the baseline method's numbers, nil then).
+  local state = spack(TRIGGER_BASELINE and V5 or SHORT, TRIGGER_BASELINE and 5 or 4, n, k, s1, s2, e1, e2, W, seen + count, flagged0 + flagged,
+    refreshed, new[count], sh, mu, v, lc, same, ep, cool, episodes, avg, z, bits, ts, NOW, ld or 0, lv or 0,
+    b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, b_ph, b_pm, b_pc)
   if ep == 1 then state = state .. spack(EPISODE, unpack(dt, 1, 10)) end
-  redis.call('HSET', skey, 'state', state)
+  if b_moved then redis.call('HSET', skey, 'state', state, 'hours', b_hours) else redis.call('HSET', skey, 'state', state) end
   if refresh then
     redis.call('EXPIRE', wkey, TTL)
     redis.call('EXPIRE', skey, TTL)
