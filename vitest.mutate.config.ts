@@ -1,7 +1,7 @@
 import type { RunnerTestCase } from 'vitest';
 import { configDefaults, defineConfig, mergeConfig } from 'vitest/config';
 import type { Reporter, Vitest } from 'vitest/node';
-import base from './vitest.config.js';
+import { allTiers as base } from './vitest.config.js';
 
 /**
  * A file that fails outside its tests (a file-level beforeAll, or an import that throws) leaves its
@@ -42,8 +42,9 @@ function fileErrorsAsFailedTests(): Reporter {
   };
 }
 
-// The suite for `npm run mutate` (Stryker). Left out: test/instances, whose product code runs in child
-// processes, where Stryker cannot switch a mutant on; and the house rules, which read the source text
+// The suite for `npm run mutate` (Stryker): every tier as one flat suite (the projects of vitest.config.ts
+// would ignore this file's include and exclude). Left out: test/system/instances, whose product code runs
+// in child processes, where Stryker cannot switch a mutant on; and the house rules, which read the source text
 // that Stryker's instrumenting rewrites; and the longest Lua comparisons (W = 10,000, 10^6 events), a
 // minute or more each under instrumentation. test/lua-reference stays: the Lua is an independent
 // implementation of the reference (shared/detector), so a mutant of the reference makes the two disagree.
@@ -58,9 +59,9 @@ const config = mergeConfig(
     test: {
       exclude: [
         ...configDefaults.exclude,
-        'test/instances.test.ts',
-        'test/lua-reference-long.test.ts',
-        'test/structure.test.ts',
+        'test/system/instances.test.ts',
+        'test/integration/lua-reference-long.test.ts',
+        'test/unit/structure.test.ts',
       ],
       reporters: ['default', fileErrorsAsFailedTests()],
     },

@@ -49,7 +49,8 @@ if (!['focused', 'verify', 'all'].includes(values.stage ?? '')) usageError(`--st
 if (values.wing !== undefined && !Object.hasOwn(WINGS, values.wing)) usageError(`--wing must be one of ${Object.keys(WINGS).join(', ')} (got "${values.wing}")`);
 if (!/^[1-8]$/.test(values.concurrency ?? '')) usageError(`--concurrency must be a whole number from 1 to 8 (got "${values.concurrency}")`);
 const wings = values.wing ? [values.wing] : Object.keys(WINGS);
-const testFiles = (names: string[]) => names.map((n) => `test/${n}.test.ts`).join(',');
+// A test file's folder is its tier (test/unit, test/integration, test/system): a name matches it in whichever.
+const testFiles = (names: string[]) => names.map((n) => `test/*/${n}.test.ts`).join(',');
 
 /** One Stryker run; its report is kept as `name`. */
 function stryker(name: string, tests: string, args: string[]): void {
@@ -72,8 +73,10 @@ function verify(wing: string): void {
   const ranges = new Set<string>();
   for (const [path, file] of Object.entries(read(`focused-${wing}`).files)) for (const m of file.mutants) if (isOpen(m.status)) ranges.add(range(path, m.location));
   if (ranges.size === 0) return;
-  const suite = readdirSync(join(root, 'test')).filter((f) => f.endsWith('.test.ts') && !NOT_VERIFYING.includes(f.slice(0, -'.test.ts'.length)));
-  stryker(`verify-${wing}`, suite.map((f) => `test/${f}`).join(','), ['--coverageAnalysis', 'all', '--mutate', [...ranges].join(',')]);
+  const suite = ['test/unit', 'test/integration', 'test/system'].flatMap((dir) =>
+    readdirSync(join(root, dir)).filter((f) => f.endsWith('.test.ts') && !NOT_VERIFYING.includes(f.slice(0, -'.test.ts'.length))).map((f) => `${dir}/${f}`),
+  );
+  stryker(`verify-${wing}`, suite.join(','), ['--coverageAnalysis', 'all', '--mutate', [...ranges].join(',')]);
 }
 
 /** The score per wing: the focused run's statuses, with the survivors' replaced by the verifying run's. */

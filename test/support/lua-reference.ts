@@ -1,5 +1,5 @@
 // The Lua script and the reference side by side: a store per parameter set, streams of one series
-// sent in calls of random size, and the comparison (test/lua-reference*.test.ts).
+// sent in calls of random size, and the comparison (test/integration/lua-reference*.test.ts).
 import { detectorEnv } from '../../shared/detector/params.js';
 import { PROFILES } from '../../shared/detector/profiles.js';
 import type { DetectorParams, Outcome, ReplayParams } from '../../shared/detector/reference.js';
