@@ -165,41 +165,31 @@ describe('the packed series state', () => {
     doubles.forEach((d, i) => buffer.writeDoubleLE(d, 8 * i));
     return buffer;
   };
-  const v3 = (version: number) => packed(version, ...Array.from({ length: 36 }, (_, i) => i + 1));
+  // version, n, k, s1, s2, e1, e2, w, count, anomalies, refreshed, last, sh, mu, v, lc, same, ep, cool,
+  // episodes, avg, z, bits (1 anomaly, 2 scored), ts, updated, d, variance; then the baseline method's 12
+  const base = [6, 10, 11, 0, 10, 0, 0, 50, 500, 7, 1000, 12, 0.5, 0.1, 0.01, 200, 1, 0, 0, 3, 11, 2.5, 3, 5000, 6000, 0.2, 0.04];
+  const method = [40, 11, 0.1, 2, 0.3, 0, 12, 1, 0.05, 13, 11.5, 40];
 
-  it('reads layouts v3 and v2 field by field', () => {
-    for (const version of [3, 2]) {
-      const state = decodeState(v3(version))!;
-      expect(state).toMatchObject({ version, n: 1, count: 8, score: 17, likelihood: 18, same: 36 });
-    }
-  });
-
-  it('reads layout v4, with and without an open episode: the score and likelihood from z, the scored bit, d and the variance', () => {
-    // version, n, k, s1, s2, e1, e2, w, count, anomalies, refreshed, last, sh, mu, v, lc, same, ep, cool,
-    // episodes, avg, z, bits (1 anomaly, 2 scored), ts, updated, d, variance
-    const base = [4, 10, 11, 0, 10, 0, 0, 50, 500, 7, 1000, 12, 0.5, 0.1, 0.01, 200, 1, 0, 0, 3, 11, 2.5, 3, 5000, 6000, 0.2, 0.04];
-    const closed = decodeState(packed(...base))!;
-    expect(closed).toMatchObject({ version: 4, n: 10, w: 50, count: 500, anomalies: 7, last: 12, lc: 200, episodes: 3, ep: 0, avg: 11, z: 2.5, anomaly: 1, ts: 5000, updated: 6000, start: 0 });
+  it('reads layout v6, with and without an open episode: the score and likelihood from z, the scored bit, d and the variance', () => {
+    const closed = decodeState(packed(...base, ...method))!;
+    expect(closed).toMatchObject({ version: 6, n: 10, w: 50, count: 500, anomalies: 7, last: 12, lc: 200, episodes: 3, ep: 0, avg: 11, z: 2.5, anomaly: 1, ts: 5000, updated: 6000, start: 0 });
     expect([closed.score, closed.likelihood]).toEqual([scoreOf(2.5, true), normalCdf(0.2 / Math.sqrt(0.04))]);
-    const open = decodeState(packed(...base.slice(0, 17), 1, 0, 4, ...base.slice(20), 777, 1, 778, 0.9, 20, 779, 19, 0.8, 0.6, 780))!;
+    const open = decodeState(packed(...base.slice(0, 17), 1, 0, 4, ...base.slice(20), ...method, 777, 1, 778, 0.9, 20, 779, 19, 0.8, 0.6, 780))!;
     expect(open).toMatchObject({ ep: 1, episodes: 4, avg: 11, start: 777, calm: 1, last_unusual: 778, peak: 0.9, peak_value: 20, peak_at: 779, open_value: 19, open_score: 0.8, open_likelihood: 0.6, opened_at: 780 });
     // Scored but not flagged; then neither scored (score 0) nor past the likelihood's learning (0.5).
-    expect(decodeState(packed(...base.slice(0, 22), 2, ...base.slice(23)))).toMatchObject({ anomaly: 0, score: scoreOf(2.5, true) });
-    expect(decodeState(packed(...base.slice(0, 22), 0, ...base.slice(23, 26), 0))).toMatchObject({ anomaly: 0, score: 0, likelihood: 0.5 });
+    expect(decodeState(packed(...base.slice(0, 22), 2, ...base.slice(23), ...method))).toMatchObject({ anomaly: 0, score: scoreOf(2.5, true) });
+    expect(decodeState(packed(...base.slice(0, 22), 0, ...base.slice(23, 26), 0, ...method))).toMatchObject({ anomaly: 0, score: 0, likelihood: 0.5 });
   });
 
-  it('reads a v1 state with a fresh detection state (likelihood 0.5, the rest 0)', () => {
-    const state = decodeState(packed(1, ...Array.from({ length: 16 }, (_, i) => i + 1)))!;
-    expect(state).toMatchObject({ version: 1, n: 1, count: 8, updated: 16, score: 0, likelihood: 0.5, sh: 0, episodes: 0, same: 0 });
-  });
-
-  it('reads nothing from a missing value, an unknown version or an unknown length', () => {
+  it('reads nothing from a missing value, another layout or an unknown length (npm run migrate rewrites older layouts)', () => {
     expect(decodeState(null)).toBeUndefined();
     expect(decodeState(Buffer.alloc(0))).toBeUndefined();
-    expect(decodeState(v3(5))).toBeUndefined();
-    expect(decodeState(packed(4, ...Array.from({ length: 25 }, () => 1)))).toBeUndefined(); // 26 doubles that say v4
-    expect(decodeState(v3(1))).toBeUndefined(); // version 1 in the 37-double layout
-    expect(decodeState(packed(3, ...Array.from({ length: 16 }, () => 1)))).toBeUndefined(); // 17 doubles that say v3
-    expect(decodeState(packed(3, 1, 2))).toBeUndefined();
+    expect(decodeState(packed(4, ...base.slice(1)))).toBeUndefined(); // v4: the 27 alone
+    expect(decodeState(packed(5, ...base.slice(1), ...method))).toBeUndefined(); // v5 of the same length
+    expect(decodeState(packed(3, ...Array.from({ length: 36 }, () => 1)))).toBeUndefined(); // v3
+    expect(decodeState(packed(1, ...Array.from({ length: 16 }, () => 1)))).toBeUndefined(); // v1
+    expect(decodeState(packed(...base))).toBeUndefined(); // v6 without the method's numbers
+    expect(decodeState(packed(...base, ...method, 1))).toBeUndefined();
+    expect(decodeState(packed(6, 1, 2))).toBeUndefined();
   });
 });

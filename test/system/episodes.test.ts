@@ -9,6 +9,7 @@ import { keys } from '../../shared/store/keys.js';
 import { STATE_FIELD } from '../../shared/store/series-state.js';
 import { registry } from '../../shared/telemetry/metrics.js';
 import { rng } from '../../support/random.js';
+import { migrateStore } from '../../scripts/migrate.js';
 import { startRedis } from '../../support/servers.js';
 import { type TestApp, request, startApp } from '../support/app.js';
 
@@ -286,7 +287,7 @@ describe('the episode lists, capped', () => {
 });
 
 describe('state kept across versions and profiles', () => {
-  it('reads a series stored in layout v1, keeps its counts, and starts its detection state fresh', async () => {
+  it('carries on a series stored in layout v1 once npm run migrate has rewritten it: its counts kept, its detection state fresh', async () => {
     const api = await app(EPISODES);
     const redis = new Redis(api.context.config.redisUrl, { keyPrefix: api.context.config.keyPrefix });
     try {
@@ -296,6 +297,7 @@ describe('state kept across versions and profiles', () => {
       await redis.rpush(keys.window('old', 'cpu'), ...BASELINE.map(String));
       await redis.hset(keys.state('old', 'cpu'), STATE_FIELD, v1);
       await redis.zadd(keys.seriesIndex('old'), Date.now(), 'cpu');
+      expect(await migrateStore(redis, api.context.config.keyPrefix)).toEqual({ 'v1 → v6': 1 });
       const before = (await request(`${api.url}/analyze?device=old`)).body.series[0];
       expect(before).toMatchObject({ count: 500, anomalies: 7, score: 0, likelihood: 0.5, episode: null, episodes: 0 });
       const steps = await sendOneByOne(api.url, 'old', [20]);
@@ -306,7 +308,7 @@ describe('state kept across versions and profiles', () => {
     }
   });
 
-  it('reads a series stored in layout v2: its likelihood learns again, its counts and episodes carry on, the warm-up does not re-run', async () => {
+  it('carries on a series stored in layout v2 once migrated: its likelihood learns again, its counts and episodes carry on, the warm-up does not re-run', async () => {
     // The infra profile with a likelihood that learns for 20 scored values, and the flag counting for the first 50.
     const api = await app({ DETECTOR_PROFILE: 'infra', EPISODE_TRIGGER: 'likelihood', WINDOW_SIZE: '10', MIN_SAMPLES: '5', LIKELIHOOD_LONG: '200', EPISODE_SCORE: '0', EPISODE_WARMUP: '50' });
     const redis = new Redis(api.context.config.redisUrl, { keyPrefix: api.context.config.keyPrefix });
@@ -320,6 +322,7 @@ describe('state kept across versions and profiles', () => {
       await redis.rpush(keys.window('v2', 'cpu'), ...BASELINE.map(String));
       await redis.hset(keys.state('v2', 'cpu'), STATE_FIELD, v2);
       await redis.zadd(keys.seriesIndex('v2'), Date.now(), 'cpu');
+      expect(await migrateStore(redis, api.context.config.keyPrefix)).toEqual({ 'v2 → v6': 1 });
       // 20: flagged (z = 9), but 500 values in, past the warm-up, and the likelihood is learning again (0.5).
       const [step] = await sendOneByOne(api.url, 'v2', [20]);
       expect(step).toMatchObject({ anomaly: true, likelihood: 0.5, episode: null });
@@ -332,7 +335,7 @@ describe('state kept across versions and profiles', () => {
     }
   });
 
-  it('reads a series stored in layout v3 with an episode open, and its JSON record: the episode carries on, closes, and is stored packed', async () => {
+  it('carries on a series stored in layout v3 with an episode open once migrated, and reads its JSON record: the episode carries on, closes, and is stored packed', async () => {
     const api = await app(EPISODES);
     const redis = new Redis(api.context.config.redisUrl, { keyPrefix: api.context.config.keyPrefix });
     try {
@@ -353,6 +356,7 @@ describe('state kept across versions and profiles', () => {
       await redis.zadd(keys.seriesIndex('v3'), Date.now(), 'cpu');
       await redis.lpush(keys.deviceEpisodes('v3'), id);
       await redis.hset(keys.deviceEpisodeRecords('v3'), id, JSON.stringify(json));
+      expect(await migrateStore(redis, api.context.config.keyPrefix)).toEqual({ 'v3 → v6': 1 });
 
       expect((await request(`${api.url}/analyze?device=v3`)).body.series[0]).toMatchObject({ count: 500, episodes: 4, episode: { status: 'open', start: at(3) } });
       expect((await request(`${api.url}/anomalies?device=v3`)).body.recent_episodes).toEqual([
@@ -365,14 +369,14 @@ describe('state kept across versions and profiles', () => {
       expect(record).toMatchObject({ status: 'closed', start: at(3), end: at(3), value: 20, score: 0.99, likelihood: 0.7, peak: { score: 0.99, value: 20, at: at(3) } });
       expect((await redis.hgetBuffer(keys.deviceEpisodeRecords('v3'), id))!.length).toBe(80);
       expect((await request(`${api.url}/analyze?device=v3`)).body.series[0]).toMatchObject({ count: 502, episodes: 4, episode: null });
-      // Written back in layout v4: 27 doubles, the episode's 10 no longer kept once it has closed.
-      expect((await redis.hgetBuffer(keys.state('v3', 'cpu'), STATE_FIELD))!.length).toBe(27 * 8);
+      // Written back in layout v6: 39 doubles, the episode's 10 no longer kept once it has closed.
+      expect((await redis.hgetBuffer(keys.state('v3', 'cpu'), STATE_FIELD))!.length).toBe(39 * 8);
     } finally {
       redis.disconnect();
     }
   });
 
-  it('trigger baseline reads a v4 series with its baseline state empty (it learns again) and writes v5; the other triggers read v5 and write v4', async () => {
+  it('one layout under every trigger: the baseline method starts again when it becomes the trigger, and is emptied under another', async () => {
     const flag = await app({ EPISODE_TRIGGER: 'flag' });
     const prefix = flag.context.config.keyPrefix;
     const baseline = await startApp(apiRoutes, { KEY_PREFIX: prefix });
@@ -386,25 +390,25 @@ describe('state kept across versions and profiles', () => {
     };
     const stored = async () => {
       const packed = (await redis.hgetBuffer(keys.state('v5', 'cpu'), STATE_FIELD))!;
-      return { version: packed.readDoubleLE(0), doubles: packed.length / 8 };
+      return { version: packed.readDoubleLE(0), doubles: packed.length / 8, method: packed.readDoubleLE(27 * 8) };
     };
     try {
       await send(flag.url, 0, Array.from({ length: 300 }, () => 10 + r.gauss()));
-      expect(await stored()).toMatchObject({ version: 4 });
+      expect(await stored()).toMatchObject({ version: 6, method: 0 });
       // Under the baseline trigger the series is new to the method: a spike in its warm-up does not alert, one after it does.
       const values = Array.from({ length: 200 }, () => 10 + r.gauss());
       values[50] = 40;
       values[150] = 40;
       expect(await send(baseline.url, 300, values)).toEqual([150]);
-      const v5 = await stored();
-      expect(v5.version).toBe(5);
-      expect([39, 49]).toContain(v5.doubles);
-      // The method starts again over the v4 state: its hours' block is written empty with the first call.
+      const v6 = await stored();
+      expect(v6).toMatchObject({ version: 6, method: 200 });
+      expect([39, 49]).toContain(v6.doubles);
+      // The method starts again over a stored state: its hours' block is written empty with the first call.
       expect(await redis.hgetBuffer(keys.state('v5', 'cpu'), 'hours')).toEqual(Buffer.alloc(240));
       expect((await request(`${baseline.url}/analyze?device=v5`)).body.series[0]).toMatchObject({ count: 500 });
       await send(flag.url, 500, [10, 11, 10, 11, 10, 11, 10, 11]);
-      expect(await stored()).toMatchObject({ version: 4 });
-      expect([27, 37]).toContain((await stored()).doubles);
+      expect(await stored()).toMatchObject({ version: 6, method: 0 });
+      expect([39, 49]).toContain((await stored()).doubles);
       expect((await request(`${flag.url}/analyze?device=v5`)).body.series[0]).toMatchObject({ count: 508 });
     } finally {
       redis.disconnect();

@@ -45,24 +45,19 @@
   In mode "anomalies", avg and z are "%.17g" text; z is "inf" or "-inf" when the baseline has zero variance.
   An event whose id was applied within the id ttl (or earlier in this run) is a duplicate: not applied.
 
-  State hash: one field "state", little-endian doubles (layouts v4 and v5, decoded in shared/store/series-state.ts):
-  version, n, k, s1, s2, e1, e2, w, count, anomalies, refreshed, last, then the detection's state sh,
-  mu, v, lc, same, ep, cool, episodes (the first 20: what a call reads back), then the last value's
-  results, for reads: avg, z, bits (1 anomaly, 2 scored), ts, updated, and the likelihood's d and
-  variance (0, 0 while it learns): 27 doubles; while an episode is open, its 10 fields follow, unpacked
-  only when a value meets it: start, calm, last_unusual, peak, peak_value, peak_at, open_value,
-  open_score, open_likelihood, opened_at (37 doubles, told from v3 by the version).
-  v5 (trigger "baseline"): the 27 doubles of v4 (version 5), then the baseline method's 12
+  State hash: field "state", one layout (v6), little-endian doubles (decoded in
+  shared/store/series-state.ts): version, n, k, s1, s2, e1, e2, w, count, anomalies, refreshed, last,
+  then the detection's state sh, mu, v, lc, same, ep, cool, episodes (the first 20: what a call reads
+  back), then the last value's results, for reads: avg, z, bits (1 anomaly, 2 scored), ts, updated, and
+  the likelihood's d and variance (0, 0 while it learns); then the baseline method's 12
   (includes/baseline.lua: n, all, mean, variance, short, cool, previous, same, repeats, and the pending
-  hour, its mean and count), then the episode's 10 while one is open: 39 or 49 doubles. The method's
-  other hours are in a second field, "hours" (240 bytes, includes/baseline.lua), written only when a
-  value meets another hour than the pending one. Trigger "baseline" reads v4 with an empty
-  baseline state (it learns again); the other triggers read v5 and write v4 (its baseline state goes).
-  Older layouts are read and written back as v4 (v5): v3, 37 doubles (version, n … updated as
-  above but avg, z, anomaly, ts, updated, score, likelihood after `last`, then sh, mu, v, lc, ep, start,
-  calm, cool, episodes, last_unusual, peak, peak_value, peak_at, open_value, open_score,
-  open_likelihood, opened_at, same); v2, the same with its likelihood over another measure (sh, mu, v,
-  lc start at 0); v1, its first 17 (an empty detection state).
+  hour, its mean and count; n = 0 and hour -1 under the other triggers: it starts again when it is
+  the trigger again): 39 doubles; while an episode is open, its 10 fields follow, unpacked only when a
+  value meets it: start, calm, last_unusual, peak, peak_value, peak_at, open_value, open_score,
+  open_likelihood, opened_at (49 doubles). Field "hours": the baseline method's other hours (240 bytes,
+  includes/baseline.lua), written only when a value meets another hour than the pending one.
+  A state of another layout (a store written by an earlier version, not rewritten by `npm run
+  migrate`) is not read: the series' sums are rebuilt from its window, the rest starts again.
 
   Episode records (device list, and the global one through the tally) are 10 little-endian doubles,
   times in ms (decoded in shared/store/episode-record.ts): start, end (its last unusual value), value,
@@ -130,14 +125,12 @@ local REFRESH_MS = TTL * 10 -- 1% of the TTL, in ms
 local fmt, abs, sqrt, HUGE = string.format, math.abs, math.sqrt, math.huge
 local function num(x) return fmt('%.17g', x) end
 local spack, VALUE_LAYOUT = struct.pack, '<ddddB'
--- Layouts of the state (see the header): v4 (its first 20 doubles read back, HOT; 27, or 37 with an
--- episode open, whose 10 fields (EPISODE) are unpacked only when a value needs them); v3 (and v2) and
--- v1 are still read.
-local HOT, SHORT, LONG = '<' .. string.rep('d', 20), '<' .. string.rep('d', 27), '<' .. string.rep('d', 37)
+-- The state's layout (see the header): its first 20 doubles are read back (HOT), the baseline method's
+-- 12 (BASELINE, from BASELINE_AT) by trigger "baseline", the episode's 10 (EPISODE, from STATE_SIZE) only
+-- when a value needs them; it is written whole (STATE, then EPISODE while an episode is open).
+local LAYOUT, STATE, STATE_SIZE = 6, '<' .. string.rep('d', 39), 39 * 8
+local HOT, BASELINE, BASELINE_AT = '<' .. string.rep('d', 20), '<' .. string.rep('d', 12), 27 * 8 + 1
 local EPISODE = '<' .. string.rep('d', 10)
--- v5: the baseline method's 12 doubles after the first 27 (BASELINE_AT), then the episode's.
-local BASELINE, BASELINE_AT, V5, V5_SIZE = '<' .. string.rep('d', 12), 27 * 8 + 1, '<' .. string.rep('d', 39), 39 * 8
-local V1 = '<' .. string.rep('d', 17)
 
 
 -- One run as offsets into ARGV and KEYS; returns it and where the next run starts.
@@ -187,46 +180,32 @@ local function record_flagged(run, i, values, j, avg, z)
 end
 
 -- The state of a series as 19 values: n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, sh, mu, v,
--- lc, same, ep, cool, episodes; then the episode's fields (includes/detection.lua) as a table when an
--- older layout held them, else the packed state to unpack them from (episode_of) if a value needs
--- them; or an empty state (n = -1 forces a rebuild of a layout it cannot read).
+-- lc, same, ep, cool, episodes; then the packed state, to unpack the rest from if a value needs it
+-- (episode_of, baseline_of); or an empty state (n = -1 forces a rebuild of a layout it does not read).
 local function read_state(skey)
   local packed = redis.call('HGET', skey, 'state')
-  local size = packed and #packed
-  if size == 27 * 8 or size == 37 * 8 or size == V5_SIZE or size == V5_SIZE + 80 then
-    local version, n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, sh, mu, v, lc, same, ep, cool, episodes = struct.unpack(HOT, packed)
-    if version == 4 and size <= 37 * 8 or version == 5 and size >= V5_SIZE then
-      return n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, sh, mu, v, lc, same, ep, cool, episodes, nil, packed
-    end
-    if size == 37 * 8 and (version == 3 or version == 2) then
-      local f = { struct.unpack(LONG, packed) }
-      -- v2 averaged another measure: its likelihood learns again (sh, mu, v, lc), the rest carries on
-      if version == 2 then f[20], f[21], f[22], f[23] = 0, 0, 0, 0 end
-      return f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], f[20], f[21], f[22], f[23], f[37], f[24], f[27], f[28],
-        { f[25], f[26], f[29], f[30], f[31], f[32], f[33], f[34], f[35], f[36] }
-    end
-  elseif size == 17 * 8 then
-    local version, n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last = struct.unpack(V1, packed)
-    if version == 1 then return n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, 0, 0, 0, 0, 0, 0, 0, 0 end
-  elseif not packed then
-    return 0, 0, 0, 0, 0, 0, 0, 0, 0, nil, nil, 0, 0, 0, 0, 0, 0, 0, 0
+  if not packed then return 0, 0, 0, 0, 0, 0, 0, 0, 0, nil, nil, 0, 0, 0, 0, 0, 0, 0, 0, nil end
+  local size = #packed
+  if (size == STATE_SIZE or size == STATE_SIZE + 80) and struct.unpack('<d', packed) == LAYOUT then
+    local _, n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, sh, mu, v, lc, same, ep, cool, episodes = struct.unpack(HOT, packed)
+    return n, k, s1, s2, e1, e2, w, seen, flagged, refreshed, last, sh, mu, v, lc, same, ep, cool, episodes, packed
   end
-  return -1, 0, 0, 0, 0, 0, 0, 0, 0, nil, nil, 0, 0, 0, 0, 0, 0, 0, 0
+  return -1, 0, 0, 0, 0, 0, 0, 0, 0, nil, nil, 0, 0, 0, 0, 0, 0, 0, 0, packed
 end
 
--- The episode's fields from a v4 or v5 state: kept after the rest while an episode is open.
+-- The episode's fields from a state read by read_state: kept after the rest while an episode is open.
 local function episode_of(packed)
-  local size = packed and #packed
-  if size == 37 * 8 or size == V5_SIZE + 80 then return { struct.unpack(EPISODE, packed, size - 80 + 1) } end
+  if packed and #packed == STATE_SIZE + 80 then return { struct.unpack(EPISODE, packed, STATE_SIZE + 1) } end
   return { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 end
 
--- The baseline method's 12 numbers from a v5 state (includes/baseline.lua), or those of an empty one (a
--- new series, or another layout: it learns again; the pending hour -1 is none) and its empty hours.
-local function baseline_of(packed)
-  if packed and #packed >= V5_SIZE and struct.unpack('<d', packed) == 5 then
-    local n, all, mean, var, short, cool, prev, same, rep, ph, pm, pc = struct.unpack(BASELINE, packed, BASELINE_AT)
-    return n, all, mean, var, short, cool, prev, same, rep, ph, pm, pc, nil
+-- The baseline method's 12 numbers from a state read by read_state (includes/baseline.lua), then nil; or,
+-- when the method starts (a new series, another layout, or n = 0: another trigger wrote it), an empty
+-- state and its empty hours.
+local function baseline_of(packed, n)
+  if n >= 0 and packed then
+    local b_n, all, mean, var, short, cool, prev, same, rep, ph, pm, pc = struct.unpack(BASELINE, packed, BASELINE_AT)
+    if b_n > 0 then return b_n, all, mean, var, short, cool, prev, same, rep, ph, pm, pc, nil end
   end
   return 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, HOURS_NONE
 end
@@ -290,13 +269,15 @@ local function apply_metric(run, i)
   local values = run.values[i]
   local new, count = values.values, #values.values
 
-  local n, k, s1, s2, e1, e2, w, seen, flagged0, refreshed, prev, sh, mu, v, lc, same, ep, cool, episodes, dt, stored = read_state(skey)
+  local n, k, s1, s2, e1, e2, w, seen, flagged0, refreshed, prev, sh, mu, v, lc, same, ep, cool, episodes, stored = read_state(skey)
+  local dt
   -- Trigger "baseline": its 12 numbers in locals for the loop; its hours' block (b_hours) read when a value
   -- meets another hour than the pending one, and written back if that moved the pending hour's numbers.
-  local b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, b_ph, b_pm, b_pc, b_hours, b_moved
+  -- Under the other triggers they stay empty (n = 0, no pending hour), and "hours" is left alone.
+  local b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, b_ph, b_pm, b_pc, b_hours, b_moved = 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0
   if TRIGGER_BASELINE then
-    b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, b_ph, b_pm, b_pc, b_hours = baseline_of(stored)
-    -- Starting again over a state of another layout: hours it may have left go with the first write.
+    b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, b_ph, b_pm, b_pc, b_hours = baseline_of(stored, n)
+    -- The method starting again over a stored state: hours it may have left go with the first write.
     if b_hours == HOURS_NONE then b_moved = stored and true end
   end
   local len, at = append_values(wkey, values)
@@ -401,8 +382,7 @@ local function apply_metric(run, i)
   if refresh then refreshed = NOW end
   -- An episode open at the end of the values was met by the first of them: its fields are in dt.
   local bits, ts = flag + (scored and 2 or 0), tonumber(run.events[values.events[count]].ts)
-  -- One struct.pack for the whole state (a v4 format ignores the baseline method's numbers, nil then).
-  local state = spack(TRIGGER_BASELINE and V5 or SHORT, TRIGGER_BASELINE and 5 or 4, n, k, s1, s2, e1, e2, W, seen + count, flagged0 + flagged,
+  local state = spack(STATE, LAYOUT, n, k, s1, s2, e1, e2, W, seen + count, flagged0 + flagged,
     refreshed, new[count], sh, mu, v, lc, same, ep, cool, episodes, avg, z, bits, ts, NOW, ld or 0, lv or 0,
     b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, b_ph, b_pm, b_pc)
   if ep == 1 then state = state .. spack(EPISODE, unpack(dt, 1, 10)) end

@@ -1,0 +1,134 @@
+// npm run migrate: a store written by an earlier version (series state layouts v1 to v5) rewritten in
+// the one layout the service reads (v6), in place; what the service does with a state it does not read.
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { apiRoutes } from '../../functions/api.js';
+import { keys } from '../../shared/store/keys.js';
+import { STATE_FIELD, decodeState } from '../../shared/store/series-state.js';
+import { rewrite } from '../../scripts/migrate-layouts.js';
+import { migrateStore } from '../../scripts/migrate.js';
+import { type TestApp, request, startApp } from '../support/app.js';
+
+const packed = (...doubles: number[]) => {
+  const buffer = Buffer.alloc(8 * doubles.length);
+  doubles.forEach((d, i) => buffer.writeDoubleLE(d, 8 * i));
+  return buffer;
+};
+// version, n, k, s1, s2, e1, e2, w, count, anomalies, refreshed, last, sh, mu, v, lc, same, ep, cool,
+// episodes, avg, z, bits, ts, updated, d, variance (layouts v4 to v6 share these 27)
+const series = (version: number, ep = 0) => [version, 10, 11, 0, 10, 0, 0, 50, 500, 7, 1000, 12, 0.5, 0.1, 0.01, 200, 1, ep, 0, 3, 11, 2.5, 3, 5000, 6000, 0.2, 0.04];
+const episode = [777, 1, 778, 0.9, 20, 779, 19, 0.8, 0.6, 780];
+const rewritten = (state: Buffer) => {
+  const out = rewrite(state);
+  if (out === undefined || out === 'current') throw new Error(`not rewritten: ${String(out)}`);
+  return out;
+};
+
+describe('the layouts of earlier versions, rewritten', () => {
+  it('v4, with and without an open episode: the same fields, the baseline method empty (no pending hour)', () => {
+    const closed = rewritten(packed(...series(4)));
+    expect(closed.from).toBe('v4');
+    expect(decodeState(closed.state)).toMatchObject({ ...decodeState(packed(6, ...series(4).slice(1), ...Array(12).fill(0))), version: 6 });
+    expect(closed.state.readDoubleLE(8 * 36)).toBe(-1);
+    const open = decodeState(rewritten(packed(...series(4, 1), ...episode)).state)!;
+    expect(open).toMatchObject({ ep: 1, start: 777, peak_value: 20, opened_at: 780, count: 500, avg: 11 });
+  });
+
+  it('v5 with its hours inline (84 doubles): the 9 numbers carried, the hours moved to their own field, counts as 16-bit', () => {
+    const means = Array.from({ length: 24 }, (_, h) => 10 + h / 4);
+    const counts = Array.from({ length: 24 }, (_, h) => h * 3);
+    const out = rewritten(packed(...series(5), 40, 11, 0.1, 2, 0.3, 0, 12, 1, 0.05, ...means, ...counts));
+    expect(out.from).toBe('v5 (hours inline)');
+    expect(out.state.length).toBe(39 * 8);
+    expect(Array.from({ length: 12 }, (_, i) => out.state.readDoubleLE(8 * (27 + i)))).toEqual([40, 11, 0.1, 2, 0.3, 0, 12, 1, 0.05, -1, 0, 0]);
+    expect(Array.from({ length: 24 }, (_, h) => out.hours!.readDoubleLE(8 * h))).toEqual(means);
+    expect(Array.from({ length: 24 }, (_, h) => out.hours!.readUInt16LE(192 + 2 * h))).toEqual(counts);
+  });
+
+  it('v5 of 39 doubles: the version alone changes', () => {
+    const method = [40, 11, 0.1, 2, 0.3, 0, 12, 1, 0.05, 13, 11.5, 40];
+    const out = rewritten(packed(...series(5, 1), ...method, ...episode));
+    expect(out.state).toEqual(packed(...series(6, 1), ...method, ...episode));
+    expect(out.hours).toBeUndefined();
+  });
+
+  it('v3, v2 and v1: their fields where v6 keeps them; v2 and v1 start the likelihood again; the likelihood reads 0.5 until the next value', () => {
+    // version, n, k, s1, s2, e1, e2, w, count, anomalies, refreshed, last, avg, z, anomaly, ts, updated, score, likelihood,
+    // sh, mu, v, lc, ep, start, calm, cool, episodes, last_unusual, peak, peak_value, peak_at, open_value, open_score, open_likelihood, opened_at, same
+    const v3 = (version: number) => packed(version, 10, 11, 0, 10, 0, 0, 50, 500, 7, 1000, 12, 11, 2.5, 1, 5000, 6000, 0.9, 0.99, 0.5, 0.1, 0.01, 200, 1, 777, 1, 0, 3, 778, 0.9, 20, 779, 19, 0.8, 0.6, 780, 4);
+    expect(decodeState(rewritten(v3(3)).state)).toMatchObject({ version: 6, count: 500, last: 12, avg: 11, z: 2.5, anomaly: 1, ts: 5000, sh: 0.5, lc: 200, ep: 1, start: 777, opened_at: 780, episodes: 3, same: 4, likelihood: 0.5 });
+    expect(decodeState(rewritten(v3(2)).state)).toMatchObject({ sh: 0, mu: 0, v: 0, lc: 0, count: 500, ep: 1 });
+    const v1 = decodeState(rewritten(packed(1, 10, 11, 0, 10, 0, 0, 50, 500, 7, 1000, 12, 11, 2.5, 1, 5000, 6000)).state);
+    expect(v1).toMatchObject({ version: 6, count: 500, anomalies: 7, avg: 11, anomaly: 1, sh: 0, lc: 0, ep: 0, episodes: 0 });
+  });
+
+  it('leaves what no layout of ours reads, and calls v6 current', () => {
+    expect(rewrite(packed(...series(6), ...Array(12).fill(0)))).toBe('current');
+    for (const state of [packed(4, 1, 2), packed(7, ...series(4).slice(1)), packed(5, ...series(5).slice(1)), Buffer.from('cpu'), Buffer.alloc(0)]) {
+      expect(rewrite(state)).toBeUndefined();
+    }
+  });
+});
+
+describe('npm run migrate on a store', () => {
+  const apps: TestApp[] = [];
+  afterAll(() => Promise.all(apps.map((a) => a.close())));
+  const at = (i: number) => new Date(1_700_000_000_000 + i * 1000).toISOString();
+
+  it('rewrites the series a v4 build left, keeping their counts and expiry; the service then carries them on; a second run finds them current', async () => {
+    const served = await startApp(apiRoutes);
+    apps.push(served);
+    const { keyPrefix, redisUrl } = served.context.config;
+    const redis = new Redis(redisUrl, { keyPrefix });
+    const send = (device: string, from: number, values: number[]) =>
+      request(`${served.url}/ingest/batch`, { body: values.map((cpu, i) => ({ device_id: device, timestamp: at(from + i), cpu })) });
+    const values = Array.from({ length: 60 }, (_, i) => 10 + (i % 7));
+    try {
+      for (const device of ['old', 'other']) expect((await send(device, 0, values)).status).toBe(202);
+      // As a v4 build would have left them: the first 27 doubles, version 4.
+      for (const device of ['old', 'other']) {
+        const v6 = (await redis.hgetBuffer(keys.state(device, 'cpu'), STATE_FIELD))!;
+        const v4 = Buffer.from(v6.subarray(0, 27 * 8));
+        v4.writeDoubleLE(4, 0);
+        await redis.hset(keys.state(device, 'cpu'), STATE_FIELD, v4);
+      }
+      await redis.hset(keys.state('junk', 'cpu'), STATE_FIELD, 'not a state');
+      const before = await redis.ttl(keys.state('old', 'cpu'));
+      expect(before).toBeGreaterThan(0);
+      const report = await migrateStore(redis, keyPrefix);
+      expect(report).toEqual({ 'v4 → v6': 2, 'unknown (left; rebuilt from its window on its next write)': 1 });
+      expect(await redis.ttl(keys.state('old', 'cpu'))).toBeGreaterThan(before - 5);
+      expect(decodeState(await redis.hgetBuffer(keys.state('old', 'cpu'), STATE_FIELD))).toMatchObject({ version: 6, count: 60 });
+      expect((await send('old', 60, [12])).status).toBe(202);
+      expect((await request(`${served.url}/analyze?device=old`)).body.series[0]).toMatchObject({ count: 61 });
+      expect(await migrateStore(redis, keyPrefix, true)).toEqual({ 'v6 (current)': 2, 'unknown (left; rebuilt from its window on its next write)': 1 });
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('a series of a layout the service does not read is rebuilt from its window: its average exact, its count starting again', async () => {
+    const served = await startApp(apiRoutes);
+    apps.push(served);
+    const { keyPrefix, redisUrl } = served.context.config;
+    const redis = new Redis(redisUrl, { keyPrefix });
+    const values = Array.from({ length: 60 }, (_, i) => 10 + (i % 7));
+    try {
+      const body = values.map((cpu, i) => ({ device_id: 'v4', timestamp: at(i), cpu }));
+      expect((await request(`${served.url}/ingest/batch`, { body })).status).toBe(202);
+      const v6 = (await redis.hgetBuffer(keys.state('v4', 'cpu'), STATE_FIELD))!;
+      const v4 = Buffer.from(v6.subarray(0, 27 * 8));
+      v4.writeDoubleLE(4, 0);
+      await redis.hset(keys.state('v4', 'cpu'), STATE_FIELD, v4);
+      expect((await request(`${served.url}/analyze?device=v4`)).body.series).toEqual([]);
+      const reply = await request(`${served.url}/ingest`, { body: { device_id: 'v4', timestamp: at(60), cpu: 13 } });
+      expect(reply.status).toBe(202);
+      const window = [...values.slice(-49), 13];
+      const series = (await request(`${served.url}/analyze?device=v4`)).body.series[0];
+      expect(series).toMatchObject({ count: 1, samples: 50 });
+      expect(series.avg).toBeCloseTo(window.reduce((a, b) => a + b) / 50, 12);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
