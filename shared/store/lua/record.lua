@@ -275,6 +275,7 @@ local function apply_metric(run, i)
   -- meets another hour than the pending one, and written back if that moved the pending hour's numbers.
   -- Under the other triggers they stay empty (n = 0, no pending hour), and "hours" is left alone.
   local b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, b_ph, b_pm, b_pc, b_hours, b_moved = 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0
+  local b_ts, b_h
   if TRIGGER_BASELINE then
     b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, b_ph, b_pm, b_pc, b_hours = baseline_of(stored, n)
     -- The method starting again over a stored state: hours it may have left go with the first write.
@@ -331,7 +332,10 @@ local function apply_metric(run, i)
     -- Unusual: keeps an episode open; opens: opens one (trigger "baseline": its alert, past its refractory).
     local unusual, opens
     if TRIGGER_BASELINE then
-      local h = baseline_hour(run.events[values.events[j]].ts)
+      -- The hour of the value's time, parsed once per time met (the events of a request often share one).
+      local ts = run.events[values.events[j]].ts
+      if ts ~= b_ts then b_ts, b_h = ts, baseline_hour(ts) end
+      local h = b_h
       if h ~= b_ph then
         b_hours, b_moved = b_hours or redis.call('HGET', skey, 'hours') or HOURS_NONE, b_moved or b_ph >= 0
         b_hours, b_ph, b_pm, b_pc = baseline_move(b_hours, b_ph, b_pm, b_pc, h)
