@@ -28,23 +28,27 @@ const LINGER_BYTES = 8 * 1024 * 1024;
 /**
  * After a 413 the client is usually still uploading. Closing at once, with its data unread, makes the
  * kernel reset the connection, which can wipe the 413 out of the client's buffer before it reads it.
- * So Node reads and drops the rest of the upload (nothing is kept) for a moment, and then the
- * connection is cut: after 2 s or 8 MiB more, whichever comes first.
+ * So Node reads and drops the rest of the upload (nothing is kept): once it has all arrived, the
+ * connection serves the client's next request as any other; an upload that goes on for more than
+ * 2 s or 8 MiB is cut there.
  */
 function lingerThenClose(res: Response): void {
-  const socket = res.req.socket;
+  const request = res.req;
+  const socket = request.socket;
   const start = socket.bytesRead;
   // The body reader stopped at the limit and paused the request: read on, into nothing.
-  res.req.resume();
+  request.resume();
   const check = setInterval(() => {
-    if (socket.destroyed || socket.bytesRead - start > LINGER_BYTES) done();
+    if (socket.destroyed || socket.bytesRead - start > LINGER_BYTES) done(true);
   }, 50);
-  const timer = setTimeout(() => done(), LINGER_MS);
+  const timer = setTimeout(() => done(true), LINGER_MS);
   check.unref();
   timer.unref();
-  function done() {
+  if (request.complete) done(false);
+  else request.once('end', () => done(false));
+  function done(cut: boolean) {
     clearInterval(check);
     clearTimeout(timer);
-    socket.destroy();
+    if (cut) socket.destroy();
   }
 }

@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestRoutes } from '../../functions/ingest/routes.js';
 import { type TestApp, request, snapshot, startApp } from '../support/app.js';
@@ -190,6 +190,28 @@ describe('MAX_BODY_BYTES', () => {
     expect(slow.status).toBe(413);
     expect(slow.closedAfterMs).toBeGreaterThan(1500);
     expect(slow.closedAfterMs).toBeLessThan(6000);
+  });
+
+  it('serves the next request on the same connection once a refused upload has all arrived (413, then 202 on the kept-alive socket)', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const post = (body: string) =>
+      new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+        const req = httpRequest(`${app.url}/ingest`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    try {
+      const over = `{"device_id":"keep","cpu":1${' '.repeat(1024 * 1024 + 100)}}`;
+      expect(await post(over)).toEqual({ status: 413, reused: false });
+      // Past the 2 s after which an upload still going on would be cut: the connection is still there.
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      expect(await post('{"device_id":"keep","cpu":1}')).toEqual({ status: 202, reused: true });
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('says what is wrong with malformed JSON, in the words of the parser', async () => {
