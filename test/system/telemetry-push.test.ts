@@ -47,7 +47,7 @@ describe('a served function reports', () => {
       await context.store.recordBatch(cpuReadings('g1', [6]));
       expect((await registry.metrics()).split('\n')).toContain('iot_metric_value{device="g1",metric="cpu"} 6');
       // Pushes every 100 ms: one taken after the batch carries its series, under job and instance.
-      const line = /iot_metric_value\{device="g1",instance="pod-t",job="telemetry-test",metric="cpu"\} 5/;
+      const line = /iot_metric_value\{device="g1",instance="pod-t",job="telemetry-test",metric="cpu"\} 6$/m;
       await waitFor('the push of the series', async () => line.test(await (await fetch(`${pushgateway.url}/metrics`)).text()));
       expect(await sample(registry, 'metrics_push_last_success_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 60);
     } finally {
