@@ -1,6 +1,6 @@
 // npm run generate: the files made from one source — the Kubernetes copies of the monitoring files
-// (kustomize cannot read files outside knative/) and the README's configuration table (from the setting
-// declarations); test/deploy.test.ts fails when any of them is out of date.
+// (kustomize cannot read files outside knative/) and the configuration table of docs/operations.md (from the setting
+// declarations); test/system/deploy.test.ts fails when any of them is out of date.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';

@@ -18,7 +18,7 @@ const { values, positionals } = parseCommandLine({
     report: { type: 'string', arg: 'file', default: 'reports/mutation/mutation.json', doc: 'the Stryker JSON report' },
   },
   positionals: true,
-  examples: ['npm run mutate:check -- --id 1234 test/boundaries.test.ts'],
+  examples: ['npm run mutate:check -- --id 1234 test/integration/boundaries.test.ts'],
 });
 if (!values.id) usageError('--id is required');
 if (positionals.length === 0) usageError('name the test files to run');

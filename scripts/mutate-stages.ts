@@ -1,4 +1,4 @@
-// npm run mutate:stages: the complete mutation run in two affordable stages (README, Mutation testing).
+// npm run mutate:stages: the complete mutation run in two affordable stages (docs/development.md, Mutation testing).
 // A static mutant (code that runs while a test file sets up its app) runs every related test file, so a
 // plain run over everything takes 13-16 hours on 2 cores. Stage "focused" runs each wing's mutants,
 // static ones included, against that wing's tests; stage "verify" runs their survivors again against the

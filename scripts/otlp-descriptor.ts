@@ -1,6 +1,6 @@
 // npm run otlp:descriptor: turns the vendored OTLP .proto files (shared/http/otlp-proto) into the
 // protobufjs JSON descriptor that shared/http/otlp-descriptor.ts holds, so the service reads no file at
-// run time. test/otlp-descriptor.test.ts fails when the committed descriptor differs from this output.
+// run time. test/unit/otlp-descriptor.test.ts fails when the committed descriptor differs from this output.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';

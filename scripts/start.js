@@ -30,7 +30,7 @@ stops when the last of them stops.
 
 environment: PORT (or SERVER_PORT) to change the port, REDIS_URL to use a given Redis,
 LOCAL_REDIS_PORT for the local Redis's port (default 6379; data in .data/redis-<port> for another),
-and every setting of the README's configuration table.
+and every setting of the configuration table (docs/operations.md).
 
 examples:
   npm start

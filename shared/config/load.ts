@@ -96,7 +96,7 @@ export function statsEcho(config: Config): Record<string, unknown> {
   return echo;
 }
 
-/** The README's configuration table, made from SETTINGS (npm run generate writes it; a test compares). */
+/** The configuration table (docs/operations.md), made from SETTINGS (npm run generate writes it; a test compares). */
 export function configTable(): string {
   const rows = Object.entries(SETTINGS).map(([variable, s]: [string, Setting<unknown>]) => {
     const fallback = s.shown ?? String(s.fallback);

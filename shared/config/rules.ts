@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { DEVICE_ID } from '../schemas/names.js';
 
 /**
- * How one environment variable is read: `text` is the rule as the README states it, `parse` turns a
+ * How one environment variable is read: `text` is the rule as the configuration table states it, `parse` turns a
  * non-empty raw value into the setting or returns the reason it is refused (completing "NAME must …").
  */
 export interface Rule<T> {
@@ -49,7 +49,7 @@ export const oneOf = <const T extends string>(names: readonly T[]): Rule<T> => (
   parse: (raw) => ((names as readonly string[]).includes(raw) ? ok(raw as T) : { error: `must be one of ${names.join(', ')}${got(raw)}` }),
 });
 
-/** A string matching `pattern`; `rule` is both the README's text and the error's. */
+/** A string matching `pattern`; `rule` is both the configuration table's text and the error's. */
 export const matching = (pattern: RegExp, text: string, error: string): Rule<string> => ({
   text,
   parse: (raw) => (pattern.test(raw) ? ok(raw) : { error }),

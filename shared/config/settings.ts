@@ -10,7 +10,7 @@ import type { Rule } from './rules.js';
 export interface Setting<T, K extends string | undefined = string | undefined> {
   readonly rule: Rule<T>;
   readonly fallback: T;
-  /** The default as the README states it (when the value alone would not say it well). */
+  /** The default as the configuration table states it (when the value alone would not say it well). */
   readonly shown?: string;
   readonly doc: string;
   readonly key: K;
@@ -22,11 +22,11 @@ export interface Setting<T, K extends string | undefined = string | undefined> {
 }
 
 const setting = <T, const K extends string | undefined>(s: Setting<T, K>): Setting<T, K> => s;
-/** The README's default of a profiled setting: its value in each profile. */
+/** The configuration table's default of a profiled setting: its value in each profile. */
 const profiled = (key: keyof (typeof PROFILES)['default']) => PROFILE_NAMES.map((name) => `${name}: ${PROFILES[name][key]}`).join(', ');
 const DAY = 24 * 3600;
 
-/** Every setting of the service, each declared once; the README's configuration table is made from this. */
+/** Every setting of the service, each declared once; the configuration table (docs/operations.md) is made from this. */
 export const SETTINGS = {
   PORT: setting({ key: 'port', rule: integer(1, 65535, '1–65535'), fallback: 0, shown: '8080', doc: 'HTTP port (`SERVER_PORT` is honoured when `PORT` is unset)' }),
   SERVER_PORT: setting({ key: undefined, rule: integer(1, 65535, '1–65535'), fallback: 0, shown: '—', doc: 'source-service fallback for `PORT`' }),
@@ -38,13 +38,13 @@ export const SETTINGS = {
   REDIS_CLUSTER_NODES: setting({ key: 'redisClusterNodes', rule: hostPorts(), fallback: Object.freeze([]), shown: '—', doc: 'seed nodes of a Redis Cluster: when set, the cluster client is used (the password, if any, comes from `REDIS_URL` or `REDIS_PASSWORD`)' }),
   REDIS_TLS_CA_FILE: setting({ key: 'redisTlsCa', rule: pemFile(), fallback: undefined as string | undefined, shown: '— (the system CAs)', doc: 'CA certificates (PEM) that signed the Redis server certificate, for a `rediss://` server with a private CA; verification stays on' }),
   KEY_PREFIX: setting({ key: 'keyPrefix', rule: matching(/^[A-Za-z0-9_.:-]{0,64}$/, '≤ 64 of `[A-Za-z0-9_.:-]`', 'must be at most 64 characters of [A-Za-z0-9_.:-]'), fallback: 'iot:', shown: '`iot:`', allowEmpty: true, doc: 'prefix of every Redis key, to share one Redis between deployments' }),
-  DETECTOR_PROFILE: setting({ key: 'detectorProfile', rule: oneOf(PROFILE_NAMES), fallback: 'default' as ProfileName, echo: true, doc: 'a documented set of detector parameters (README, Detection); each variable whose default names the profiles overrides its value' }),
+  DETECTOR_PROFILE: setting({ key: 'detectorProfile', rule: oneOf(PROFILE_NAMES), fallback: 'default' as ProfileName, echo: true, doc: 'a documented set of detector parameters (docs/detection.md); each variable whose default names the profiles overrides its value' }),
   WINDOW_SIZE: setting({ key: 'windowSize', rule: integer(2, 10_000), fallback: PROFILES.default.windowSize, shown: profiled('windowSize'), profiled: true, echo: true, doc: 'values per rolling window' }),
   Z_THRESHOLD: setting({ key: 'zThreshold', rule: positive(), fallback: PROFILES.default.zThreshold, shown: profiled('zThreshold'), profiled: true, echo: true, doc: 'anomaly when \\|z\\| exceeds it' }),
   MIN_SAMPLES: setting({ key: 'minSamples', rule: integer(1, 10_000, 'integer 1–`WINDOW_SIZE`'), fallback: PROFILES.default.minSamples, shown: profiled('minSamples'), profiled: true, echo: true, doc: 'earlier values needed before anything is flagged or scored' }),
   LIKELIHOOD_SHORT: setting({ key: 'likelihoodShort', rule: integer(1, 10_000), fallback: PROFILES.default.likelihoodShort, shown: profiled('likelihoodShort'), profiled: true, echo: true, doc: 'span (values) of the short average of scores the likelihood judges' }),
   LIKELIHOOD_LONG: setting({ key: 'likelihoodLong', rule: integer(10, 1_000_000), fallback: PROFILES.default.likelihoodLong, shown: profiled('likelihoodLong'), profiled: true, echo: true, doc: "span (values) of the series' long-run score distribution; the likelihood is 0.5 for its first tenth" }),
-  EPISODE_TRIGGER: setting({ key: 'episodeTrigger', rule: oneOf(EPISODE_TRIGGERS), fallback: PROFILES.default.episodeTrigger as EpisodeTrigger, shown: profiled('episodeTrigger'), profiled: true, echo: true, doc: "what opens an alert episode: the baseline method's alert (README, Detection), every run of flags (`flag`: for data like the source services' synthetic load), or the likelihood (or an extreme score)" }),
+  EPISODE_TRIGGER: setting({ key: 'episodeTrigger', rule: oneOf(EPISODE_TRIGGERS), fallback: PROFILES.default.episodeTrigger as EpisodeTrigger, shown: profiled('episodeTrigger'), profiled: true, echo: true, doc: "what opens an alert episode: the baseline method's alert (docs/detection.md), every run of flags (`flag`: for data like the source services' synthetic load), or the likelihood (or an extreme score)" }),
   EPISODE_LIKELIHOOD: setting({ key: 'episodeLikelihood', rule: between(0.5, 1), fallback: PROFILES.default.episodeLikelihood, shown: profiled('episodeLikelihood'), profiled: true, echo: true, doc: 'trigger `likelihood`: a likelihood this high is unusual' }),
   EPISODE_SCORE: setting({ key: 'episodeScore', rule: between(0, 1), fallback: PROFILES.default.episodeScore, shown: profiled('episodeScore'), profiled: true, echo: true, doc: 'trigger `likelihood`: a score this high is unusual too (0 = off)' }),
   EPISODE_CLOSE_AFTER: setting({ key: 'episodeCloseAfter', rule: integer(1, 100_000), fallback: PROFILES.default.episodeCloseAfter, shown: profiled('episodeCloseAfter'), profiled: true, echo: true, doc: 'usual values in a row that close an episode (trigger `baseline`: values on which none of its tests fires)' }),
@@ -80,7 +80,7 @@ export const SETTINGS = {
   INGEST_TOKENS: setting({ key: 'ingestTokens', rule: tokens(), fallback: Object.freeze([]) as readonly string[], shown: '— (open)', doc: 'bearer tokens accepted by ingest' }),
   DEVICE_TOKEN_KEYS: setting({ key: 'deviceTokenKeys', rule: signingKeys(), fallback: Object.freeze([]) as ReadonlyArray<{ id: string; secret: string }>, shown: '— (no device tokens)', doc: 'keys that sign device tokens (`npm run token`): the first signs, all verify (two during a rotation); a device token writes its own device only' }),
   READ_TOKENS: setting({ key: 'readTokens', rule: tokens(), fallback: Object.freeze([]) as readonly string[], shown: '— (open)', doc: 'bearer tokens accepted by analyze, stats and `/metrics`' }),
-  K_SINK: setting({ key: 'sinkUrl', rule: httpUrl(), fallback: undefined as string | undefined, shown: '— (no anomaly events)', doc: 'where alert episodes are delivered as CloudEvents (a Knative SinkBinding sets it); with it, record calls write each device\'s outbox and ingest delivers it (README, Anomaly events)' }),
+  K_SINK: setting({ key: 'sinkUrl', rule: httpUrl(), fallback: undefined as string | undefined, shown: '— (no anomaly events)', doc: 'where alert episodes are delivered as CloudEvents (a Knative SinkBinding sets it); with it, record calls write each device\'s outbox and ingest delivers it (docs/api.md, Anomaly events)' }),
   K_CE_OVERRIDES: setting({ key: 'ceOverrides', rule: ceOverrides(), fallback: Object.freeze({}) as Readonly<Record<string, string>>, shown: '—', doc: 'extension attributes added to every anomaly event (a SinkBinding sets it)' }),
   OUTBOX_MAX_LENGTH: setting({ key: 'outboxMaxLength', rule: integer(10, 1_000_000), fallback: 1000, doc: "entries a device's outbox keeps: past it (the sink down for long), its oldest undelivered entries leave" }),
   OUTBOX_MAX_ATTEMPTS: setting({ key: 'outboxMaxAttempts', rule: integer(1, 1000), fallback: 8, doc: 'failed deliveries of one anomaly event before it is dead-lettered' }),

@@ -4,7 +4,7 @@
  * parsers unpublished since 2019), so this one follows InfluxDB's own rules: escapes per element
  * (`\,` `\ ` in measurements; `\,` `\=` `\ ` in keys and tag values; `\"` `\\` in strings, which may span
  * lines), floats, 42i (int64), 42u (uint64), t/T/true/True/TRUE and f/F/false/False/FALSE, and an
- * optional integer timestamp. test/line-protocol.test.ts checks it against the client's own serializer.
+ * optional integer timestamp. test/unit/line-protocol.test.ts checks it against the client's own serializer.
  */
 
 export type FieldValue =

@@ -3,7 +3,7 @@ import { MAX_ABS_VALUE, MAX_METRICS_PER_EVENT, type Reading } from '../schemas/e
 
 /*
  * How the points of existing senders (InfluxDB line protocol, OTLP metrics) become this service's
- * readings: declared once here, and tabled in the README ("Senders").
+ * readings: declared once here, and tabled in docs/api.md ("Senders").
  */
 
 /** The tags (line protocol) or attributes (OTLP, point then resource) that name the device, first found wins. */

@@ -236,7 +236,7 @@ function exportFromRedis(registry: Registry, from: GaugeSource): void {
   };
 }
 
-/** How close Redis is to refusing writes, so that an alert can fire before it does (README, IotRedisNearlyFull). */
+/** How close Redis is to refusing writes, so that an alert can fire before it does (docs/operations.md, IotRedisNearlyFull). */
 function exportMemoryUse(registry: Registry, from: Pick<GaugeSource, 'memoryUse'>): void {
   new Gauge({
     name: 'iot_redis_memory_used_ratio',

@@ -4,7 +4,7 @@
     "episodes:<metric>") to the table totals (field -> increment); nothing for zero.
   add_totals(key, totals): one HINCRBY per field.
   Counting here rather than in a later call means an event is counted if and only if it was stored:
-  nothing can be lost between two calls (README, Faults and retries).
+  nothing can be lost between two calls (docs/operations.md, Faults).
 ]]
 local function add_total(totals, field, n)
   totals[field] = (totals[field] or 0) + n
