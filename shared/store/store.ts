@@ -5,15 +5,20 @@ import { type Client, connect, storeError } from './connection.js';
 import { createHeadroom } from './headroom.js';
 import { type Reads, createReads } from './reads.js';
 import { type Outbox, createOutbox } from './outbox.js';
+import { type DetailedRecorder, recordDetailed } from './record-detailed.js';
 import { type Recorder, createRecorder } from './recorder.js';
+import { createWritePath } from './write-path.js';
 
 export type { AnomalyRecord } from './anomaly-record.js';
 export type { Outbox, OutboxEntry } from './outbox.js';
 export type { DeviceAnomalies, SeriesView, Totals } from './reads.js';
 export type { BatchAnomaly, BatchOutcome, EventOutcome, MetricResult } from './recorder.js';
 
-/** What the functions do with Redis: the write path, the reads, health and shutdown. */
-export interface Store extends Recorder, Reads {
+/**
+ * What the functions do with Redis: the write path, the reads, health and shutdown. DetailedRecorder is
+ * for tests only (no function calls it); it leaves once they call record-detailed.ts themselves.
+ */
+export interface Store extends Recorder, DetailedRecorder, Reads {
   /** Whether Redis answers PING now (never throws). */
   ping(): Promise<boolean>;
   /**
@@ -40,7 +45,12 @@ export interface Store extends Recorder, Reads {
 export function createStore(config: Config, metrics: Pick<Metrics, 'redisTimer'> = processMetrics()): Store {
   const redis = connect(config);
   const { redisTimer } = metrics;
-  const operations: Recorder & Reads = { ...createRecorder(redis, config, redisTimer), ...createReads(redis, config.seriesTtlSeconds, redisTimer) };
+  const writePath = createWritePath(redis, config, redisTimer);
+  const operations: Recorder & DetailedRecorder & Reads = {
+    ...createRecorder(writePath),
+    recordDetailed: (readings) => recordDetailed(writePath, readings),
+    ...createReads(redis, config.seriesTtlSeconds, redisTimer),
+  };
   const headroom = createHeadroom(config.readyMemoryHigh, config.readyMemoryLow);
   return {
     ...typedErrors(operations),

@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { StoredAnomaly } from './anomaly-record.js';
+import { coalescer } from './coalescer.js';
 import { keys } from './keys.js';
 
 /** The bookkeeping of one request, any part of which may be left out. */
@@ -47,23 +48,30 @@ export function encodeTally(merged: Merged, now: number, cap: number) {
  * one per request.
  */
 export function createTally(redis: Redis | Cluster, recentAnomalies: number): Tally {
-  let pending: { merged: Merged; done: Promise<unknown> } | undefined;
+  const turn = coalescer(emptyMerged, (merged) => redis.tally(...encodeTally(merged, Date.now(), recentAnomalies)));
   return (entry) => {
-    if (!pending) {
-      const merged: Merged = { devices: new Set(), anomalies: [], series: new Map(), opened: [], closed: [], outbox: new Set() };
-      const done = new Promise((resolve) => setImmediate(resolve)).then(() => {
-        pending = undefined;
-        return redis.tally(...encodeTally(merged, Date.now(), recentAnomalies));
-      });
-      pending = { merged, done };
-    }
-    const { merged } = pending;
+    const { batch: merged, done } = turn();
     for (const device of entry.devices ?? []) merged.devices.add(device);
     if (entry.anomalies) merged.anomalies.push(...entry.anomalies);
     if (entry.opened) merged.opened.push(...entry.opened);
     if (entry.closed) merged.closed.push(...entry.closed);
     for (const device of entry.outbox ?? []) merged.outbox.add(device);
     for (const [member, at] of entry.series ?? []) merged.series.set(member, Math.max(at, merged.series.get(member) ?? 0));
-    return pending.done;
+    return done;
+  };
+}
+
+const emptyMerged = (): Merged => ({ devices: new Set(), anomalies: [], series: new Map(), opened: [], closed: [], outbox: new Set() });
+
+const PRUNE_EVERY_MS = 60_000;
+
+/** Drops devices idle past the TTL from the device index and the series count, at most once a minute per process. */
+export function pruner(redis: Redis | Cluster, ttlMs: number): (now: number) => void {
+  let last = 0;
+  return (now) => {
+    if (now - last <= PRUNE_EVERY_MS) return;
+    last = now;
+    void redis.zremrangebyscore(keys.devices, '-inf', now - ttlMs).catch(() => undefined);
+    void redis.zremrangebyscore(keys.series, '-inf', now - ttlMs).catch(() => undefined);
   };
 }
