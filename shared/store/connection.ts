@@ -6,7 +6,8 @@ import { scriptDefinitions } from './scripts.js';
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** record.lua in the Buffer form: its full-mode values are binary. One reply per run (record-script.ts). */
-    recordBuffer(numKeys: number, ...keysAndArgs: Array<string | number>): Result<Array<Array<Buffer | number>>, Context>;
+    /** record.lua: the key count, the keys, the arguments (ioredis flattens the two lists into the command). */
+    recordBuffer(numKeys: number, keys: readonly string[], args: ReadonlyArray<string | number>): Result<Array<Array<Buffer | number>>, Context>;
     tally(...keysAndArgs: Array<string | number | Buffer>): Result<null, Context>;
     outboxClaim(...keysAndArgs: Array<string | number>): Result<Array<number | string | string[]>, Context>;
     outboxSettle(...keysAndArgs: Array<string | number>): Result<[number, number], Context>;
