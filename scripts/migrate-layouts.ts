@@ -1,5 +1,5 @@
 // The series states that earlier versions wrote (layouts v1 to v5), rewritten in the one layout the
-// service reads (v6, shared/store/series-state.ts and record.lua's header). Only `npm run migrate`
+// service reads (v6, shared/store/series-state.ts and the header of shared/store/lua/includes/series-state.lua). Only `npm run migrate`
 // knows the old layouts: the service itself reads v6 alone.
 import { BASELINE_FIELDS, HOURS } from '../shared/detector/baseline.js';
 import { EPISODE_FIELDS, LAYOUT, SERIES_FIELDS, STATE_BYTES } from '../shared/store/series-state.js';

@@ -36,7 +36,7 @@ export interface EpisodeRecord {
   closed_at: string | null;
 }
 
-/** Bytes of a record as record.lua packs it: ten little-endian doubles (its header lists them). */
+/** Bytes of a record as record.lua packs it: ten little-endian doubles (lua/includes/episode-notes.lua's header lists them). */
 const PACKED_BYTES = 80;
 
 /**

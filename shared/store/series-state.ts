@@ -4,7 +4,7 @@ import { normalCdf, scoreOf } from '../detector/detection.js';
 /**
  * The state hash of a series holds its state in one field, `state`: little-endian doubles written by
  * shared/store/lua/record.lua with struct.pack (exact, and far cheaper for the script than text
- * fields), whose header documents the one layout (v6): the series' 27 (the window's sums, the
+ * fields); the header of lua/includes/series-state.lua documents the one layout (v6): the series' 27 (the window's sums, the
  * detection's state and the last value's results), the baseline method's 12, and 10 more while an
  * alert episode is open. A state of another layout is not read (`npm run migrate` rewrites a store
  * written by an earlier version).

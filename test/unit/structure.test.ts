@@ -7,11 +7,11 @@ import { describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const MAX_LINES = 60;
 
-function sources(dir: string): string[] {
+function sources(dir: string, ext = '.ts'): string[] {
   return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return sources(path);
-    return entry.name.endsWith('.ts') ? [path] : [];
+    if (entry.isDirectory()) return sources(path, ext);
+    return entry.name.endsWith(ext) ? [path] : [];
   });
 }
 
@@ -33,6 +33,62 @@ function functionLengths(path: string): Array<{ name: string; lines: number }> {
   return out;
 }
 
+/** The tokens of a Lua source that matter to its structure (names, keywords, symbols), strings and comments left out. */
+function* luaTokens(source: string): Generator<{ word: string; line: number }> {
+  const token = /--\[(=*)\[[\s\S]*?\]\1\]|--[^\n]*|\[(=*)\[[\s\S]*?\]\2\]|"(?:\\[\s\S]|[^"\\\n])*"|'(?:\\[\s\S]|[^'\\\n])*'|[A-Za-z_]\w*|\S/g;
+  let line = 1;
+  let counted = 0;
+  for (let m = token.exec(source); m; m = token.exec(source)) {
+    for (; counted < m.index; counted++) if (source[counted] === '\n') line++;
+    if (!/^(--|\[=*\[|["'])/.test(m[0])) yield { word: m[0], line };
+  }
+}
+
+/** Lua's blocks: `function`, `if`, `do`, `repeat` open one (`for` and `while` open theirs with `do`); `end`, `until` close one. */
+const opens = (word: string) => word === 'function' || word === 'if' || word === 'do' || word === 'repeat';
+const closes = (word: string) => word === 'end' || word === 'until';
+
+/** Every function of a Lua source (`function` to its matching `end`) with its first line and length, nested ones included in their parent's. */
+function luaFunctions(source: string): Array<{ line: number; name: string; lines: number }> {
+  const out: Array<{ line: number; name: string; lines: number }> = [];
+  const open: Array<{ line: number; name?: string }> = [];
+  const tokens = [...luaTokens(source)];
+  tokens.forEach(({ word, line }, i) => {
+    if (word === 'function') {
+      const named = tokens.slice(i + 1).findIndex((t) => t.word === '(');
+      const name = tokens.slice(i + 1, i + 1 + named).map((t) => t.word).join('');
+      const assigned = tokens[i - 1]?.word === '=' && /^\w+$/.test(tokens[i - 2]?.word ?? '') ? tokens[i - 2]!.word : undefined;
+      open.push({ line, name: name || assigned || '(anonymous)' });
+    } else if (opens(word)) {
+      open.push({ line });
+    } else if (closes(word)) {
+      const block = open.pop();
+      if (!block) throw new Error(`unmatched ${word} at line ${line}`);
+      if (block.name) out.push({ line: block.line, name: block.name, lines: line - block.line + 1 });
+    }
+  });
+  if (open.length > 0) throw new Error(`unclosed block from line ${open.at(-1)!.line}`);
+  return out.sort((a, b) => a.line - b.line);
+}
+
+/** The names a Lua file declares outside any block (`local a, b` and `local function f`): what the files after it see. */
+function luaTopLevelNames(source: string): string[] {
+  const names: string[] = [];
+  const tokens = [...luaTokens(source)];
+  let depth = 0;
+  tokens.forEach(({ word }, i) => {
+    if (depth === 0 && word === 'local') {
+      for (let j = tokens[i + 1]?.word === 'function' ? i + 2 : i + 1; /^\w+$/.test(tokens[j]?.word ?? ''); j += 2) {
+        names.push(tokens[j]!.word);
+        if (tokens[j + 1]?.word !== ',') break;
+      }
+    }
+    if (opens(word)) depth++;
+    else if (closes(word)) depth--;
+  });
+  return names;
+}
+
 describe('the house rules', () => {
   it(`keeps every function of shared/ and functions/ within ${MAX_LINES} lines, nested functions counted in their parent`, () => {
     const long = [...sources('shared'), ...sources('functions')]
@@ -40,6 +96,54 @@ describe('the house rules', () => {
       .filter((f) => f.lines > MAX_LINES)
       .map((f) => `${f.name}: ${f.lines} lines`);
     expect(long).toEqual([]);
+  });
+
+  it(`keeps every Lua function of shared/store/lua within ${MAX_LINES} lines, nested functions counted in their parent`, () => {
+    const long = sources('shared/store/lua', '.lua')
+      .flatMap((path) => luaFunctions(readFileSync(join(root, path), 'utf8')).map((f) => ({ ...f, path })))
+      .filter((f) => f.lines > MAX_LINES)
+      .map((f) => `${f.path}:${f.line} ${f.name}: ${f.lines} lines`);
+    expect(long).toEqual([]);
+  });
+
+  it('lets an include show other files only what its header offers (its private names live in a `do ... end` block)', () => {
+    const unoffered = sources('shared/store/lua/includes', '.lua').flatMap((path) => {
+      const text = readFileSync(join(root, path), 'utf8');
+      const header = /^--\[\[[\s\S]*?\]\]/.exec(text)?.[0] ?? '';
+      return luaTopLevelNames(text).filter((name) => !new RegExp(`\\b${name}\\b`).test(header)).map((name) => `${path}: ${name}`);
+    });
+    expect(unoffered).toEqual([]);
+  });
+
+  it('keeps KEYS and ARGV out of the includes: their functions take what they need as arguments', () => {
+    const reads = sources('shared/store/lua/includes', '.lua').flatMap((path) =>
+      [...luaTokens(readFileSync(join(root, path), 'utf8'))].filter((t) => t.word === 'KEYS' || t.word === 'ARGV').map((t) => `${path}:${t.line} ${t.word}`),
+    );
+    expect(reads).toEqual([]);
+  });
+
+  it('measures Lua functions from `function` to their `end`, past strings, comments and nested blocks', () => {
+    const source = [
+      '--[[ a header that says function and end ]]',
+      'local function outer(a)',
+      "  local s = 'end' .. \"function\" .. [[end]]",
+      '  for i = 1, a do',
+      '    while a > i do a = a - 1 end -- end',
+      '  end',
+      '  local inner = function(x) if x then return x end end',
+      '  repeat a = a + 1 until a > 3',
+      '  return inner',
+      'end',
+      'function M.f(x) do return x end end',
+    ].join('\n');
+    expect(luaFunctions(source)).toEqual([
+      { line: 2, name: 'outer', lines: 9 },
+      { line: 7, name: 'inner', lines: 1 },
+      { line: 11, name: 'M.f', lines: 1 },
+    ]);
+    const long = `local function long()\n${'  x = x + 1\n'.repeat(MAX_LINES - 1)}end\n`;
+    expect(luaFunctions(long)).toEqual([{ line: 1, name: 'long', lines: MAX_LINES + 1 }]);
+    expect(luaTopLevelNames(`${source}\nlocal a, b = 1, 2\nlocal c\ndo local hidden = 1; function c() return hidden end end`)).toEqual(['outer', 'a', 'b', 'c']);
   });
 });
 

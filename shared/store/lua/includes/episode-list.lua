@@ -4,8 +4,10 @@
   The opened ids are pushed in order (the oldest beyond the cap leave, with their records), then
   every record goes in one HSET, in order (a later one of the same id wins); a record of an episode
   opened before is written only if it is still kept. A few calls, whatever the number of entries.
-  Returns whether the list was made now (its expiry is the caller's). Needs includes/chunked.lua.
+  Returns whether the list was made now (its expiry is the caller's).
 ]]
+--- @include "chunked"
+
 local function store_episodes(ids, records, cap, entries)
   local opened, gone, kept = {}, {}, {}
   for _, e in ipairs(entries) do
