@@ -5,12 +5,10 @@ import { scriptDefinitions } from './scripts.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** record.lua in the Buffer form: its full-mode values are binary. One reply per run (record-script.ts). */
-    /** record.lua: the key count, the keys, the arguments (ioredis flattens the two lists into the command). */
-    recordBuffer(numKeys: number, keys: readonly string[], args: ReadonlyArray<string | number>): Result<Array<Array<Buffer | number>>, Context>;
-    tally(...keysAndArgs: Array<string | number | Buffer>): Result<null, Context>;
     outboxClaim(...keysAndArgs: Array<string | number>): Result<Array<number | string | string[]>, Context>;
     outboxSettle(...keysAndArgs: Array<string | number>): Result<[number, number], Context>;
+    /** FCALL in the Buffer form (ioredis makes it; its typings lack it): the key count, the keys, the arguments. */
+    fcallBuffer(fn: string, numKeys: number, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): Result<unknown, Context>;
   }
 }
 
@@ -18,7 +16,8 @@ export type Client = Redis | Cluster;
 
 /**
  * One client for standalone Redis or Redis Cluster, with the scripts registered (ioredis owns
- * EVALSHA/NOSCRIPT); every script runs unchanged on both, since all the keys of one call share a hash tag.
+ * EVALSHA/NOSCRIPT; record.lua runs as a Redis Function, functions.ts); every script runs unchanged on
+ * both, since all the keys of one call share a hash tag.
  */
 export function connect(config: Config): Client {
   const redis = config.redisClusterNodes.length > 0 ? clusterClient(config) : standaloneClient(config);
@@ -54,10 +53,10 @@ function clusterClient(config: Config): Cluster {
   return new Cluster([...config.redisClusterNodes], {
     scripts: scriptDefinitions(),
     // Concurrent calls of one tick leave in one write per node. ioredis groups them by their first
-    // argument, which for `record` (a variable number of keys) is the key count, not a key: those
-    // calls go one by one, each to the node of its device.
+    // argument, which for FCALL (record.lua) is the function's name, not a key: those calls go one by
+    // one, each to the node of its device.
     enableAutoPipelining: true,
-    autoPipeliningIgnoredCommands: ['record'],
+    autoPipeliningIgnoredCommands: ['fcall'],
     clusterRetryStrategy: retry,
     redisOptions: {
       ...connection(config),

@@ -98,8 +98,8 @@ export function runsByDevice(readings: readonly Reading[], indexes: Iterable<num
 
 /**
  * The KEYS and ARGV of one record.lua call over `runs`, in the layout its header documents; `totals` is
- * the hash its counts go to. As the key count, the keys and the arguments: ioredis flattens the two
- * lists into its command once, where one spread list would be copied three times more.
+ * the hash its counts go to. As the keys and the arguments: ioredis flattens the two lists into its
+ * command once, where one spread list would be copied three times more.
  */
 export function encodeRecord(runs: readonly DeviceRun[], readings: readonly Reading[], now: number, mode: ReplyMode, config: Config, totals: string) {
   const keyList: string[] = [];
@@ -126,7 +126,7 @@ export function encodeRecord(runs: readonly DeviceRun[], readings: readonly Read
     }
   }
   keyList.push(totals);
-  return [keyList.length, keyList, args] as const;
+  return [keyList, args] as const;
 }
 
 /** One run's reply, as ioredis's Buffer form of the command gives it: texts as Buffers (the values of mode `full` are binary), integers as numbers. */

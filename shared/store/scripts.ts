@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { redisFunction } from './functions.js';
 
 /*
  * The Lua scripts live in ./lua, one file per command, with shared pieces in ./lua/includes. A line
@@ -21,12 +22,14 @@ export function loadScript(name: string): string {
   return resolve(read(name));
 }
 
-/** The scripts as ioredis defines them: `record` takes its key count first, the others a fixed number of keys. */
+/** The scripts as ioredis defines them (EVALSHA): a fixed number of keys each. */
 export function scriptDefinitions() {
   return {
-    record: { lua: loadScript('record') },
-    tally: { lua: loadScript('tally'), numberOfKeys: 6 },
     outboxClaim: { lua: loadScript('outbox-claim'), numberOfKeys: 3 },
     outboxSettle: { lua: loadScript('outbox-settle'), numberOfKeys: 3 },
   };
 }
+
+/** record.lua and tally.lua as Redis Functions (functions.ts): what they make before a call is made once. */
+export const recordFunction = redisFunction('iotm_record', loadScript('record'));
+export const tallyFunction = redisFunction('iotm_tally', loadScript('tally'), ['allow-oom']);

@@ -1,7 +1,9 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { StoredAnomaly } from './anomaly-record.js';
 import { coalescer } from './coalescer.js';
+import type { FunctionCaller } from './functions.js';
 import { keys } from './keys.js';
+import { tallyFunction } from './scripts.js';
 
 /** The bookkeeping of one request, any part of which may be left out. */
 export interface TallyEntry {
@@ -30,9 +32,11 @@ interface Merged {
   outbox: Set<string>;
 }
 
-/** The KEYS and ARGV of one tally.lua call, in the layout its header documents. */
-export function encodeTally(merged: Merged, now: number, cap: number) {
-  const args: Array<string | number | Buffer> = [keys.devices, keys.anomalies, keys.series, keys.episodes, keys.episodeRecords, keys.outboxDevices, now, cap, merged.devices.size, ...merged.devices];
+const TALLY_KEYS = [keys.devices, keys.anomalies, keys.series, keys.episodes, keys.episodeRecords, keys.outboxDevices];
+
+/** The ARGV of one tally.lua call, in the layout its header documents (its KEYS are always TALLY_KEYS). */
+function encodeTally(merged: Merged, now: number, cap: number) {
+  const args: Array<string | number | Buffer> = [now, cap, merged.devices.size, ...merged.devices];
   args.push(merged.series.size);
   for (const [member, at] of merged.series) args.push(at, member);
   args.push(merged.opened.length, ...merged.opened.flat(), merged.closed.length, ...merged.closed.flat());
@@ -47,8 +51,8 @@ export function encodeTally(merged: Merged, now: number, cap: number) {
  * the requests of one turn of the event loop into one tally call: one Redis command per turn instead of
  * one per request.
  */
-export function createTally(redis: Redis | Cluster, recentAnomalies: number): Tally {
-  const turn = coalescer(emptyMerged, (merged) => redis.tally(...encodeTally(merged, Date.now(), recentAnomalies)));
+export function createTally(fcall: FunctionCaller, recentAnomalies: number): Tally {
+  const turn = coalescer(emptyMerged, (merged) => fcall(tallyFunction, TALLY_KEYS, encodeTally(merged, Date.now(), recentAnomalies)));
   return (entry) => {
     const { batch: merged, done } = turn();
     for (const device of entry.devices ?? []) merged.devices.add(device);

@@ -4,7 +4,9 @@ import type { Reading } from '../schemas/event.js';
 import type { RedisTimer } from '../telemetry/metrics.js';
 import type { StoredAnomaly } from './anomaly-record.js';
 import { planCalls } from './call-plan.js';
-import { type DeviceRun, type EpisodeChange, type Flagged, type ReplyMode, type RunResult, decodeRecord, encodeRecord, firstStep } from './record-script.js';
+import { type FunctionCaller, functionCaller } from './functions.js';
+import { type DeviceRun, type EpisodeChange, type Flagged, type Reply, type ReplyMode, type RunResult, decodeRecord, encodeRecord, firstStep } from './record-script.js';
+import { recordFunction } from './scripts.js';
 import { type Tally, createTally, pruner } from './tally.js';
 import { tallyEntry, tallyFailed } from './tally-entry.js';
 import { type TotalsTarget, totalsTarget } from './totals-target.js';
@@ -17,17 +19,20 @@ export interface WritePath {
   readonly totals: TotalsTarget;
   readonly prune: (now: number) => void;
   readonly redisTimer: RedisTimer;
+  readonly fcall: FunctionCaller;
 }
 
 /** The write path of one store; every recorder of the store must share it (its tally merges their bookkeeping). */
 export function createWritePath(redis: Redis | Cluster, config: Config, redisTimer: RedisTimer): WritePath {
+  const fcall = functionCaller(redis);
   return {
     redis,
     config,
-    tally: createTally(redis, config.recentAnomalies),
+    tally: createTally(fcall, config.recentAnomalies),
     totals: totalsTarget(redis),
     prune: pruner(redis, config.seriesTtlSeconds * 1000),
     redisTimer,
+    fcall,
   };
 }
 
@@ -52,8 +57,8 @@ export async function apply(w: WritePath, readings: readonly Reading[], runs: De
   w.prune(now);
   const done = w.redisTimer(mode === 'full' ? 'record' : 'record_batch');
   const decoded = await sendCalls(calls, (group, c) => {
-    const reply = w.redis.recordBuffer(...encodeRecord(group, readings, now, mode, w.config, totals[c]!));
-    return reply.then((value) => decodeRecord(group, readings, mode, value));
+    const [keyList, args] = encodeRecord(group, readings, now, mode, w.config, totals[c]!);
+    return w.fcall(recordFunction, keyList, args).then((value) => decodeRecord(group, readings, mode, value as Reply[]));
   });
   done();
   const results = inRunOrder(runs, calls, decoded);

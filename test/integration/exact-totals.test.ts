@@ -1,12 +1,10 @@
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { apiRoutes } from '../../functions/api.js';
-import { loadScript } from '../../shared/store/scripts.js';
+import { tallyFunction } from '../../shared/store/scripts.js';
 import { type CutProxy, startCutProxy } from '../../support/cut-proxy.js';
 import { type TestApp, request, startApp } from '../support/app.js';
 
-// The bookkeeping call that follows the record calls of a write (ioredis sends it as EVALSHA <sha>).
-const TALLY_SHA = createHash('sha1').update(loadScript('tally')).digest('hex');
+// The bookkeeping call that follows the record calls of a write is FCALL of tally.lua's function.
 
 let proxy: CutProxy;
 let app: TestApp;
@@ -39,7 +37,7 @@ describe('totals when the connection is cut between the record call and the book
     const before = await stats();
     const sends = Array.from({ length: 12 }, (_, i) => ({ path: '/ingest', body: { device_id: 'cut-one', cpu: 50 + (i % 3), rps: i }, events: 1 }));
     const first = await acknowledged(sends.slice(0, 6));
-    proxy.arm(TALLY_SHA);
+    proxy.arm(tallyFunction.name);
     const rest = await acknowledged(sends.slice(6));
     expect(proxy.cuts).toBe(1);
     const after = await stats();
@@ -57,7 +55,7 @@ describe('totals when the connection is cut between the record call and the book
     const spike = Array.from({ length: 10 }, (_, i) => ({ device_id: `cut-b-${i}`, temp: 500 }));
     await acknowledged([{ path: '/ingest/batch', body: steady, events: 120 }]);
     const mid = await stats();
-    proxy.arm(TALLY_SHA);
+    proxy.arm(tallyFunction.name);
     const reply = await request(`${app.url}/ingest/batch`, { body: spike });
     expect(proxy.cuts).toBe(2);
     expect(reply.body).toMatchObject({ accepted: 10 });

@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 describe('two function processes sharing one Redis', () => {
-  it('keep one series exact under 20 concurrent clients × 500 events, across a SCRIPT FLUSH', async () => {
+  it('keep one series exact under 20 concurrent clients × 500 events, across a SCRIPT FLUSH and a FUNCTION FLUSH', async () => {
     const [a, b, stats] = instances as [typeof instances[0], typeof instances[0], typeof instances[0]];
     const clients = 20;
     const perClient = 500;
@@ -33,6 +33,7 @@ describe('two function processes sharing one Redis', () => {
       for (const at of [2_000, 6_000]) {
         while (sent < at) await new Promise((r) => setTimeout(r, 1));
         await redis.script('FLUSH');
+        await redis.function('FLUSH');
         flushedAt.push(sent);
       }
     })();

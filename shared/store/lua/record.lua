@@ -1,4 +1,3 @@
-#!lua
 --[[ record: apply runs of events to their devices' series and anomaly lists, atomically per run (and for
   the whole call), each after its device's rate limit and idempotency check. One call carries the runs of
   many devices: its price is paid once, not once per device. Encoded and decoded by
@@ -26,8 +25,9 @@
   events, values, flagged values and episodes opened are added to (includes/totals.lua): the global
   one on a single Redis, on Redis Cluster the totals shard of the slot all the call's devices share.
   Two runs may name the same device: they apply one after the other, as two calls would.
-  The #!lua line (no flags) makes Redis refuse the whole call before it runs when it is at maxmemory
-  with noeviction (OOM), rather than at its first write: a refused call has written nothing.
+  It runs as a Redis Function (FCALL) registered without flags, so Redis refuses the whole call before it
+  runs when it is at maxmemory with noeviction (OOM), rather than at its first write: a refused call has
+  written nothing.
 
   Returns one reply per run, in order:
   {"limited", retry after (ms)} when the bucket cannot take the run's new events (nothing written);
@@ -52,10 +52,9 @@
 
   Cost: every redis.call has a fixed price, so a metric takes HGET, RPUSH, LPOP (once the window is
   full) and HSET of one packed field. Expiry is refreshed only when the last refresh is older than 1%
-  of the TTL. The functions are made once per call, not once per run or value; each include keeps its
-  private locals in a do ... end block, which closes them: a closure made later walks past every open
-  local above the one it captures (Lua 5.1's luaF_findupval), and other files see only what the
-  include's header offers. Includes take KEYS and ARGV only as arguments.
+  of the TTL. The functions are made once, when the library is loaded; each include keeps its private
+  locals in a do ... end block, so other files see only what the include's header offers. Includes take
+  KEYS and ARGV only as arguments.
 ]]
 --- @include "params"
 --- @include "runs"
@@ -66,6 +65,10 @@
 --- @include "episode-list"
 --- @include "outbox"
 --- @include "totals"
+
+-- The call's keys and arguments: set by main, read by the functions below (a Redis Function gets them as
+-- arguments, not as the globals of EVAL).
+local KEYS, ARGV
 
 -- The reply of an applied run (see the header), after its duplicates and, in mode "anomalies", its values.
 local function finish_reply(run)
@@ -123,15 +126,20 @@ local function apply_run(run)
   return finish_reply(run)
 end
 
-local a = params_read(ARGV)
-local replies, totals, k = {}, {}, 1
-for r = 1, RUNS do
-  local run
-  run, a, k = parse_run(ARGV, a, k, KEYS_PER_RUN)
-  local ok, result = pcall(apply_run, run)
-  if not ok then result = { 'error', type(result) == 'table' and result.err or tostring(result) }
-  elseif result[1] == 'ok' then count_run(run, run.duplicates, totals) end
-  replies[r] = result
+-- The call: registered as a Redis Function (shared/store/functions.ts), so what is above is made once,
+-- when the library is loaded, and a call runs only this.
+local function main(keys, argv)
+  KEYS, ARGV = keys, argv
+  local a = params_read(ARGV)
+  local replies, totals, k = {}, {}, 1
+  for r = 1, RUNS do
+    local run
+    run, a, k = parse_run(ARGV, a, k, KEYS_PER_RUN)
+    local ok, result = pcall(apply_run, run)
+    if not ok then result = { 'error', type(result) == 'table' and result.err or tostring(result) }
+    elseif result[1] == 'ok' then count_run(run, run.duplicates, totals) end
+    replies[r] = result
+  end
+  add_totals(KEYS[#KEYS], totals)
+  return replies
 end
-add_totals(KEYS[#KEYS], totals)
-return replies
