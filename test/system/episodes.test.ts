@@ -475,4 +475,17 @@ describe('state kept across versions and profiles', () => {
     // The default profile kept 50 values; under infra (W = 200) the window grows from there.
     expect(series).toMatchObject({ count: 121, samples: 51 });
   });
+
+  it('turning BASELINE_HOUR_SPAN off on a running store keeps serving the series that hold a pending hour', async () => {
+    const first = await app({});
+    const prefix = first.context.config.keyPrefix;
+    const values = Array.from({ length: 30 }, (_, i) => 10 + (i % 5));
+    await request(`${first.url}/ingest/batch`, { body: values.map((cpu, i) => ({ device_id: 'hours-off', timestamp: at(i), cpu })) });
+    const second = await startApp(apiRoutes, { BASELINE_HOUR_SPAN: '0', KEY_PREFIX: prefix });
+    apps.push(second);
+    const reply = await request(`${second.url}/ingest/batch`, { body: [{ device_id: 'hours-off', timestamp: at(30), cpu: 12 }] });
+    expect(reply.status).toBe(202);
+    expect(reply.body).toMatchObject({ accepted: 1 });
+    expect((await request(`${second.url}/analyze?device=hours-off`)).body.series[0]).toMatchObject({ count: 31 });
+  });
 });

@@ -49,7 +49,8 @@ do
         -- The hour of the value's time, parsed once per time met (the events of a request often share one).
         local ts = run.events[events[j]].ts
         if ts ~= b_ts then b_ts, b_h = ts, baseline_hour(ts) end
-        if b_h ~= b_ph then hours, moved, b_ph, b_pm, b_pc = series_hours(skey, hours, moved, b_ph, b_pm, b_pc, b_h) end
+        -- No hours (BASELINE_HOUR_SPAN = 0): a pending hour stored before stays as it is.
+        if b_h ~= b_ph and b_h >= 0 then hours, moved, b_ph, b_pm, b_pc = series_hours(skey, hours, moved, b_ph, b_pm, b_pc, b_h) end
         b_pm, b_pc, b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, unusual, opens =
           baseline_step(b_pm, b_pc, b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, x)
       elseif TRIGGER_FLAG then unusual = flag == 1; opens = unusual
