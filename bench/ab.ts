@@ -17,7 +17,7 @@ parseCommandLine({
   usage: 'AB_BASE=<built checkout> npm run bench:ab',
   summary: [
     'The ingest function of another build (A: AB_BASE) against this one (B), on one Redis, with the bench\'s single-event',
-    'and batch loads, alternating A B / B A per round; prints B / A throughput per round (BENCHMARKS.md, Round 6).',
+    'and batch loads, alternating A B / B A per round; prints B / A of throughput and of Redis CPU per event per round (BENCHMARKS.md, Round 6).',
   ].join('\n'),
   options: {},
   environment: {
@@ -56,20 +56,24 @@ try {
     B: await h.start('ingest', h.env('B', extra.B)),
   };
   for (const side of Object.values(sides)) for (const l of loads) await closedLoop(side.url, l.reqs, 3, l.conns);
-  const ratios = new Map(loads.map((l) => [l.name, [] as number[]]));
+  // Per load and round: B / A of throughput, and of Redis CPU per event (INFO's used_cpu over the events).
+  const ratios = new Map(loads.map((l) => [l.name, { throughput: [] as number[], redis: [] as number[] }]));
   for (let r = 0; r < rounds; r++) {
     for (const l of loads) {
       const value: Record<string, number> = {};
+      const redisCpu: Record<string, number> = {};
       for (const side of r % 2 ? (['B', 'A'] as const) : (['A', 'B'] as const)) {
         const fn = sides[side];
         const row = await h.measure(`${side} ${l.name} r${r}`, () => closedLoop(fn.url, l.reqs, seconds, l.conns), { perRequest: l.per, pids: [fn.process.pid!] });
         value[side] = row.value;
+        redisCpu[side] = row.redis_us_per_event ?? Number.NaN;
       }
-      ratios.get(l.name)!.push(round(value.B! / value.A!, 2));
+      ratios.get(l.name)!.throughput.push(round(value.B! / value.A!, 2));
+      ratios.get(l.name)!.redis.push(round(redisCpu.B! / redisCpu.A!, 2));
     }
   }
-  log('B / A per round');
-  for (const [name, rs] of ratios) log(`  ${name.padEnd(20)} ${rs.join('  ')}`);
+  log('B / A per round: throughput | Redis CPU per event');
+  for (const [name, rs] of ratios) log(`  ${name.padEnd(20)} ${rs.throughput.join('  ')}  |  ${rs.redis.join('  ')}`);
 } finally {
   await h.close();
   await redis.stop();
