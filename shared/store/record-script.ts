@@ -97,23 +97,38 @@ export function runsByDevice(readings: readonly Reading[], indexes: Iterable<num
 }
 
 /**
+ * record.lua's settings argument (its header lists them): one text per configuration, which the script
+ * parses only when it differs from the last call's.
+ */
+const settings = new WeakMap<Config, string>();
+/** Entries kept in a device's outbox; 0: no sink, no outbox, and its key is not sent. */
+const outboxCapOf = (config: Config) => (config.sinkUrl ? config.outboxMaxLength : 0);
+function settingsOf(config: Config): string {
+  let text = settings.get(config);
+  if (text === undefined) {
+    text = [
+      config.windowSize, config.zThreshold, config.minSamples, config.seriesTtlSeconds, DEVICE_ANOMALY_CAP,
+      config.idempotencyTtlSeconds, config.rateLimitPerDevice, config.rateLimitBurst,
+      config.likelihoodShort, config.likelihoodLong, config.episodeTrigger, config.episodeLikelihood, config.episodeScore,
+      config.episodeCloseAfter, config.episodeRefractory, config.episodeFlatline, config.episodeWarmup,
+      outboxCapOf(config),
+      config.baselineLong, config.baselineShort, config.baselineSpikeZ, config.baselineLevelZ, config.baselineRefractory,
+      config.baselineWarmup, config.baselineHourSpan, config.baselineFlatRun, config.baselineFlatShare,
+    ].join(' ');
+    settings.set(config, text);
+  }
+  return text;
+}
+
+/**
  * The KEYS and ARGV of one record.lua call over `runs`, in the layout its header documents; `totals` is
  * the hash its counts go to. As the keys and the arguments: ioredis flattens the two lists into its
  * command once, where one spread list would be copied three times more.
  */
 export function encodeRecord(runs: readonly DeviceRun[], readings: readonly Reading[], now: number, mode: ReplyMode, config: Config, totals: string) {
   const keyList: string[] = [];
-  // Entries kept in a device's outbox; 0: no sink, no outbox, and its key is not sent.
-  const outboxCap = config.sinkUrl ? config.outboxMaxLength : 0;
-  const args: Array<string | number> = [
-    config.windowSize, config.zThreshold, config.minSamples, config.seriesTtlSeconds, DEVICE_ANOMALY_CAP, now, mode,
-    config.idempotencyTtlSeconds, config.rateLimitPerDevice, config.rateLimitBurst, runs.length,
-    config.likelihoodShort, config.likelihoodLong, config.episodeTrigger, config.episodeLikelihood, config.episodeScore,
-    config.episodeCloseAfter, config.episodeRefractory, config.episodeFlatline, config.episodeWarmup,
-    outboxCap,
-    config.baselineLong, config.baselineShort, config.baselineSpikeZ, config.baselineLevelZ, config.baselineRefractory,
-    config.baselineWarmup, config.baselineHourSpan, config.baselineFlatRun, config.baselineFlatShare,
-  ];
+  const outboxCap = outboxCapOf(config);
+  const args: Array<string | number> = [settingsOf(config), now, mode, runs.length];
   for (const { device, metrics, events } of runs) {
     keyList.push(keys.seriesIndex(device), keys.deviceAnomalies(device), keys.eventIds(device), keys.rateBucket(device), keys.deviceEpisodes(device), keys.deviceEpisodeRecords(device));
     if (outboxCap > 0) keyList.push(keys.outbox(device));

@@ -476,6 +476,19 @@ describe('state kept across versions and profiles', () => {
     expect(series).toMatchObject({ count: 121, samples: 51 });
   });
 
+  it('two processes with other settings on one store each apply their own, call after call', async () => {
+    const first = await app({});
+    const second = await startApp(apiRoutes, { WINDOW_SIZE: '5', MIN_SAMPLES: '3', KEY_PREFIX: first.context.config.keyPrefix });
+    apps.push(second);
+    for (let i = 0; i < 10; i++) {
+      for (const [target, device] of [[first, 'own-50'], [second, 'own-5']] as const) {
+        expect((await request(`${target.url}/ingest`, { body: { device_id: device, timestamp: at(i), cpu: 10 + i } })).status).toBe(202);
+      }
+    }
+    expect((await request(`${first.url}/analyze?device=own-50`)).body.series[0]).toMatchObject({ count: 10, samples: 10 });
+    expect((await request(`${second.url}/analyze?device=own-5`)).body.series[0]).toMatchObject({ count: 10, samples: 5 });
+  });
+
   it('turning BASELINE_HOUR_SPAN off on a running store keeps serving the series that hold a pending hour', async () => {
     const first = await app({});
     const prefix = first.context.config.keyPrefix;

@@ -3,24 +3,24 @@
   many devices: its price is paid once, not once per device. Encoded and decoded by
   shared/store/record-script.ts only.
 
-  ARGV[1] window size W   ARGV[2] z threshold   ARGV[3] min samples   ARGV[4] ttl (s)
-  ARGV[5] cap of a device's anomaly list   ARGV[6] now (ms)   ARGV[7] reply mode   ARGV[8] id ttl (s)
-  ARGV[9] rate limit (events/s, 0 = off)   ARGV[10] burst   ARGV[11] R, the number of runs
-  ARGV[12..18] detection: likelihood short span, long span, episode trigger ("baseline", "flag" or
-  "likelihood"), likelihood threshold, score threshold (0 = off), usual values that close an episode,
-  refractory values (triggers "flag" and "likelihood")
-  ARGV[19] identical values in a row that are unusual (0 = off)
-  ARGV[20] scored values of a series during which the flag is unusual too (trigger "likelihood"; 0 = off)
-  ARGV[21] entries kept in a device's outbox stream (0 = no outbox: no sink is configured)
-  ARGV[22..30] trigger "baseline" (includes/baseline.lua): long span, short span, spike z, level z,
-  refractory values, warm-up values, hour-of-day span, flatline run, flatline share
+  ARGV[1] the settings, 27 words separated by spaces (the same for every call of a deployment; parsed
+  only when they change, includes/params.lua): window size W, z threshold, min samples, ttl (s), cap
+  of a device's anomaly list, id ttl (s), rate limit (events/s, 0 = off), burst; the detection's
+  likelihood short span, long span, episode trigger ("baseline", "flag" or "likelihood"), likelihood
+  threshold, score threshold (0 = off), usual values that close an episode, refractory values
+  (triggers "flag" and "likelihood"), identical values in a row that are unusual (0 = off), scored
+  values of a series during which the flag is unusual too (trigger "likelihood"; 0 = off); entries
+  kept in a device's outbox stream (0 = no outbox: no sink is configured); trigger "baseline"
+  (includes/baseline.lua): long span, short span, spike z, level z, refractory values, warm-up values,
+  hour-of-day span, flatline run, flatline share
+  ARGV[2] now (ms)   ARGV[3] reply mode   ARGV[4] R, the number of runs
   then per run: device id, M, M metric names, E, then per event: timestamp (ms), id ("" for none), k,
   then k pairs (metric number 1..M, value as text).
   KEYS, per run in the same order: series index of the device (zset: metric -> time its keys' expiry was
   last refreshed, ms), recent anomalies of the device (list of JSON, newest first), event ids seen (zset:
   id -> expiry, ms), rate-limit bucket (hash: tokens, at), the device's recent episodes (list of
   episode ids, newest opening first) and their records (hash: episode id -> packed record), with an
-  outbox (ARGV[21] > 0) the device's outbox (stream, consumer group "dispatch"), then per metric:
+  outbox (its cap > 0) the device's outbox (stream, consumer group "dispatch"), then per metric:
   window list, state hash; and last, after every run's keys, the totals hash that the call's applied
   events, values, flagged values and episodes opened are added to (includes/totals.lua): the global
   one on a single Redis, on Redis Cluster the totals shard of the slot all the call's devices share.

@@ -1,5 +1,5 @@
 --[[ outbox: a device's outbox, the stream of its episode steps to deliver (shared/outbox/dispatcher.ts
-  delivers them). With an outbox (ARGV[21] > 0), every episode opened or closed is appended in the same
+  delivers them). With an outbox (its cap in the settings > 0), every episode opened or closed is appended in the same
   atomic call as the state it reports, so that an event to deliver cannot be lost between the two.
   Fields: step (1 opened, 3 closed), id, the record as that step left it (JSON, includes/episode-notes.lua),
   z and avg of the value that opened or closed it. The consumer group "dispatch" is made with the

@@ -1,4 +1,6 @@
---[[ params: the parameters of a record call, ARGV[1..30] (record.lua's header lists them), read once.
+--[[ params: the parameters of a record call (record.lua's header lists them), read once per call, and
+  its settings parsed only when they differ from the last call's (a Redis Function keeps these locals
+  between calls; the settings of a deployment rarely change).
   Offers these locals, set by params_read and only read after it:
     W (window size), THRESHOLD (z), MIN_SAMPLES, TTL (s), ANOMALY_CAP (a device's anomaly list), NOW (ms),
     FULL (reply mode "full"), ID_TTL_MS, RATE (events/s, 0 = off), BURST, RUNS (the number of runs),
@@ -8,8 +10,9 @@
     P (episode_step's: close_after, refractory), KEYS_PER_RUN (a run's keys before its metrics': its
     outbox key is sent only with an outbox, as a key that cannot be touched costs its caller to send),
     REFRESH_MS (1% of the TTL, ms: how old a series' expiry may get before it is pushed back).
-  params_read(argv): sets them from argv (ARGV); hands the detection's own parameters to detection_setup
-    and the baseline method's to baseline_setup. Returns where the runs start in argv.
+  params_read(argv): sets them from argv (ARGV): the settings text argv[1] (when it changed; it hands
+    the detection's own parameters to detection_setup and the baseline method's to baseline_setup),
+    then now, reply mode and the number of runs. Returns where the runs start in argv.
 ]]
 --- @include "detection"
 --- @include "baseline"
@@ -17,18 +20,30 @@
 local W, THRESHOLD, MIN_SAMPLES, TTL, ANOMALY_CAP, NOW, FULL, ID_TTL_MS, RATE, BURST, RUNS, OUTBOX_CAP
 local TRIGGER_BASELINE, TRIGGER_FLAG, FLATLINE, WARM_UNTIL, P, KEYS_PER_RUN, REFRESH_MS
 
-local function params_read(argv)
-  local n = tonumber
-  W, THRESHOLD, MIN_SAMPLES, TTL, ANOMALY_CAP = n(argv[1]), n(argv[2]), n(argv[3]), n(argv[4]), n(argv[5])
-  NOW, FULL, ID_TTL_MS, RATE, BURST, RUNS = n(argv[6]), argv[7] == 'full', n(argv[8]) * 1000, n(argv[9]), n(argv[10]), n(argv[11])
-  detection_setup(n(argv[12]), n(argv[13]), n(argv[15]), n(argv[16]))
-  TRIGGER_BASELINE, TRIGGER_FLAG = argv[14] == 'baseline', argv[14] == 'flag'
-  -- Trigger "baseline": its refractory period (in includes/baseline.lua) replaces the episode's.
-  P = { close_after = n(argv[17]), refractory = TRIGGER_BASELINE and 0 or n(argv[18]) }
-  FLATLINE, WARM_UNTIL = n(argv[19]), n(argv[3]) + n(argv[20])
-  OUTBOX_CAP = n(argv[21])
-  baseline_setup(n(argv[22]), n(argv[23]), n(argv[24]), n(argv[25]), n(argv[26]), n(argv[27]), n(argv[28]), n(argv[29]), n(argv[30]))
-  KEYS_PER_RUN = OUTBOX_CAP > 0 and 7 or 6
-  REFRESH_MS = TTL * 10
-  return 31
+local params_read
+do
+  local settings_read -- the last settings text parsed
+
+  -- The settings: their 27 words in record.lua's order (numbers, but the trigger).
+  local function settings(text)
+    local s = {}
+    for word in string.gmatch(text, '%S+') do s[#s + 1] = tonumber(word) or word end
+    W, THRESHOLD, MIN_SAMPLES, TTL, ANOMALY_CAP = s[1], s[2], s[3], s[4], s[5]
+    ID_TTL_MS, RATE, BURST = s[6] * 1000, s[7], s[8]
+    detection_setup(s[9], s[10], s[12], s[13])
+    TRIGGER_BASELINE, TRIGGER_FLAG = s[11] == 'baseline', s[11] == 'flag'
+    -- Trigger "baseline": its refractory period (in includes/baseline.lua) replaces the episode's.
+    P = { close_after = s[14], refractory = TRIGGER_BASELINE and 0 or s[15] }
+    FLATLINE, WARM_UNTIL, OUTBOX_CAP = s[16], s[3] + s[17], s[18]
+    baseline_setup(s[19], s[20], s[21], s[22], s[23], s[24], s[25], s[26], s[27])
+    KEYS_PER_RUN = OUTBOX_CAP > 0 and 7 or 6
+    REFRESH_MS = TTL * 10
+    settings_read = text
+  end
+
+  function params_read(argv)
+    if argv[1] ~= settings_read then settings(argv[1]) end
+    NOW, FULL, RUNS = tonumber(argv[2]), argv[3] == 'full', tonumber(argv[4])
+    return 5
+  end
 end
