@@ -1,7 +1,10 @@
+import type { Config } from '../config/load.js';
 import type { Reading } from '../schemas/event.js';
+import { type Metrics, processMetrics } from '../telemetry/metrics.js';
+import { connect } from './connection.js';
 import { type EventOutcome, eventOutcome } from './recorder.js';
 import { type DeviceRun, type RunResult, runsByDevice } from './record-script.js';
-import { type WritePath, apply } from './write-path.js';
+import { type WritePath, apply, createWritePath } from './write-path.js';
 
 /**
  * The detailed record, for tests and tools that compare every value's result (no function uses it): a
@@ -12,8 +15,23 @@ export interface DetailedRecorder {
   recordDetailed(readings: readonly Reading[]): Promise<EventOutcome[]>;
 }
 
+/**
+ * A detailed recorder on its own connection and write path, beside a store of the same configuration
+ * (not part of Store: no function uses it). Its calls are timed on `metrics` (the process's unless given).
+ */
+export function createDetailedRecorder(config: Config, metrics: Pick<Metrics, 'redisTimer'> = processMetrics()): DetailedRecorder & { close(): Promise<void> } {
+  const redis = connect(config);
+  const w = createWritePath(redis, config, metrics.redisTimer);
+  return {
+    recordDetailed: (readings) => recordDetailed(w, readings),
+    async close() {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
 /** Applies a batch on the write path `w` and returns every event's outcome, in batch order; a failed run fails it whole. */
-export async function recordDetailed(w: WritePath, readings: readonly Reading[]): Promise<EventOutcome[]> {
+async function recordDetailed(w: WritePath, readings: readonly Reading[]): Promise<EventOutcome[]> {
   const runs = runsByDevice(readings);
   const { results } = await apply(w, readings, runs, 'full');
   return outcomes(readings.length, runs, throwIfFailed(results));

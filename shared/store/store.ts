@@ -5,7 +5,6 @@ import { type Client, connect, storeError } from './connection.js';
 import { createHeadroom } from './headroom.js';
 import { type Reads, createReads } from './reads.js';
 import { type Outbox, createOutbox } from './outbox.js';
-import { type DetailedRecorder, recordDetailed } from './record-detailed.js';
 import { type Recorder, createRecorder } from './recorder.js';
 import { createWritePath } from './write-path.js';
 
@@ -14,11 +13,8 @@ export type { Outbox, OutboxEntry } from './outbox.js';
 export type { DeviceAnomalies, SeriesView, Totals } from './reads.js';
 export type { BatchAnomaly, BatchOutcome, EventOutcome, MetricResult } from './recorder.js';
 
-/**
- * What the functions do with Redis: the write path, the reads, health and shutdown. DetailedRecorder is
- * for tests only (no function calls it); it leaves once they call record-detailed.ts themselves.
- */
-export interface Store extends Recorder, DetailedRecorder, Reads {
+/** What the functions do with Redis: the write path, the reads, health and shutdown. */
+export interface Store extends Recorder, Reads {
   /** Whether Redis answers PING now (never throws). */
   ping(): Promise<boolean>;
   /**
@@ -46,9 +42,8 @@ export function createStore(config: Config, metrics: Pick<Metrics, 'redisTimer'>
   const redis = connect(config);
   const { redisTimer } = metrics;
   const writePath = createWritePath(redis, config, redisTimer);
-  const operations: Recorder & DetailedRecorder & Reads = {
+  const operations: Recorder & Reads = {
     ...createRecorder(writePath),
-    recordDetailed: (readings) => recordDetailed(writePath, readings),
     ...createReads(redis, config.seriesTtlSeconds, redisTimer),
   };
   const headroom = createHeadroom(config.readyMemoryHigh, config.readyMemoryLow);

@@ -9,16 +9,18 @@ import type { Reading } from '../../shared/schemas/event.js';
 import { StoreFullError, StoreUnavailableError } from '../../shared/store/errors.js';
 import { keys } from '../../shared/store/keys.js';
 import { decodeState } from '../../shared/store/series-state.js';
-import type { Store } from '../../shared/store/store.js';
+import { createDetailedRecorder } from '../../shared/store/record-detailed.js';
 import { registry } from '../../shared/telemetry/metrics.js';
 import { request, startApp, testConfig } from '../support/app.js';
+import { type DetailedStore, withDetailed } from '../support/detailed-store.js';
 
-const opened: Store[] = [];
+const opened: DetailedStore[] = [];
 afterAll(() => Promise.all(opened.map((s) => s.close())));
-function open(env: Record<string, string>): Store {
-  const { store } = createContext(loadConfig(env));
-  opened.push(store);
-  return store;
+function open(env: Record<string, string>): DetailedStore {
+  const { config, store, metrics } = createContext(loadConfig(env));
+  const detailed = withDetailed(store, config, metrics);
+  opened.push(detailed);
+  return detailed;
 }
 const readings = (device: string, values: number[]): Reading[] =>
   values.map((v, i) => ({ deviceId: device, timestamp: i, metrics: [['cpu', v]] }));
@@ -43,6 +45,7 @@ describe('the store', () => {
     const app = await startApp(ingestRoutes);
     const { config, store } = app.context;
     const raw = new Redis(config.redisUrl);
+    const detailed = createDetailedRecorder(config, app.context.metrics);
     try {
       // A key of the wrong type makes the script fail for this device only, at its first command.
       await raw.set(`${config.keyPrefix}dev:{broken}:s:cpu`, 'not a hash');
@@ -53,9 +56,10 @@ describe('the store', () => {
       expect((await store.series('fine'))[0]).toMatchObject({ metric: 'cpu', count: 1 });
       expect(await store.series('broken')).toEqual([]);
       // A caller that answers as a whole (the detailed record) gets the script's error itself.
-      await expect(store.recordDetailed([{ deviceId: 'broken', timestamp: Date.now(), metrics: [['cpu', 1]] }])).rejects.toThrow(/WRONGTYPE/);
+      await expect(detailed.recordDetailed([{ deviceId: 'broken', timestamp: Date.now(), metrics: [['cpu', 1]] }])).rejects.toThrow(/WRONGTYPE/);
     } finally {
       raw.disconnect();
+      await detailed.close();
       await app.close();
     }
   });

@@ -5,25 +5,27 @@ import { PROFILES } from '../../shared/detector/profiles.js';
 import type { DetectorParams, Outcome, ReplayParams } from '../../shared/detector/reference.js';
 import { createContext } from '../../shared/context.js';
 import type { Reading } from '../../shared/schemas/event.js';
-import type { MetricResult, Store } from '../../shared/store/store.js';
+import type { MetricResult } from '../../shared/store/store.js';
 import type { Rng } from '../../support/random.js';
 import { testConfig } from './app.js';
+import { type DetailedStore, withDetailed } from './detailed-store.js';
 
-const stores: Store[] = [];
+const stores: DetailedStore[] = [];
 
 /** Closes the stores storeFor made (a file's afterAll). */
 export async function closeStores(): Promise<void> {
   await Promise.all(stores.splice(0).map((s) => s.close()));
 }
 
-export function storeFor(params: ReplayParams): Store {
-  const store = createContext(testConfig({ ...detectorEnv({ ...PROFILES.default, ...params }), MAX_BATCH: '10000' })).store;
+export function storeFor(params: ReplayParams): DetailedStore {
+  const context = createContext(testConfig({ ...detectorEnv({ ...PROFILES.default, ...params }), MAX_BATCH: '10000' }));
+  const store = withDetailed(context.store, context.config, context.metrics);
   stores.push(store);
   return store;
 }
 
 /** Sends a stream of one series through the Lua script in calls of random size (value i at time `times[i]`, default i ms); returns every result. */
-export async function throughLua(store: Store, values: readonly number[], r: Rng, maxChunk: number, times?: readonly number[]): Promise<MetricResult[]> {
+export async function throughLua(store: DetailedStore, values: readonly number[], r: Rng, maxChunk: number, times?: readonly number[]): Promise<MetricResult[]> {
   const out: MetricResult[] = [];
   for (let i = 0; i < values.length; ) {
     const n = Math.min(values.length - i, r.int(1, maxChunk));
