@@ -161,7 +161,7 @@ try {
   // The keys, by kind.
   const kinds: Array<[string, RegExp]> = [
     ['window list (w:<metric>)', /^dev:\{[^}]+\}:w:/],
-    ['state hash (s:<metric>)', /^dev:\{[^}]+\}:s:/],
+    ['state hash (state)', /^dev:\{[^}]+\}:state$/],
     ['series index (series)', /^dev:\{[^}]+\}:series$/],
     ['event ids (ids)', /^dev:\{[^}]+\}:ids$/],
     ['rate bucket (rate)', /^dev:\{[^}]+\}:rate$/],
@@ -212,14 +212,15 @@ try {
 
   // Details of the two per-series kinds.
   const windows = pick(found.get('window list (w:<metric>)')!, 200);
-  const states = pick(found.get('state hash (s:<metric>)')!, 200);
+  const states = pick(found.get('state hash (state)')!, 200);
   const wp = redis.pipeline();
   for (const key of windows) wp.lrange(key, 0, -1);
   const windowTexts = (await wp.exec())!.map(([, v]) => v as string[]);
   const windowLength = windowTexts.reduce((s, v) => s + v.length, 0) / windowTexts.length;
   const windowText = windowTexts.flat().reduce((s, v) => s + v.length, 0) / windowTexts.flat().length;
   const sp = redis.pipeline();
-  for (const key of states) sp.hlen(key).hstrlen(key, 'state').hstrlen(key, 'hours');
+  const metric = METRICS[0]!.name;
+  for (const key of states) sp.hlen(key).hstrlen(key, metric).hstrlen(key, `${metric}:h`);
   const stateReplies = (await sp.exec())!.map(([, v]) => Number(v));
   const avg = (k: number) => stateReplies.filter((_, i) => i % 3 === k).reduce((s, x) => s + x, 0) / states.length;
   const withHours = stateReplies.filter((x, i) => i % 3 === 2 && x > 0).length / states.length;
@@ -258,7 +259,7 @@ try {
     if (i === 0 || i === rows.length) line(widths.map((w) => '-'.repeat(w)).join('  '));
   }
   line();
-  line(`window lists: ${fmt(windowLength, 1)} values of ${fmt(windowText, 2)} bytes of text on average; state hashes: ${fmt(avg(0), 2)} fields, "state" ${fmt(avg(1), 1)} bytes, "hours" (240 bytes) in ${fmt(100 * withHours)}%`);
+  line(`window lists: ${fmt(windowLength, 1)} values of ${fmt(windowText, 2)} bytes of text on average; device state hashes: ${fmt(avg(0), 2)} fields, a state ${fmt(avg(1), 1)} bytes, hours (240 bytes) in ${fmt(100 * withHours)}% of the series`);
   line(`device anomaly lists: ${fmt((100 * anomalyKeys.length) / DEVICES)}% of devices, ${fmt(anomalyLength, 1)} entries of ${fmt(anomalyText, 1)} bytes of JSON on average (capped at 100 per device; ${fmt((100 * anomalyLength) / (VALUES * METRIC_COUNT), 1)}% of the values were flagged)`);
 
   // The same bytes in other shapes, on scratch keys (the service is not changed).
@@ -267,10 +268,10 @@ try {
   const usage = async (key: string) => Number(await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
   const encoding = async (key: string) => String(await redis.object('ENCODING', key));
   const device = found.get('series index (series)')![0]!.slice(PREFIX.length).match(/^dev:\{([^}]+)\}/)![1]!;
-  const realState = await redis.hgetallBuffer(`${PREFIX}dev:{${device}}:s:${METRICS[0]!.name}`);
+  const realState = await redis.hgetallBuffer(`${PREFIX}dev:{${device}}:state`);
   const realWindow = await redis.lrangeBuffer(`${PREFIX}dev:{${device}}:w:${METRICS[0]!.name}`, 0, -1);
-  const stateBytes = realState.state!;
-  const hoursBytes = realState.hours ?? Buffer.alloc(240);
+  const stateBytes = realState[METRICS[0]!.name]!;
+  const hoursBytes = realState[`${METRICS[0]!.name}:h`] ?? Buffer.alloc(240);
   const numbers = realWindow.map((b) => Number(b.toString()));
   const doubles = Buffer.alloc(8 * numbers.length);
   numbers.forEach((x, i) => doubles.writeDoubleLE(x, 8 * i));

@@ -73,3 +73,29 @@ export function rewrite(packed: Buffer): Rewritten | 'current' | undefined {
   if (version === 1 && packed.length === 8 * V1.length) return fromV3(packed, version);
   return undefined;
 }
+
+/**
+ * An episode record kept as JSON (before layout v4) in the packed form the service reads (10 doubles,
+ * shared/store/episode-record.ts): an open one's end and peak, which are read only once it closes, are
+ * its opening; undefined when the text is no record of ours.
+ */
+export function packEpisode(raw: Buffer): Buffer | undefined {
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(raw.toString()) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const number = (name: string, otherwise?: number) => (typeof json[name] === 'number' ? json[name] : otherwise);
+  const start = number('start');
+  const value = number('value');
+  const score = number('score');
+  const fields = [
+    start, number('end', start), value, score, number('likelihood'), number('detected_at'),
+    number('peak_score', score), number('peak_value', value), number('peak_at', start), number('closed_at', 0),
+  ];
+  if (fields.some((field) => field === undefined)) return undefined;
+  const out = Buffer.alloc(80);
+  fields.forEach((field, i) => out.writeDoubleLE(field!, 8 * i));
+  return out;
+}

@@ -1,56 +1,93 @@
-// npm run migrate: rewrites the series states of a store written by an earlier version in the one
-// layout the service reads (v6), in place (scan, rewrite, report); their expiry is kept. The service
-// does not read another layout: a series left as it was is rebuilt from its window on its next write,
-// its counts and detection state starting again.
+// npm run migrate: rewrites a store written by an earlier version in the one layout the service reads:
+// series states (layouts v1 to v6 in a key per series) in layout v6 in their device's state hash,
+// keeping their expiry, and episode records kept as JSON (before layout v4) packed; scan, rewrite,
+// report. The service reads neither older form: a series left as it was starts again, rebuilt from its
+// window on its next write; an episode record left in JSON is not listed.
 import { Cluster, type Redis } from 'ioredis';
 import { configFromEnvOrExit } from '../shared/config/load.js';
 import { connect } from '../shared/store/connection.js';
-import { STATE_FIELD } from '../shared/store/series-state.js';
+import { keys } from '../shared/store/keys.js';
 import { CommandFailure, parseCommandLine, runCommand } from '../support/cli.js';
-import { type Rewritten, rewrite } from './migrate-layouts.js';
+import { type Rewritten, packEpisode, rewrite } from './migrate-layouts.js';
 
-// Writes the new fields only if the state is still the one that was read (a write in between wins).
-const SWAP = `if redis.call('HGET', KEYS[1], 'state') ~= ARGV[1] then return 0 end
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'state', ARGV[2], 'hours', ARGV[3]) else redis.call('HSET', KEYS[1], 'state', ARGV[2]) end
+// Moves a series' state (v6) from its key into the device's state hash, its hours too, and the key's
+// expiry onto the hash when it is later; only if the state is still the one that was read (0), and not
+// over a state the service has written there since (1: the old key is dropped); 2: moved.
+const MOVE = `if redis.call('HGET', KEYS[1], 'state') ~= ARGV[1] then return 0 end
+local hours = ARGV[3] ~= '' and ARGV[3] or redis.call('HGET', KEYS[1], 'hours')
+local moved = redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[2])
+if moved == 1 then
+  if hours then redis.call('HSET', KEYS[2], ARGV[4] .. ':h', hours) end
+  local ttl, have = redis.call('PTTL', KEYS[1]), redis.call('PTTL', KEYS[2])
+  if ttl > 0 and (have < 0 or ttl > have) then redis.call('PEXPIRE', KEYS[2], ttl) end
+end
+redis.call('DEL', KEYS[1])
+return moved + 1`;
+
+// Replaces an episode record only if it is still the one that was read.
+const SWAP = `if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1`;
 
-/** What a migration found: states per layout it rewrote, already current, left unread (another layout), and changed while it ran. */
+/** What a migration found: series states per layout it moved (and rewrote), left unread (another layout), changed while it ran; episode records packed or left. */
 export type Report = Record<string, number>;
 
-/** Rewrites every series state under `prefix` (all masters of a Cluster); with `dryRun`, only counts. */
+const UNKNOWN = 'unknown (left; rebuilt from its window on its next write)';
+
+/** Migrates every series state and episode record under `prefix` (all masters of a Cluster); with `dryRun`, only counts. */
 export async function migrateStore(client: Redis | Cluster, prefix: string, dryRun = false): Promise<Report> {
   const report: Report = {};
-  const state = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}dev:\\{.+\\}:s:[a-z0-9_]+$`);
+  const count = (outcome: string) => (report[outcome] = (report[outcome] ?? 0) + 1);
+  const quoted = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const series = new RegExp(`^${quoted}dev:\\{(.+)\\}:s:([a-z0-9_]+)$`);
+  const records = new RegExp(`^${quoted}dev:\\{.+\\}:episode$`);
   const nodes = client instanceof Cluster ? client.nodes('master') : [client];
   for (const node of nodes) {
-    for await (const batch of node.scanStream({ match: `${prefix}dev:*:s:*`, count: 1000 })) {
-      for (const key of (batch as string[]).filter((k) => state.test(k))) {
-        const outcome = await migrateKey(client, key.slice(prefix.length), dryRun);
-        report[outcome] = (report[outcome] ?? 0) + 1;
+    for await (const batch of node.scanStream({ match: `${prefix}dev:*`, count: 1000 })) {
+      for (const key of batch as string[]) {
+        const found = series.exec(key);
+        if (found) count(await migrateSeries(client, found[1]!, found[2]!, dryRun));
+        else if (records.test(key)) for (const outcome of await migrateRecords(client, key.slice(prefix.length), dryRun)) count(outcome);
       }
     }
   }
+  for (const outcome of await migrateRecords(client, keys.episodeRecords, dryRun)) count(outcome);
   return report;
 }
 
-async function migrateKey(client: Redis | Cluster, key: string, dryRun: boolean): Promise<string> {
-  const packed = await client.hgetBuffer(key, STATE_FIELD);
+async function migrateSeries(client: Redis | Cluster, device: string, metric: string, dryRun: boolean): Promise<string> {
+  const key = `dev:{${device}}:s:${metric}`;
+  const packed = await client.hgetBuffer(key, 'state');
   if (!packed) return 'gone';
   const found = rewrite(packed);
-  if (found === 'current') return 'v6 (current)';
-  if (!found) return 'unknown (left; rebuilt from its window on its next write)';
-  if (dryRun || (await swap(client, key, packed, found)) === 1) return `${found.from} → v6`;
-  return 'written meanwhile (left)';
+  if (!found) return UNKNOWN;
+  const to: Rewritten = found === 'current' ? { from: 'v6', state: packed } : found;
+  const label = found === 'current' ? 'v6 (moved to the device\'s state hash)' : `${to.from} → v6`;
+  if (dryRun) return label;
+  const moved = (await client.eval(MOVE, 2, key, keys.deviceState(device), packed, to.state, to.hours ?? '', metric)) as number;
+  return moved === 2 ? label : 'written meanwhile (left)';
 }
 
-const swap = (client: Redis | Cluster, key: string, old: Buffer, to: Rewritten) => client.eval(SWAP, 1, key, old, to.state, to.hours ?? '') as Promise<number>;
+/** The JSON records of one episode hash packed (what the service reads); one outcome per JSON record. */
+async function migrateRecords(client: Redis | Cluster, key: string, dryRun: boolean): Promise<string[]> {
+  const outcomes: string[] = [];
+  for (const [id, raw] of Object.entries(await client.hgetallBuffer(key))) {
+    if (raw.length === 80) continue;
+    const record = packEpisode(raw);
+    if (!record) outcomes.push('episode record unknown (left)');
+    else if (dryRun || (await client.eval(SWAP, 1, key, id, raw, record)) === 1) outcomes.push('episode record JSON → packed');
+    else outcomes.push('episode record written meanwhile (left)');
+  }
+  return outcomes;
+}
 
 if (process.argv[1]?.endsWith('migrate.ts')) {
   const { values } = parseCommandLine({
     usage: 'npm run migrate -- [--dry-run]',
     summary: [
-      'Rewrites the series states of a store written by an earlier version (layouts v1 to v5) in the one layout the',
-      'service reads (v6), in place, keeping their expiry; prints what it found. Uses the service\'s REDIS_URL and KEY_PREFIX.',
+      'Rewrites a store written by an earlier version in the one layout the service reads: series states (layouts v1',
+      'to v6, a key per series) in layout v6 in their device\'s state hash, keeping their expiry, and episode records',
+      'kept as JSON packed; prints what it found. Uses the service\'s REDIS_URL and KEY_PREFIX.',
     ].join('\n'),
     options: { 'dry-run': { type: 'boolean', doc: 'count what would be rewritten, write nothing' } },
     examples: ['REDIS_URL=redis://127.0.0.1:6379 npm run migrate -- --dry-run', 'REDIS_URL=redis://127.0.0.1:6379 npm run migrate'],
@@ -67,7 +104,7 @@ if (process.argv[1]?.endsWith('migrate.ts')) {
       });
       const rows = Object.entries(report);
       for (const [what, count] of rows) process.stdout.write(`${count.toLocaleString('en-US')} ${what}\n`);
-      if (rows.length === 0) process.stdout.write('no series states under this prefix\n');
+      if (rows.length === 0) process.stdout.write('nothing to migrate under this prefix\n');
     } finally {
       client.disconnect();
     }

@@ -54,7 +54,11 @@ export function batchOutcome(readings: readonly Reading[], runs: readonly Device
   outcome.storeFull.sort((a, b) => a - b);
   outcome.anomalies = flagged.map(({ at, stored }) => ({ index: at.index, ...presentAnomaly(stored) }));
   // An episode the batch opened and closed again shows closed, with its peak.
-  outcome.alerts = episodes.filter((e) => e.opened !== undefined).map((e) => ({ index: e.opened!, ...presentEpisode(parseEpisode(e.record, e.id, readings[e.opened!]!.deviceId)) }));
+  // record.lua packs every record it replies (parseEpisode reads them all).
+  outcome.alerts = episodes.flatMap((e) => {
+    const stored = e.opened !== undefined && parseEpisode(e.record, e.id, readings[e.opened]!.deviceId);
+    return stored ? [{ index: e.opened!, ...presentEpisode(stored) }] : [];
+  });
   outcome.duplicates.sort((a, b) => a - b);
   outcome.rateLimited.sort((a, b) => a.index - b.index);
   return outcome;

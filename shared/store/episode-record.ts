@@ -41,12 +41,12 @@ const PACKED_BYTES = 80;
 
 /**
  * A record as the episode hashes hold it (the device's, written by record.lua, and the global one,
- * written by tally.lua): packed, or JSON as versions before layout v4 stored it (never 80 bytes long).
- * The packed form leaves the device and metric to the id: `<start>/<metric>` in the device's hash,
- * `<device>/<start>/<metric>` in the global one (neither contains a '/').
+ * written by tally.lua), packed; undefined for another form (JSON, as versions before layout v4 kept
+ * it: `npm run migrate` packs those). The device and metric are in the id: `<start>/<metric>` in the
+ * device's hash, `<device>/<start>/<metric>` in the global one (neither contains a '/').
  */
-export function parseEpisode(raw: Buffer, id: string, device?: string): StoredEpisode {
-  if (raw.length !== PACKED_BYTES) return JSON.parse(raw.toString()) as StoredEpisode;
+export function parseEpisode(raw: Buffer, id: string, device?: string): StoredEpisode | undefined {
+  if (raw.length !== PACKED_BYTES) return undefined;
   const parts = id.split('/');
   const d = (i: number) => raw.readDoubleLE(8 * i);
   const closedAt = d(9);

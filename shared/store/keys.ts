@@ -21,7 +21,10 @@ export const keys = {
   /** hash: the device's rate-limit token bucket. */
   rateBucket: (device: string) => `dev:{${device}}:rate`,
   window: (device: string, metric: string) => `dev:{${device}}:w:${metric}`,
-  state: (device: string, metric: string) => `dev:{${device}}:s:${metric}`,
+  /** hash: the states of the device's series, field `<metric>` (packed: shared/store/series-state.ts) and
+   * `<metric>:h` (the baseline method's hours); a series whose state was refreshed longer than the TTL ago
+   * has expired (record.lua drops its fields when it leaves the device's index). */
+  deviceState: (device: string) => `dev:{${device}}:state`,
   /** zset: device → last write (ms); the index of known devices. The global keys share the hash
    * tag {global}, so the tally script updates them together on Redis Cluster too. */
   devices: '{global}:devices',

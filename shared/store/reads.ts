@@ -4,7 +4,7 @@ import { type AnomalyRecord, type StoredAnomaly, presentAnomaly } from './anomal
 import { type EpisodeRecord, parseEpisode, presentEpisode } from './episode-record.js';
 import type { Client } from './connection.js';
 import { keys } from './keys.js';
-import { STATE_FIELD, decodeState } from './series-state.js';
+import { decodeState } from './series-state.js';
 import { totalsShards } from './totals-target.js';
 
 export interface SeriesView {
@@ -61,20 +61,7 @@ export interface Reads {
 export function createReads(redis: Client, seriesTtlSeconds: number, redisTimer: RedisTimer): Reads {
   const ttlMs = seriesTtlSeconds * 1000;
   return {
-    async series(device, metric, history = false) {
-      const done = redisTimer('series');
-      const metrics = metric ? [metric] : (await redis.zrangebyscore(keys.seriesIndex(device), Date.now() - ttlMs, '+inf')).sort();
-      const rows = await Promise.all(metrics.map((m) => redis.hgetBuffer(keys.state(device, m), STATE_FIELD)));
-      const views = rows.flatMap((packed, i) => seriesView(metrics[i]!, packed));
-      // The last `samples` values of the list: what the detector holds (the list can be longer for a
-      // moment after WINDOW_SIZE was lowered, until the next write trims it).
-      if (history) {
-        const windows = await Promise.all(views.map((v) => (v.samples > 0 ? redis.lrange(keys.window(device, v.metric), -v.samples, -1) : [])));
-        views.forEach((view, i) => (view.window = windows[i]!.map(Number)));
-      }
-      done();
-      return views;
-    },
+    series: (device, metric, history = false) => readSeries(redis, ttlMs, redisTimer, device, metric, history),
 
     async devices(limit) {
       const flat = await redis.zrevrangebyscore(keys.devices, '+inf', Date.now() - ttlMs, 'WITHSCORES', 'LIMIT', 0, limit);
@@ -100,7 +87,10 @@ export function createReads(redis: Client, seriesTtlSeconds: number, redisTimer:
       const ids = await redis.lrange(device ? keys.deviceEpisodes(device) : keys.episodes, 0, limit - 1);
       if (ids.length === 0) return [];
       const records = await redis.hmgetBuffer(device ? keys.deviceEpisodeRecords(device) : keys.episodeRecords, ...ids);
-      return records.flatMap((raw, i) => (raw ? [presentEpisode(parseEpisode(raw, ids[i]!, device))] : []));
+      return records.flatMap((raw, i) => {
+        const stored = raw && parseEpisode(raw, ids[i]!, device);
+        return stored ? [presentEpisode(stored)] : [];
+      });
     },
 
     topAnomalousDevices: (limit) => topAnomalousDevices(redis, limit, redisTimer),
@@ -115,6 +105,24 @@ export function createReads(redis: Client, seriesTtlSeconds: number, redisTimer:
       return { devices, series };
     },
   };
+}
+
+/** The series of a device (all its live metrics, or one): its states in one HMGET, with `history` their windows. */
+async function readSeries(redis: Client, ttlMs: number, redisTimer: RedisTimer, device: string, metric: string | undefined, history: boolean) {
+  const done = redisTimer('series');
+  const aliveSince = Date.now() - ttlMs;
+  const metrics = metric ? [metric] : (await redis.zrangebyscore(keys.seriesIndex(device), aliveSince, '+inf')).sort();
+  const rows = metrics.length > 0 ? await redis.hmgetBuffer(keys.deviceState(device), ...metrics) : [];
+  // A state refreshed longer than the TTL ago belongs to a series that expired (its fields wait for the index's clean-up).
+  const views = rows.flatMap((packed, i) => seriesView(metrics[i]!, packed, aliveSince));
+  // The last `samples` values of the list: what the detector holds (the list can be longer for a
+  // moment after WINDOW_SIZE was lowered, until the next write trims it).
+  if (history) {
+    const windows = await Promise.all(views.map((v) => (v.samples > 0 ? redis.lrange(keys.window(device, v.metric), -v.samples, -1) : [])));
+    views.forEach((view, i) => (view.window = windows[i]!.map(Number)));
+  }
+  done();
+  return views;
 }
 
 /**
@@ -139,9 +147,9 @@ function rankDevices(newestFirst: readonly string[], limit: number): DeviceAnoma
     .map(([device_id, anomalies]) => ({ device_id, anomalies }));
 }
 
-function seriesView(metric: string, packed: Buffer | null): SeriesView[] {
+function seriesView(metric: string, packed: Buffer | null, aliveSince: number): SeriesView[] {
   const state = decodeState(packed);
-  if (!state) return [];
+  if (!state || state.refreshed < aliveSince) return [];
   return [
     {
       metric,

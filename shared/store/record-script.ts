@@ -130,9 +130,9 @@ export function encodeRecord(runs: readonly DeviceRun[], readings: readonly Read
   const outboxCap = outboxCapOf(config);
   const args: Array<string | number> = [settingsOf(config), now, mode, runs.length];
   for (const { device, metrics, events } of runs) {
-    keyList.push(keys.seriesIndex(device), keys.deviceAnomalies(device), keys.eventIds(device), keys.rateBucket(device), keys.deviceEpisodes(device), keys.deviceEpisodeRecords(device));
+    keyList.push(keys.seriesIndex(device), keys.deviceAnomalies(device), keys.eventIds(device), keys.rateBucket(device), keys.deviceEpisodes(device), keys.deviceEpisodeRecords(device), keys.deviceState(device));
     if (outboxCap > 0) keyList.push(keys.outbox(device));
-    for (const metric of metrics) keyList.push(keys.window(device, metric), keys.state(device, metric));
+    for (const metric of metrics) keyList.push(keys.window(device, metric));
     args.push(device, metrics.length, ...metrics, events.length);
     for (const index of events) {
       const reading = readings[index]!;

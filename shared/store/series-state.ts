@@ -2,7 +2,7 @@ import { BASELINE_STORED } from '../detector/baseline.js';
 import { normalCdf, scoreOf } from '../detector/detection.js';
 
 /**
- * The state hash of a series holds its state in one field, `state`: little-endian doubles written by
+ * The state hash of a device holds each series' state in one field, `<metric>`: little-endian doubles written by
  * shared/store/lua/record.lua with struct.pack (exact, and far cheaper for the script than text
  * fields); the header of lua/includes/series-state.lua documents the one layout (v6): the series' 27 (the window's sums, the
  * detection's state and the last value's results), the baseline method's 12, and 10 more while an
@@ -19,7 +19,8 @@ export const EPISODE_FIELDS = [
 ] as const;
 /** Bytes of a state with no episode open, and where the episode's fields start. */
 export const STATE_BYTES = 8 * (SERIES_FIELDS.length + BASELINE_STORED);
-export const STATE_FIELD = 'state';
+/** The field of a series' hour-of-day table in its device's state hash (keys.deviceState), beside `<metric>`, its state. */
+export const hoursField = (metric: string) => `${metric}:h`;
 
 type Field = Exclude<(typeof SERIES_FIELDS)[number], 'bits' | 'd' | 'variance'> | (typeof EPISODE_FIELDS)[number];
 export type SeriesState = Record<Field | 'anomaly' | 'score' | 'likelihood', number>;

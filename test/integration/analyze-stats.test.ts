@@ -119,10 +119,10 @@ describe('GET /stats and /devices', () => {
     const { config } = api.context;
     const redis = new Redis(config.redisUrl);
     const found = await redis.keys(`${config.keyPrefix}dev:*`);
-    // dev-a: series index, anomaly list, episode ids and records (its flag opened an episode), and
-    // window + state of cpu and rps; dev-b: series index (no anomaly yet, so none of those), window +
-    // state of memory.
-    expect(found.length).toBe(8 + 3);
+    // dev-a: series index, anomaly list, episode ids and records (its flag opened an episode), state
+    // hash, and the windows of cpu and rps; dev-b: series index (no anomaly yet, so none of those),
+    // state hash, window of memory.
+    expect(found.length).toBe(7 + 3);
     for (const key of found) {
       const ttl = await redis.ttl(key);
       expect(ttl, key).toBeGreaterThan(3500);

@@ -84,7 +84,7 @@ describe('the expiry of a series is pushed back by its writes', () => {
   // The key layout of docs/development.md ("How state is kept"), under this file's KEY_PREFIX.
   const seriesKeys = (device: string) => {
     const p = app.context.config.keyPrefix;
-    return { window: `${p}dev:{${device}}:w:cpu`, state: `${p}dev:{${device}}:s:cpu`, index: `${p}dev:{${device}}:series` };
+    return { window: `${p}dev:{${device}}:w:cpu`, state: `${p}dev:{${device}}:state`, index: `${p}dev:{${device}}:series` };
   };
   const pttls = async (device: string) => {
     const k = seriesKeys(device);
@@ -116,6 +116,39 @@ describe('the expiry of a series is pushed back by its writes', () => {
     // The index scores the metric by the time of its last refresh.
     expect(Number(await redis.zscore(k.index, 'cpu')) - firstScore).toBeGreaterThan(REFRESH_MS);
     expect((await app.context.store.series('refreshed'))[0]).toMatchObject({ count: 2, value: 2 });
+  });
+
+  it("expires a series that stops while its device goes on: its state is no longer read, and its fields leave the device's hash", async () => {
+    const k = seriesKeys('aging');
+    const stateOf = async () => (await redis.hgetallBuffer(k.state)) as Record<string, Buffer>;
+    expect((await request(`${app.url}/ingest/batch`, { body: [1, 2, 3].map((cpu) => ({ device_id: 'aging', cpu })) })).status).toBe(202);
+    // As the TTL would leave it: refreshed (and indexed) longer ago than the TTL, its window expired.
+    const old = Date.now() - TTL_MS - 1000;
+    const aged = Buffer.from((await stateOf()).cpu!);
+    aged.writeDoubleLE(old, 10 * 8);
+    await redis.hset(k.state, 'cpu', aged);
+    await redis.zadd(k.index, old, 'cpu');
+    await redis.del(k.window);
+    expect(await app.context.store.series('aging', 'cpu')).toEqual([]);
+    // Another metric of the device: its refresh clears the expired series from the index and the hash.
+    expect((await request(`${app.url}/ingest`, { body: { device_id: 'aging', mem: 5 } })).status).toBe(202);
+    expect(Object.keys(await stateOf())).toEqual(['mem']);
+    expect(await redis.zrange(k.index, '0', '-1')).toEqual(['mem']);
+    expect((await app.context.store.series('aging')).map((v) => v.metric)).toEqual(['mem']);
+    // The metric again: a new series, as after its keys expired.
+    expect((await request(`${app.url}/ingest`, { body: { device_id: 'aging', cpu: 7 } })).status).toBe(202);
+    expect((await app.context.store.series('aging', 'cpu'))[0]).toMatchObject({ count: 1, samples: 1, value: 7 });
+  });
+
+  it('starts a series again over a state older than the TTL that no clean-up has removed yet', async () => {
+    const k = seriesKeys('stale');
+    expect((await request(`${app.url}/ingest/batch`, { body: [1, 2, 3].map((cpu) => ({ device_id: 'stale', cpu })) })).status).toBe(202);
+    const aged = Buffer.from((await redis.hgetBuffer(k.state, 'cpu'))!);
+    aged.writeDoubleLE(Date.now() - TTL_MS - 1000, 10 * 8);
+    await redis.hset(k.state, 'cpu', aged);
+    await redis.del(k.window);
+    expect((await request(`${app.url}/ingest`, { body: { device_id: 'stale', cpu: 9 } })).status).toBe(202);
+    expect((await app.context.store.series('stale', 'cpu'))[0]).toMatchObject({ count: 1, samples: 1, value: 9, anomalies: 0 });
   });
 
   it("sets the device's episode list and records to expire when made, and pushes them back with its series", async () => {

@@ -1,11 +1,13 @@
-// npm run migrate: a store written by an earlier version (series state layouts v1 to v5) rewritten in
-// the one layout the service reads (v6), in place; what the service does with a state it does not read.
+// npm run migrate: a store written by an earlier version (series state layouts v1 to v6 in a key per
+// series, episode records in JSON) rewritten in the one layout the service reads (v6 in the device's
+// state hash, packed records); what the service does with a state it does not read.
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { apiRoutes } from '../../functions/api.js';
 import { keys } from '../../shared/store/keys.js';
-import { STATE_FIELD, decodeState } from '../../shared/store/series-state.js';
-import { rewrite } from '../../scripts/migrate-layouts.js';
+import { parseEpisode } from '../../shared/store/episode-record.js';
+import { decodeState, hoursField } from '../../shared/store/series-state.js';
+import { packEpisode, rewrite } from '../../scripts/migrate-layouts.js';
 import { migrateStore } from '../../scripts/migrate.js';
 import { type TestApp, request, startApp } from '../support/app.js';
 
@@ -62,6 +64,15 @@ describe('the layouts of earlier versions, rewritten', () => {
     expect(v1).toMatchObject({ version: 6, count: 500, anomalies: 7, avg: 11, anomaly: 1, sh: 0, lc: 0, ep: 0, episodes: 0 });
   });
 
+  it('episode records in JSON, open and closed, packed as the service reads them; other text left', () => {
+    const opened = { device_id: 'd', metric: 'cpu', start: 1000, end: null, value: 20, score: 0.99, likelihood: 0.7, detected_at: 1500 };
+    expect(parseEpisode(packEpisode(Buffer.from(JSON.stringify(opened)))!, '1000/cpu', 'd')).toEqual(opened);
+    const closed = { ...opened, end: 4000, peak_score: 0.999, peak_value: 25, peak_at: 3000, closed_at: 5000 };
+    expect(parseEpisode(packEpisode(Buffer.from(JSON.stringify(closed)))!, 'd/1000/cpu')).toEqual(closed);
+    for (const text of ['not json', '{"start": 1}', '[]']) expect(packEpisode(Buffer.from(text))).toBeUndefined();
+    expect(parseEpisode(Buffer.from(JSON.stringify(closed)), 'd/1000/cpu')).toBeUndefined();
+  });
+
   it('leaves what no layout of ours reads, and calls v6 current', () => {
     expect(rewrite(packed(...series(6), ...Array(12).fill(0)))).toBe('current');
     for (const state of [packed(4, 1, 2), packed(7, ...series(4).slice(1)), packed(5, ...series(5).slice(1)), Buffer.from('cpu'), Buffer.alloc(0)]) {
@@ -75,7 +86,7 @@ describe('npm run migrate on a store', () => {
   afterAll(() => Promise.all(apps.map((a) => a.close())));
   const at = (i: number) => new Date(1_700_000_000_000 + i * 1000).toISOString();
 
-  it('rewrites the series a v4 build left, keeping their counts and expiry; the service then carries them on; a second run finds them current', async () => {
+  it('moves the series an earlier build left into their device hashes, rewriting v4, keeping counts, hours and expiry; the service then carries them on; a second run finds nothing to move', async () => {
     const served = await startApp(apiRoutes);
     apps.push(served);
     const { keyPrefix, redisUrl } = served.context.config;
@@ -83,25 +94,54 @@ describe('npm run migrate on a store', () => {
     const send = (device: string, from: number, values: number[]) =>
       request(`${served.url}/ingest/batch`, { body: values.map((cpu, i) => ({ device_id: device, timestamp: at(from + i), cpu })) });
     const values = Array.from({ length: 60 }, (_, i) => 10 + (i % 7));
+    const hours = Buffer.alloc(240, 7);
     try {
-      for (const device of ['old', 'other']) expect((await send(device, 0, values)).status).toBe(202);
-      // As a v4 build would have left them: the first 27 doubles, version 4.
-      for (const device of ['old', 'other']) {
-        const v6 = (await redis.hgetBuffer(keys.state(device, 'cpu'), STATE_FIELD))!;
+      for (const device of ['old', 'other', 'current']) expect((await send(device, 0, values)).status).toBe(202);
+      // As earlier builds left them: a key per series, `dev:{d}:s:<metric>` (field state, and hours), expiring
+      // as the series does; v4 keeps the first 27 doubles, version 4.
+      for (const device of ['old', 'other', 'current']) {
+        const v6 = (await redis.hgetBuffer(keys.deviceState(device), 'cpu'))!;
+        const ttl = await redis.pttl(keys.deviceState(device));
         const v4 = Buffer.from(v6.subarray(0, 27 * 8));
         v4.writeDoubleLE(4, 0);
-        await redis.hset(keys.state(device, 'cpu'), STATE_FIELD, v4);
+        const old = `dev:{${device}}:s:cpu`;
+        await redis.hset(old, 'state', device === 'current' ? v6 : v4, ...(device === 'current' ? ['hours', hours] : []));
+        await redis.pexpire(old, ttl);
+        await redis.del(keys.deviceState(device));
       }
-      await redis.hset(keys.state('junk', 'cpu'), STATE_FIELD, 'not a state');
-      const before = await redis.ttl(keys.state('old', 'cpu'));
+      await redis.hset('dev:{junk}:s:cpu', 'state', 'not a state');
+      const before = await redis.ttl('dev:{old}:s:cpu');
       expect(before).toBeGreaterThan(0);
       const report = await migrateStore(redis, keyPrefix);
-      expect(report).toEqual({ 'v4 → v6': 2, 'unknown (left; rebuilt from its window on its next write)': 1 });
-      expect(await redis.ttl(keys.state('old', 'cpu'))).toBeGreaterThan(before - 5);
-      expect(decodeState(await redis.hgetBuffer(keys.state('old', 'cpu'), STATE_FIELD))).toMatchObject({ version: 6, count: 60 });
+      expect(report).toEqual({ 'v4 → v6': 2, "v6 (moved to the device's state hash)": 1, 'unknown (left; rebuilt from its window on its next write)': 1 });
+      expect(await redis.exists('dev:{old}:s:cpu', 'dev:{current}:s:cpu')).toBe(0);
+      expect(await redis.ttl(keys.deviceState('old'))).toBeGreaterThan(before - 5);
+      expect(decodeState(await redis.hgetBuffer(keys.deviceState('old'), 'cpu'))).toMatchObject({ version: 6, count: 60 });
+      expect(await redis.hgetBuffer(keys.deviceState('current'), hoursField('cpu'))).toEqual(hours);
       expect((await send('old', 60, [12])).status).toBe(202);
       expect((await request(`${served.url}/analyze?device=old`)).body.series[0]).toMatchObject({ count: 61 });
-      expect(await migrateStore(redis, keyPrefix, true)).toEqual({ 'v6 (current)': 2, 'unknown (left; rebuilt from its window on its next write)': 1 });
+      expect((await request(`${served.url}/analyze?device=current`)).body.series[0]).toMatchObject({ count: 60 });
+      expect(await migrateStore(redis, keyPrefix, true)).toEqual({ 'unknown (left; rebuilt from its window on its next write)': 1 });
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('does not move a state over one the service has written since: the newer stays, the old key goes', async () => {
+    const served = await startApp(apiRoutes);
+    apps.push(served);
+    const { keyPrefix, redisUrl } = served.context.config;
+    const redis = new Redis(redisUrl, { keyPrefix });
+    try {
+      const body = [1, 2, 3].map((cpu, i) => ({ device_id: 'both', timestamp: at(i), cpu }));
+      expect((await request(`${served.url}/ingest/batch`, { body })).status).toBe(202);
+      const current = (await redis.hgetBuffer(keys.deviceState('both'), 'cpu'))!;
+      const older = Buffer.from(current);
+      older.writeDoubleLE(1, 8 * 8); // count
+      await redis.hset('dev:{both}:s:cpu', 'state', older);
+      expect(await migrateStore(redis, keyPrefix)).toEqual({ 'written meanwhile (left)': 1 });
+      expect(await redis.exists('dev:{both}:s:cpu')).toBe(0);
+      expect(await redis.hgetBuffer(keys.deviceState('both'), 'cpu')).toEqual(current);
     } finally {
       redis.disconnect();
     }
@@ -116,10 +156,10 @@ describe('npm run migrate on a store', () => {
     try {
       const body = values.map((cpu, i) => ({ device_id: 'v4', timestamp: at(i), cpu }));
       expect((await request(`${served.url}/ingest/batch`, { body })).status).toBe(202);
-      const v6 = (await redis.hgetBuffer(keys.state('v4', 'cpu'), STATE_FIELD))!;
+      const v6 = (await redis.hgetBuffer(keys.deviceState('v4'), 'cpu'))!;
       const v4 = Buffer.from(v6.subarray(0, 27 * 8));
       v4.writeDoubleLE(4, 0);
-      await redis.hset(keys.state('v4', 'cpu'), STATE_FIELD, v4);
+      await redis.hset(keys.deviceState('v4'), 'cpu', v4);
       expect((await request(`${served.url}/analyze?device=v4`)).body.series).toEqual([]);
       const reply = await request(`${served.url}/ingest`, { body: { device_id: 'v4', timestamp: at(60), cpu: 13 } });
       expect(reply.status).toBe(202);

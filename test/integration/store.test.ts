@@ -48,7 +48,7 @@ describe('the store', () => {
     const detailed = createDetailedRecorder(config, app.context.metrics);
     try {
       // A key of the wrong type makes the script fail for this device only, at its first command.
-      await raw.set(`${config.keyPrefix}dev:{broken}:s:cpu`, 'not a hash');
+      await raw.set(`${config.keyPrefix}dev:{broken}:state`, 'not a hash');
       const reply = await request(`${app.url}/batch`, { body: [{ device_id: 'fine', cpu: 1 }, { device_id: 'broken', cpu: 2, rps: 3 }] });
       expect(reply.status).toBe(500);
       expect(reply.body).toEqual({ error: 'internal', message: 'Internal error' });

@@ -6,7 +6,7 @@ import { PROFILES } from '../../shared/detector/profiles.js';
 import type { DetectorParams } from '../../shared/detector/params.js';
 import { replay } from '../../shared/detector/reference.js';
 import { keys } from '../../shared/store/keys.js';
-import { STATE_FIELD } from '../../shared/store/series-state.js';
+import { hoursField } from '../../shared/store/series-state.js';
 import { registry } from '../../shared/telemetry/metrics.js';
 import { rng } from '../../support/random.js';
 import { migrateStore } from '../../scripts/migrate.js';
@@ -287,6 +287,9 @@ describe('the episode lists, capped', () => {
 });
 
 describe('state kept across versions and profiles', () => {
+  // Where versions before the device's state hash kept a series' state (field `state`, and `hours`).
+  const oldStateKey = (device: string) => `dev:{${device}}:s:cpu`;
+
   it('carries on a series stored in layout v1 once npm run migrate has rewritten it: its counts kept, its detection state fresh', async () => {
     const api = await app(EPISODES);
     const redis = new Redis(api.context.config.redisUrl, { keyPrefix: api.context.config.keyPrefix });
@@ -295,7 +298,7 @@ describe('state kept across versions and profiles', () => {
       const v1 = Buffer.alloc(17 * 8);
       [1, 10, 11, 0, 10, 0, 0, 10, 500, 7, Date.now(), 12, 11, 1, 0, T0, Date.now()].forEach((x, i) => v1.writeDoubleLE(x, 8 * i));
       await redis.rpush(keys.window('old', 'cpu'), ...BASELINE.map(String));
-      await redis.hset(keys.state('old', 'cpu'), STATE_FIELD, v1);
+      await redis.hset(oldStateKey('old'), 'state', v1);
       await redis.zadd(keys.seriesIndex('old'), Date.now(), 'cpu');
       expect(await migrateStore(redis, api.context.config.keyPrefix)).toEqual({ 'v1 → v6': 1 });
       const before = (await request(`${api.url}/analyze?device=old`)).body.series[0];
@@ -320,7 +323,7 @@ describe('state kept across versions and profiles', () => {
       fields.forEach((x, i) => v2.writeDoubleLE(x, 8 * i));
       v2.writeDoubleLE(1, 36 * 8); // same
       await redis.rpush(keys.window('v2', 'cpu'), ...BASELINE.map(String));
-      await redis.hset(keys.state('v2', 'cpu'), STATE_FIELD, v2);
+      await redis.hset(oldStateKey('v2'), 'state', v2);
       await redis.zadd(keys.seriesIndex('v2'), Date.now(), 'cpu');
       expect(await migrateStore(redis, api.context.config.keyPrefix)).toEqual({ 'v2 → v6': 1 });
       // 20: flagged (z = 9), but 500 values in, past the warm-up, and the likelihood is learning again (0.5).
@@ -352,11 +355,11 @@ describe('state kept across versions and profiles', () => {
       const id = `${start}/cpu`;
       const json = { device_id: 'v3', metric: 'cpu', start, end: null, value: 20, score: 0.99, likelihood: 0.7, detected_at: T0 + 3500 };
       await redis.rpush(keys.window('v3', 'cpu'), ...BASELINE.map(String));
-      await redis.hset(keys.state('v3', 'cpu'), STATE_FIELD, v3);
+      await redis.hset(oldStateKey('v3'), 'state', v3);
       await redis.zadd(keys.seriesIndex('v3'), Date.now(), 'cpu');
       await redis.lpush(keys.deviceEpisodes('v3'), id);
       await redis.hset(keys.deviceEpisodeRecords('v3'), id, JSON.stringify(json));
-      expect(await migrateStore(redis, api.context.config.keyPrefix)).toEqual({ 'v3 → v6': 1 });
+      expect(await migrateStore(redis, api.context.config.keyPrefix)).toEqual({ 'v3 → v6': 1, 'episode record JSON → packed': 1 });
 
       expect((await request(`${api.url}/analyze?device=v3`)).body.series[0]).toMatchObject({ count: 500, episodes: 4, episode: { status: 'open', start: at(3) } });
       expect((await request(`${api.url}/anomalies?device=v3`)).body.recent_episodes).toEqual([
@@ -370,7 +373,7 @@ describe('state kept across versions and profiles', () => {
       expect((await redis.hgetBuffer(keys.deviceEpisodeRecords('v3'), id))!.length).toBe(80);
       expect((await request(`${api.url}/analyze?device=v3`)).body.series[0]).toMatchObject({ count: 502, episodes: 4, episode: null });
       // Written back in layout v6: 39 doubles, the episode's 10 no longer kept once it has closed.
-      expect((await redis.hgetBuffer(keys.state('v3', 'cpu'), STATE_FIELD))!.length).toBe(39 * 8);
+      expect((await redis.hgetBuffer(keys.deviceState('v3'), 'cpu'))!.length).toBe(39 * 8);
     } finally {
       redis.disconnect();
     }
@@ -389,7 +392,7 @@ describe('state kept across versions and profiles', () => {
       return reply.body.alerts.map((a: { index: number }) => a.index) as number[];
     };
     const stored = async () => {
-      const packed = (await redis.hgetBuffer(keys.state('v5', 'cpu'), STATE_FIELD))!;
+      const packed = (await redis.hgetBuffer(keys.deviceState('v5'), 'cpu'))!;
       return { version: packed.readDoubleLE(0), doubles: packed.length / 8, method: packed.readDoubleLE(27 * 8) };
     };
     try {
@@ -404,7 +407,7 @@ describe('state kept across versions and profiles', () => {
       expect(v6).toMatchObject({ version: 6, method: 200 });
       expect([39, 49]).toContain(v6.doubles);
       // The method starts again over a stored state: its hours' block is written empty with the first call.
-      expect(await redis.hgetBuffer(keys.state('v5', 'cpu'), 'hours')).toEqual(Buffer.alloc(240));
+      expect(await redis.hgetBuffer(keys.deviceState('v5'), hoursField('cpu'))).toEqual(Buffer.alloc(240));
       expect((await request(`${baseline.url}/analyze?device=v5`)).body.series[0]).toMatchObject({ count: 500 });
       await send(flag.url, 500, [10, 11, 10, 11, 10, 11, 10, 11]);
       expect(await stored()).toMatchObject({ version: 6, method: 0 });
@@ -429,7 +432,7 @@ describe('state kept across versions and profiles', () => {
       const work: Record<string, { hget: number; hset: number }> = {};
       for (const trigger of ['flag', 'baseline']) {
         const served = await app({ REDIS_URL: redis.url, EPISODE_TRIGGER: trigger });
-        const state = keys.state(`h-${trigger}`, 'cpu');
+        const state = keys.deviceState(`h-${trigger}`);
         const send = async (ms: number, cpu: number) => expect((await request(`${served.url}/ingest`, { body: { device_id: `h-${trigger}`, timestamp: new Date(ms).toISOString(), cpu } })).status).toBe(202);
         await send(hour0, 10);
         await client.config('RESETSTAT');
@@ -438,8 +441,8 @@ describe('state kept across versions and profiles', () => {
         if (trigger === 'flag') continue;
         // Forty values in one hour: the pending hour holds them; no block yet.
         const prefixed = `${served.context.config.keyPrefix}${state}`;
-        expect(await client.hgetBuffer(prefixed, 'hours')).toBeNull();
-        const packed = (await client.hgetBuffer(prefixed, STATE_FIELD))!;
+        expect(await client.hgetBuffer(prefixed, hoursField('cpu'))).toBeNull();
+        const packed = (await client.hgetBuffer(prefixed, 'cpu'))!;
         expect(packed.length).toBe(39 * 8);
         const h = (hour0 / hour) % 24;
         expect([packed.readDoubleLE(36 * 8), packed.readDoubleLE(38 * 8)]).toEqual([h, 40]); // the pending hour and its count
@@ -447,12 +450,12 @@ describe('state kept across versions and profiles', () => {
         await client.config('RESETSTAT');
         await send(hour0 + hour, 30);
         expect(await stats(client)).toEqual({ hget: work.flag!.hget / 39 + 1, hset: work.flag!.hset / 39 });
-        const block = (await client.hgetBuffer(prefixed, 'hours'))!;
+        const block = (await client.hgetBuffer(prefixed, hoursField('cpu')))!;
         expect(block.length).toBe(240);
         const values = [10, ...Array.from({ length: 39 }, (_, i) => 10 + ((i + 1) % 3))];
         expect(block.readDoubleLE(8 * h)).toBeCloseTo(values.reduce((a, b) => a + b) / values.length, 12);
         expect(block.readUInt16LE(192 + 2 * h)).toBe(40);
-        expect((await client.hgetBuffer(prefixed, STATE_FIELD))!.readDoubleLE(36 * 8)).toBe((h + 1) % 24);
+        expect((await client.hgetBuffer(prefixed, 'cpu'))!.readDoubleLE(36 * 8)).toBe((h + 1) % 24);
       }
       // Within the hour the baseline method reads and writes no more than trigger flag does.
       expect(work.baseline).toEqual(work.flag);

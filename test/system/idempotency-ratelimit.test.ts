@@ -52,7 +52,7 @@ describe('idempotent retries', () => {
     for (let d = 0; d < devices; d++) {
       const window = (await redis.lrange(`${prefix}dev:{retry-${d}}:w:cpu`, 0, -1)).map(Number);
       expect(window).toEqual(Array.from({ length: 50 }, (_, i) => events - 50 + i));
-      const state = decodeState(await redis.hgetBuffer(`${prefix}dev:{retry-${d}}:s:cpu`, 'state'))!;
+      const state = decodeState(await redis.hgetBuffer(`${prefix}dev:{retry-${d}}:state`, 'cpu'))!;
       expect(state.count).toBe(events);
     }
     const totals = await request(`${stats!.url}/stats`);

@@ -54,7 +54,7 @@ describe('two function processes sharing one Redis', () => {
     expect(flushedAt).toHaveLength(2);
     expect(flushedAt[0]).toBeLessThan(clients * perClient);
 
-    const state = decodeState(await redis.hgetBuffer(`${prefix}dev:{shared}:s:cpu`, 'state'))!;
+    const state = decodeState(await redis.hgetBuffer(`${prefix}dev:{shared}:state`, 'cpu'))!;
     const window = (await redis.lrange(`${prefix}dev:{shared}:w:cpu`, 0, -1)).map(Number);
     expect(Number(state.count)).toBe(clients * perClient);
     expect(window).toHaveLength(50);
@@ -63,7 +63,7 @@ describe('two function processes sharing one Redis', () => {
     expect(Math.abs(Number(state.avg) - moments(window).mean)).toBeLessThanOrEqual(1e-9 * moments(window).mean);
     expect(Number(state.last)).toBe(window[49]);
 
-    const rps = decodeState(await redis.hgetBuffer(`${prefix}dev:{shared}:s:rps`, 'state'))!;
+    const rps = decodeState(await redis.hgetBuffer(`${prefix}dev:{shared}:state`, 'rps'))!;
     expect(Number(rps.count)).toBe(clients * perClient);
     const totals = await request(`${stats.url}/stats`);
     expect(totals.body).toMatchObject({

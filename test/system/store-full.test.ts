@@ -50,7 +50,7 @@ describe('Redis at maxmemory with noeviction', () => {
       const series = await app.context.store.series(device);
       if (refusedDevices.has(device)) {
         expect(series).toEqual([]);
-        expect(await raw.exists(`full:${keys.window(device, 'cpu')}`, `full:${keys.state(device, 'cpu')}`)).toBe(0);
+        expect(await raw.exists(`full:${keys.window(device, 'cpu')}`, `full:${keys.deviceState(device)}`)).toBe(0);
       } else {
         expect(series.map((s) => s.count)).toEqual([2, 2]);
       }

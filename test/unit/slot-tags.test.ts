@@ -16,7 +16,7 @@ describe('totals shard tags', () => {
 
   it('put a device and the shard its counts go to on one slot, with the first numeral that does', () => {
     for (const device of ['sensor-42', 'default', 'fleet-123']) {
-      const slot = calculateSlot(keys.state(device, 'cpu'));
+      const slot = calculateSlot(keys.deviceState(device));
       const tag = slotTag(slot);
       expect(calculateSlot(keys.totalsShard(tag))).toBe(slot);
       const first = Array.from({ length: parseInt(tag, 36) }, (_, n) => n.toString(36)).find((t) => calculateSlot(t) === slot);

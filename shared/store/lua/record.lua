@@ -19,9 +19,10 @@
   KEYS, per run in the same order: series index of the device (zset: metric -> time its keys' expiry was
   last refreshed, ms), recent anomalies of the device (list of JSON, newest first), event ids seen (zset:
   id -> expiry, ms), rate-limit bucket (hash: tokens, at), the device's recent episodes (list of
-  episode ids, newest opening first) and their records (hash: episode id -> packed record), with an
-  outbox (its cap > 0) the device's outbox (stream, consumer group "dispatch"), then per metric:
-  window list, state hash; and last, after every run's keys, the totals hash that the call's applied
+  episode ids, newest opening first) and their records (hash: episode id -> packed record),
+  the states of the device's series (hash: metric -> packed state, includes/series-state.lua), with an
+  outbox (its cap > 0) the device's outbox (stream, consumer group "dispatch"), then per metric its
+  window list; and last, after every run's keys, the totals hash that the call's applied
   events, values, flagged values and episodes opened are added to (includes/totals.lua): the global
   one on a single Redis, on Redis Cluster the totals shard of the slot all the call's devices share.
   Two runs may name the same device: they apply one after the other, as two calls would.
@@ -45,13 +46,13 @@
   In mode "anomalies", avg and z are "%.17g" text; z is "inf" or "-inf" when the baseline has zero variance.
   An event whose id was applied within the id ttl (or earlier in this run) is a duplicate: not applied.
 
-  The state hash of a series: includes/series-state.lua has its layout. Episode records and their JSON
+  The device's state hash: includes/series-state.lua has its layout. Episode records and their JSON
   in the outbox: includes/episode-notes.lua; the outbox stream: includes/outbox.lua; anomaly records:
   includes/anomaly-list.lua. The device's episode list and records expire with its series: their
   expiry is set when the list is made and whenever the run refreshes the expiry of a series.
 
-  Cost: every redis.call has a fixed price, so a metric takes HGET, RPUSH, LPOP (once the window is
-  full) and HSET of one packed field. Expiry is refreshed only when the last refresh is older than 1%
+  Cost: every redis.call has a fixed price, so a metric takes RPUSH and LPOP (once the window is full),
+  and a run one HMGET and one HSET of its metrics' packed states. Expiry is refreshed only when the last refresh is older than 1%
   of the TTL. The functions are made once, when the library is loaded; each include keeps its private
   locals in a do ... end block, so other files see only what the include's header offers. Includes take
   KEYS and ARGV only as arguments.
@@ -65,6 +66,7 @@
 --- @include "episode-list"
 --- @include "outbox"
 --- @include "totals"
+--- @include "series-state"
 
 -- The call's keys and arguments: set by main, read by the functions below (a Redis Function gets them as
 -- arguments, not as the globals of EVAL).
@@ -100,24 +102,29 @@ local function apply_run(run)
   run.found, run.refreshed, run.episodes, run.packed, run.outbox, run.flagged = {}, {}, {}, {}, {}, {}
   run.duplicates = #duplicates
   split_by_metric(run, ARGV)
-  -- Each metric with values: through its series, then, when due, its keys' expiry pushed back. The index
-  -- score is that refresh time, so an index entry and its keys always expire together (score + TTL).
+  -- Each metric with values: through its series, then, when due, its window's expiry pushed back; the
+  -- states are read in one HMGET and written in one HSET. The index score is the refresh time, so an
+  -- index entry and its series expire together (score + TTL; the state hash by its refresh time).
+  local skey, at = KEYS[k + 6], k + KEYS_PER_RUN - 1
+  local states, zadd = series_states(skey, run), {}
+  run.fields = {}
   for i = 1, #run.names do
-    local at = k + KEYS_PER_RUN + 2 * i
-    if #run.values[i].values > 0 and apply_values(run, i, KEYS[at - 2], KEYS[at - 1]) then
-      redis.call('EXPIRE', KEYS[at - 2], TTL)
-      redis.call('EXPIRE', KEYS[at - 1], TTL)
-      redis.call('ZADD', KEYS[k], NOW, run.names[i])
+    if states[i] ~= nil and apply_values(run, i, KEYS[at + i], skey, states[i]) then
+      redis.call('EXPIRE', KEYS[at + i], TTL)
+      zadd[#zadd + 1] = NOW; zadd[#zadd + 1] = run.names[i]
       run.refreshed[#run.refreshed + 1] = i
     end
   end
+  if #run.fields > 0 then redis.call('HSET', skey, unpack(run.fields)) end
 
   if #run.found > 0 then anomalies_store(KEYS[k + 1], run.found, ANOMALY_CAP, TTL) end
   local made = #run.episodes > 0 and store_episodes(KEYS[k + 4], KEYS[k + 5], ANOMALY_CAP, run.episodes)
-  if #run.outbox > 0 then outbox_append(KEYS[k + 6], run.outbox, OUTBOX_CAP, TTL) end
+  if #run.outbox > 0 then outbox_append(KEYS[k + 7], run.outbox, OUTBOX_CAP, TTL) end
   if #run.refreshed > 0 then
-    redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', NOW - TTL * 1000)
+    redis.call('ZADD', KEYS[k], unpack(zadd))
+    series_expired(KEYS[k], skey, NOW, TTL)
     redis.call('EXPIRE', KEYS[k], TTL)
+    redis.call('EXPIRE', skey, TTL)
   end
   if #run.refreshed > 0 or made then
     redis.call('EXPIRE', KEYS[k + 4], TTL)

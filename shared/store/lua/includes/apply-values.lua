@@ -1,12 +1,12 @@
 --[[ apply-values: one metric of a run, its values in order, through its series: window, sums, score,
   likelihood, the trigger's test and the alert episode.
-  apply_values(run, i, wkey, skey): applies run.values[i] (includes/runs.lua) to the series of window
-    wkey and state hash skey. Each value is scored against the window before it (the n values ending at
+  apply_values(run, i, wkey, skey, packed): applies run.values[i] (includes/runs.lua) to the series of
+    window wkey and packed state (series_states; in the device's state hash skey). Each value is scored against the window before it (the n values ending at
     old ++ new[1..j-1]), then enters it, the oldest leaving once the window is full. In mode "full"
     its result goes to run.packed at its slot (33 bytes, struct "<ddddB", record.lua's header); a
     flagged value is noted in the anomaly list, an episode's opening or closing in run.episodes (and
-    the outbox). Sets run.flagged[i], the values flagged; returns whether the series' expiry is due
-    (series_read).
+    the outbox). Sets run.flagged[i], the values flagged, and adds its state to run.fields (the run's HSET);
+    returns whether the series' expiry is due (series_read).
   The loop keeps the whole state in locals and calls only functions that take and return plain numbers
   (or none, on rare paths): in Redis's Lua a table field or a call costs about as much as the arithmetic.
 ]]
@@ -24,11 +24,11 @@ do
   local abs, sqrt, spack, HUGE = math.abs, math.sqrt, struct.pack, math.huge
   local VALUE_LAYOUT = '<ddddB'
 
-  function apply_values(run, i, wkey, skey)
+  function apply_values(run, i, wkey, skey, packed_state)
     local values = run.values[i]
     local new, events, slots, count, packed = values.values, values.events, values.slots, #values.values, run.packed
     local stored, refresh, n, k, s1, s2, e1, e2, w, seen, flagged0, refreshed, prev, sh, mu, v, lc, same, ep, cool, episodes,
-      b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, b_ph, b_pm, b_pc, hours, moved = series_read(skey, TRIGGER_BASELINE)
+      b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, b_ph, b_pm, b_pc, hours, moved = series_read(packed_state, TRIGGER_BASELINE)
     local len, at, left
     len, at, left, n, k, s1, s2, e1, e2 = window_append(wkey, values.texts, new, W, n, w, k, s1, s2, e1, e2)
     local flagged, avg, z, flag, scored, ld, lv, mean, var, dt, open, b_ts, b_h = 0, 0, 0, 0, false
@@ -50,7 +50,7 @@ do
         local ts = run.events[events[j]].ts
         if ts ~= b_ts then b_ts, b_h = ts, baseline_hour(ts) end
         -- No hours (BASELINE_HOUR_SPAN = 0): a pending hour stored before stays as it is.
-        if b_h ~= b_ph and b_h >= 0 then hours, moved, b_ph, b_pm, b_pc = series_hours(skey, hours, moved, b_ph, b_pm, b_pc, b_h) end
+        if b_h ~= b_ph and b_h >= 0 then hours, moved, b_ph, b_pm, b_pc = series_hours(skey, run.names[i], hours, moved, b_ph, b_pm, b_pc, b_h) end
         b_pm, b_pc, b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, unusual, opens =
           baseline_step(b_pm, b_pc, b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, x)
       elseif TRIGGER_FLAG then unusual = flag == 1; opens = unusual
@@ -79,7 +79,7 @@ do
     end
     if open then open.record = episode_packed(dt, false) end
     run.flagged[i] = flagged
-    series_write(skey, hours, moved, ep == 1 and dt, n, k, s1, s2, e1, e2, W, seen + count, flagged0 + flagged, refreshed, prev,
+    series_note(run.fields, run.names[i], hours, moved, ep == 1 and dt, n, k, s1, s2, e1, e2, W, seen + count, flagged0 + flagged, refreshed, prev,
       sh, mu, v, lc, same, ep, cool, episodes, avg, z, flag + (scored and 2 or 0), tonumber(run.events[events[count]].ts), NOW,
       ld or 0, lv or 0, b_n, b_all, b_mean, b_var, b_short, b_cool, b_prev, b_same, b_rep, b_ph, b_pm, b_pc)
     return refresh

@@ -36,7 +36,7 @@ do
     P = { close_after = s[14], refractory = TRIGGER_BASELINE and 0 or s[15] }
     FLATLINE, WARM_UNTIL, OUTBOX_CAP = s[16], s[3] + s[17], s[18]
     baseline_setup(s[19], s[20], s[21], s[22], s[23], s[24], s[25], s[26], s[27])
-    KEYS_PER_RUN = OUTBOX_CAP > 0 and 7 or 6
+    KEYS_PER_RUN = OUTBOX_CAP > 0 and 8 or 7
     REFRESH_MS = TTL * 10
     settings_read = text
   end

@@ -1,7 +1,7 @@
 --[[ runs: a record call's runs, as offsets into its arguments, and their values by metric.
   A run in the arguments: device id, M, M metric names, E, then per event: timestamp (ms), id ("" for
   none), k, then k pairs (metric number 1..M, value as text); its keys: keys_per_run of the device, then
-  two per metric (record.lua's header lists them).
+  one per metric (record.lua's header lists them).
   parse_run(argv, a, k, keys_per_run): the run whose arguments start at argv[a] and keys at KEYS[k], as
     { device, names (the M metric names), events (per event: ts and id as texts, k, and at, where its
     pairs start in argv), keys (k) }; then where the next run's arguments and keys start.
@@ -21,7 +21,7 @@ local function parse_run(argv, a, k, keys_per_run)
     a = a + 3 + 2 * ev.k
     run.events[e] = ev
   end
-  return run, a, k + keys_per_run + 2 * M
+  return run, a, k + keys_per_run + M
 end
 
 local function split_by_metric(run, argv)
