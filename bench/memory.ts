@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { parseDeviceAnomaly } from '../shared/store/anomaly-record.js';
 import { parseCommandLine, usageError } from '../support/cli.js';
 import { startFunction } from '../support/functions.js';
 import { rng } from '../support/random.js';
@@ -226,8 +227,8 @@ try {
   const withHours = stateReplies.filter((x, i) => i % 3 === 2 && x > 0).length / states.length;
   const anomalyKeys = found.get('anomalies list (anomalies)')!;
   const ap = redis.pipeline();
-  for (const key of pick(anomalyKeys, 200)) ap.lrange(key, 0, -1);
-  const anomalyLists = (await ap.exec())!.map(([, v]) => v as string[]);
+  for (const key of pick(anomalyKeys, 200)) ap.lrangeBuffer(key, 0, -1);
+  const anomalyLists = (await ap.exec())!.map(([, v]) => v as Buffer[]);
   const anomalyEntries = anomalyLists.flat();
   const anomalyLength = anomalyLists.length === 0 ? 0 : anomalyEntries.length / anomalyLists.length;
   const anomalyText = anomalyEntries.length === 0 ? 0 : anomalyEntries.reduce((s, v) => s + v.length, 0) / anomalyEntries.length;
@@ -260,7 +261,7 @@ try {
   }
   line();
   line(`window lists: ${fmt(windowLength, 1)} values of ${fmt(windowText, 2)} bytes of text on average; device state hashes: ${fmt(avg(0), 2)} fields, a state ${fmt(avg(1), 1)} bytes, hours (240 bytes) in ${fmt(100 * withHours)}% of the series`);
-  line(`device anomaly lists: ${fmt((100 * anomalyKeys.length) / DEVICES)}% of devices, ${fmt(anomalyLength, 1)} entries of ${fmt(anomalyText, 1)} bytes of JSON on average (capped at 100 per device; ${fmt((100 * anomalyLength) / (VALUES * METRIC_COUNT), 1)}% of the values were flagged)`);
+  line(`device anomaly lists: ${fmt((100 * anomalyKeys.length) / DEVICES)}% of devices, ${fmt(anomalyLength, 1)} entries of ${fmt(anomalyText, 1)} bytes (packed) on average (capped at 100 per device; ${fmt((100 * anomalyLength) / (VALUES * METRIC_COUNT), 1)}% of the values were flagged)`);
 
   // The same bytes in other shapes, on scratch keys (the service is not changed).
   // Scratch keys named as long as the real ones (device-00000 → scratch00000), so that key names weigh the same.
@@ -303,16 +304,12 @@ try {
   shape('one key per series: listpack hash {state, hours, window as doubles}', 1, (k) => asListpack(() => redis.hset(k, 'state', stateBytes, 'hours', hoursBytes, 'w', doubles)));
   shape('one key per series: listpack hash {state, hours, window as float32}', 1, (k) => asListpack(() => redis.hset(k, 'state', stateBytes, 'hours', hoursBytes, 'w', floats)));
   // A device's anomaly list once full (100 entries, as long-running devices have it), as stored and more compact.
-  const full = Array.from({ length: 100 }, (_, i) => anomalyEntries[i % Math.max(1, anomalyEntries.length)] ?? '');
-  const compact = full.map((entry) => {
-    if (!entry) return entry;
-    const { device_id: _, zscore, avg, ...rest } = JSON.parse(entry) as Record<string, number | string | null>;
-    return JSON.stringify({ ...rest, zscore: zscore === null ? null : Number(Number(zscore).toPrecision(6)), avg: Number(Number(avg).toPrecision(6)) });
-  });
+  const full = Array.from({ length: 100 }, (_, i) => anomalyEntries[i % Math.max(1, anomalyEntries.length)] ?? Buffer.alloc(0));
+  const asJson = full.map((entry) => JSON.stringify(parseDeviceAnomaly(entry, device) ?? {}));
   const perDevice = `(per device, ÷ ${METRIC_COUNT})`;
   if (anomalyEntries.length > 0) {
-    shape(`device anomaly list full: 100 entries as stored (${fmt(anomalyText, 0)} B JSON) ${perDevice}`, 1, (k) => redis.rpush(k, ...full));
-    shape(`the same without device_id, avg and z to 6 digits (${fmt(compact.reduce((s, v) => s + v.length, 0) / 100, 0)} B) ${perDevice}`, 1, (k) => redis.rpush(k, ...compact));
+    shape(`device anomaly list full: 100 entries as stored (${fmt(anomalyText, 0)} B packed) ${perDevice}`, 1, (k) => redis.rpush(k, ...full));
+    shape(`the same as JSON with the device id, as kept before (${fmt(asJson.reduce((s, v) => s + v.length, 0) / 100, 0)} B) ${perDevice}`, 1, (k) => redis.rpush(k, ...asJson));
   }
   const rowsShapes: string[][] = [['shape (one series unless said)', 'keys', 'encoding', 'MEMORY USAGE B', `+ ${fmt(overheadPerKey, 0)} B per key`, 'per series']];
   let fullList = 0;

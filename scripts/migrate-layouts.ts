@@ -2,6 +2,8 @@
 // service reads (v6, shared/store/series-state.ts and the header of shared/store/lua/includes/series-state.lua). Only `npm run migrate`
 // knows the old layouts: the service itself reads v6 alone.
 import { BASELINE_FIELDS, HOURS } from '../shared/detector/baseline.js';
+import { METRIC_NAME } from '../shared/schemas/names.js';
+import type { StoredAnomaly } from '../shared/store/anomaly-record.js';
 import { EPISODE_FIELDS, LAYOUT, SERIES_FIELDS, STATE_BYTES } from '../shared/store/series-state.js';
 
 /** A state rewritten: the `state` field in v6 and, for v5's hour-of-day table, the `hours` field. */
@@ -98,4 +100,18 @@ export function packEpisode(raw: Buffer): Buffer | undefined {
   const out = Buffer.alloc(80);
   fields.forEach((field, i) => out.writeDoubleLE(field!, 8 * i));
   return out;
+}
+
+/** A device's anomaly record kept as JSON (versions before the packed records); undefined when the text is no record of ours. */
+export function anomalyOfJson(raw: Buffer): StoredAnomaly | undefined {
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(raw.toString()) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const numbers = ['value', 'avg', 'timestamp', 'detected_at'].every((name) => typeof json[name] === 'number');
+  const zscore = json.zscore === null || typeof json.zscore === 'number';
+  if (!numbers || !zscore || typeof json.metric !== 'string' || !METRIC_NAME.test(json.metric)) return undefined;
+  return json as unknown as StoredAnomaly;
 }

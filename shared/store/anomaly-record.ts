@@ -1,4 +1,5 @@
 import { apiTime } from '../schemas/time.js';
+import { METRIC_NAME } from '../schemas/names.js';
 
 /**
  * An anomaly as both lists in Redis hold it (the device's, written by record.lua, and the global one,
@@ -22,4 +23,28 @@ export type AnomalyRecord = Omit<StoredAnomaly, 'timestamp' | 'detected_at'> & {
 export function presentAnomaly(stored: StoredAnomaly): AnomalyRecord {
   const { device_id, metric, value, zscore, avg, timestamp, detected_at } = stored;
   return { device_id, metric, value, zscore, avg, timestamp: apiTime(timestamp), detected_at: apiTime(detected_at) };
+}
+
+/** Bytes before the metric's name in a device's record (record.lua's lua/includes/anomaly-list.lua). */
+const PACKED_NUMBERS = 40;
+
+/**
+ * A record of a device's anomaly list (packed: value, z, avg, timestamp, detected_at as little-endian
+ * doubles, then the metric's name); undefined for another form (JSON, as versions before kept it:
+ * `npm run migrate` packs those).
+ */
+export function parseDeviceAnomaly(raw: Buffer, device: string): StoredAnomaly | undefined {
+  const metric = raw.subarray(PACKED_NUMBERS).toString('latin1');
+  if (raw.length <= PACKED_NUMBERS || !METRIC_NAME.test(metric)) return undefined;
+  const d = (i: number) => raw.readDoubleLE(8 * i);
+  const z = d(1);
+  return { device_id: device, metric, value: d(0), zscore: Number.isFinite(z) ? z : null, avg: d(2), timestamp: d(3), detected_at: d(4) };
+}
+
+/** A device's record packed as record.lua writes it (for `npm run migrate`, from the JSON of earlier versions). */
+export function packDeviceAnomaly(stored: StoredAnomaly): Buffer {
+  const out = Buffer.alloc(PACKED_NUMBERS + stored.metric.length);
+  [stored.value, stored.zscore ?? Infinity, stored.avg, stored.timestamp, stored.detected_at].forEach((x, i) => out.writeDoubleLE(x, 8 * i));
+  out.write(stored.metric, PACKED_NUMBERS, 'latin1');
+  return out;
 }

@@ -5,6 +5,7 @@
  */
 export const keys = {
   seriesIndex: (device: string) => `dev:{${device}}:series`,
+  /** list of the device's recent anomalies, packed (shared/store/anomaly-record.ts), newest first, capped. */
   deviceAnomalies: (device: string) => `dev:{${device}}:anomalies`,
   /** list of the device's alert episode ids (`<start ms>/<metric>`), newest opening first, capped. */
   deviceEpisodes: (device: string) => `dev:{${device}}:episodes`,

@@ -1,6 +1,6 @@
 import { apiTime } from '../schemas/time.js';
 import type { RedisTimer } from '../telemetry/metrics.js';
-import { type AnomalyRecord, type StoredAnomaly, presentAnomaly } from './anomaly-record.js';
+import { type AnomalyRecord, type StoredAnomaly, parseDeviceAnomaly, presentAnomaly } from './anomaly-record.js';
 import { type EpisodeRecord, parseEpisode, presentEpisode } from './episode-record.js';
 import type { Client } from './connection.js';
 import { keys } from './keys.js';
@@ -79,8 +79,12 @@ export function createReads(redis: Client, seriesTtlSeconds: number, redisTimer:
     },
 
     async recentAnomalies(limit, device) {
-      const list = await redis.lrange(device ? keys.deviceAnomalies(device) : keys.anomalies, 0, limit - 1);
-      return list.map((text) => presentAnomaly(JSON.parse(text) as StoredAnomaly));
+      if (!device) return (await redis.lrange(keys.anomalies, 0, limit - 1)).map((text) => presentAnomaly(JSON.parse(text) as StoredAnomaly));
+      const list = await redis.lrangeBuffer(keys.deviceAnomalies(device), 0, limit - 1);
+      return list.flatMap((raw) => {
+        const stored = parseDeviceAnomaly(raw, device);
+        return stored ? [presentAnomaly(stored)] : [];
+      });
     },
 
     async recentEpisodes(limit, device) {

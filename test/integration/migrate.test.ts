@@ -5,9 +5,10 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { apiRoutes } from '../../functions/api.js';
 import { keys } from '../../shared/store/keys.js';
+import { packDeviceAnomaly, parseDeviceAnomaly } from '../../shared/store/anomaly-record.js';
 import { parseEpisode } from '../../shared/store/episode-record.js';
 import { decodeState, hoursField } from '../../shared/store/series-state.js';
-import { packEpisode, rewrite } from '../../scripts/migrate-layouts.js';
+import { anomalyOfJson, packEpisode, rewrite } from '../../scripts/migrate-layouts.js';
 import { migrateStore } from '../../scripts/migrate.js';
 import { type TestApp, request, startApp } from '../support/app.js';
 
@@ -73,6 +74,15 @@ describe('the layouts of earlier versions, rewritten', () => {
     expect(parseEpisode(Buffer.from(JSON.stringify(closed)), 'd/1000/cpu')).toBeUndefined();
   });
 
+  it("a device's anomaly records: packed and read back field for field (an infinite z reads null); JSON is another form", () => {
+    const stored = { device_id: 'd', metric: 'cpu_temp', value: 0.1 + 0.2, zscore: -3.25, avg: 1 / 3, timestamp: 1_700_000_000_123, detected_at: 1_700_000_000_456 };
+    expect(parseDeviceAnomaly(packDeviceAnomaly(stored), 'd')).toEqual(stored);
+    expect(parseDeviceAnomaly(packDeviceAnomaly({ ...stored, zscore: null }), 'd')).toEqual({ ...stored, zscore: null });
+    expect(parseDeviceAnomaly(Buffer.from(JSON.stringify(stored)), 'd')).toBeUndefined();
+    expect(anomalyOfJson(Buffer.from(JSON.stringify(stored)))).toEqual(stored);
+    for (const text of ['not json', '{"metric": "cpu"}', JSON.stringify({ ...stored, metric: 'CPU' })]) expect(anomalyOfJson(Buffer.from(text))).toBeUndefined();
+  });
+
   it('leaves what no layout of ours reads, and calls v6 current', () => {
     expect(rewrite(packed(...series(6), ...Array(12).fill(0)))).toBe('current');
     for (const state of [packed(4, 1, 2), packed(7, ...series(4).slice(1)), packed(5, ...series(5).slice(1)), Buffer.from('cpu'), Buffer.alloc(0)]) {
@@ -122,6 +132,34 @@ describe('npm run migrate on a store', () => {
       expect((await request(`${served.url}/analyze?device=old`)).body.series[0]).toMatchObject({ count: 61 });
       expect((await request(`${served.url}/analyze?device=current`)).body.series[0]).toMatchObject({ count: 60 });
       expect(await migrateStore(redis, keyPrefix, true)).toEqual({ 'unknown (left; rebuilt from its window on its next write)': 1 });
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it("packs a device's anomaly list kept as JSON, keeping its order and expiry; /anomalies then shows the same records", async () => {
+    const served = await startApp(apiRoutes);
+    apps.push(served);
+    const { keyPrefix, redisUrl } = served.context.config;
+    const redis = new Redis(redisUrl, { keyPrefix });
+    try {
+      const body = [10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 50, 60].map((cpu, i) => ({ device_id: 'listed', timestamp: at(i), cpu }));
+      expect((await request(`${served.url}/ingest/batch`, { body })).status).toBe(202);
+      const shown = (await request(`${served.url}/anomalies?device=listed`)).body.recent;
+      expect(shown.length).toBeGreaterThan(0);
+      // As a version that kept JSON left it: the same records, times in ms, newest first.
+      const key = keys.deviceAnomalies('listed');
+      const ttl = await redis.pttl(key);
+      const json = (await redis.lrangeBuffer(key, 0, -1)).map((raw) => JSON.stringify(parseDeviceAnomaly(raw, 'listed')));
+      await redis.del(key);
+      await redis.rpush(key, ...json, 'not a record');
+      await redis.pexpire(key, ttl);
+      expect((await request(`${served.url}/anomalies?device=listed`)).body.recent).toEqual([]);
+      expect(await migrateStore(redis, keyPrefix)).toEqual({ 'anomaly list JSON → packed': 1 });
+      expect((await request(`${served.url}/anomalies?device=listed`)).body.recent).toEqual(shown);
+      expect(await redis.llen(key)).toBe(shown.length);
+      expect(await redis.pttl(key)).toBeGreaterThan(ttl - 5000);
+      expect(await migrateStore(redis, keyPrefix)).toEqual({});
     } finally {
       redis.disconnect();
     }

@@ -17,7 +17,7 @@
   then per run: device id, M, M metric names, E, then per event: timestamp (ms), id ("" for none), k,
   then k pairs (metric number 1..M, value as text).
   KEYS, per run in the same order: series index of the device (zset: metric -> time its keys' expiry was
-  last refreshed, ms), recent anomalies of the device (list of JSON, newest first), event ids seen (zset:
+  last refreshed, ms), recent anomalies of the device (list of packed records, newest first), event ids seen (zset:
   id -> expiry, ms), rate-limit bucket (hash: tokens, at), the device's recent episodes (list of
   episode ids, newest opening first) and their records (hash: episode id -> packed record),
   the states of the device's series (hash: metric -> packed state, includes/series-state.lua), with an
