@@ -111,14 +111,20 @@ export function createReads(redis: Client, seriesTtlSeconds: number, redisTimer:
   };
 }
 
-/** The series of a device (all its live metrics, or one): its states in one HMGET, with `history` their windows. */
+/**
+ * The series of a device (all its live metrics, or one) in one round trip: the state hash holds each
+ * series' refresh time, so a state refreshed longer than the TTL ago is one that expired (its fields wait
+ * for the index's clean-up); with `history`, the windows in a second.
+ */
 async function readSeries(redis: Client, ttlMs: number, redisTimer: RedisTimer, device: string, metric: string | undefined, history: boolean) {
   const done = redisTimer('series');
   const aliveSince = Date.now() - ttlMs;
-  const metrics = metric ? [metric] : (await redis.zrangebyscore(keys.seriesIndex(device), aliveSince, '+inf')).sort();
-  const rows = metrics.length > 0 ? await redis.hmgetBuffer(keys.deviceState(device), ...metrics) : [];
-  // A state refreshed longer than the TTL ago belongs to a series that expired (its fields wait for the index's clean-up).
-  const views = rows.flatMap((packed, i) => seriesView(metrics[i]!, packed, aliveSince));
+  const key = keys.deviceState(device);
+  const rows: Array<[string, Buffer | null]> = metric
+    ? [[metric, await redis.hgetBuffer(key, metric)]]
+    : // The states, not the hours (`<metric>:h`: a metric's name has no ':'), by name.
+      Object.entries(await redis.hgetallBuffer(key)).filter(([field]) => !field.includes(':')).sort(([a], [b]) => (a < b ? -1 : 1));
+  const views = rows.flatMap(([name, packed]) => seriesView(name, packed, aliveSince));
   // The last `samples` values of the list: what the detector holds (the list can be longer for a
   // moment after WINDOW_SIZE was lowered, until the next write trims it).
   if (history) {

@@ -47,8 +47,8 @@ describe('the store', () => {
     const raw = new Redis(config.redisUrl);
     const detailed = createDetailedRecorder(config, app.context.metrics);
     try {
-      // A key of the wrong type makes the script fail for this device only, at its first command.
-      await raw.set(`${config.keyPrefix}dev:{broken}:state`, 'not a hash');
+      // A key of the wrong type makes the script fail for this device only, at its first write.
+      await raw.set(`${config.keyPrefix}dev:{broken}:w:cpu`, 'not a list');
       const reply = await request(`${app.url}/batch`, { body: [{ device_id: 'fine', cpu: 1 }, { device_id: 'broken', cpu: 2, rps: 3 }] });
       expect(reply.status).toBe(500);
       expect(reply.body).toEqual({ error: 'internal', message: 'Internal error' });

@@ -82,7 +82,7 @@ describe('single events arriving together (coalesced)', () => {
     const { store } = app.context;
     const before = await store.totals();
     // A key of the wrong type makes record.lua fail for this device, inside a call shared with others.
-    await raw.set(`${app.context.config.keyPrefix}${keys.deviceState('broken')}`, 'not a hash');
+    await raw.set(`${app.context.config.keyPrefix}${keys.window('broken', 'cpu')}`, 'not a list');
     const sent = ['ok-1', 'broken', 'ok-2', 'ok-3'].map((device, i) => request(`${app.url}/ingest`, { body: { device_id: device, cpu: i } }));
     const replies = await Promise.all(sent);
     expect(replies.map((r) => r.status)).toEqual([202, 500, 202, 202]);
