@@ -76,18 +76,24 @@ export function rewrite(packed: Buffer): Rewritten | 'current' | undefined {
   return undefined;
 }
 
+/** The JSON object a record of an earlier version holds; undefined for other text. */
+function jsonObject(raw: Buffer): Record<string, unknown> | undefined {
+  try {
+    const json: unknown = JSON.parse(raw.toString());
+    return typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * An episode record kept as JSON (before layout v4) in the packed form the service reads (10 doubles,
  * shared/store/episode-record.ts): an open one's end and peak, which are read only once it closes, are
  * its opening; undefined when the text is no record of ours.
  */
 export function packEpisode(raw: Buffer): Buffer | undefined {
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(raw.toString()) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
+  const json = jsonObject(raw);
+  if (!json) return undefined;
   const number = (name: string, otherwise?: number) => (typeof json[name] === 'number' ? json[name] : otherwise);
   const start = number('start');
   const value = number('value');
@@ -104,12 +110,8 @@ export function packEpisode(raw: Buffer): Buffer | undefined {
 
 /** A device's anomaly record kept as JSON (versions before the packed records); undefined when the text is no record of ours. */
 export function anomalyOfJson(raw: Buffer): StoredAnomaly | undefined {
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(raw.toString()) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
+  const json = jsonObject(raw);
+  if (!json) return undefined;
   const numbers = ['value', 'avg', 'timestamp', 'detected_at'].every((name) => typeof json[name] === 'number');
   const zscore = json.zscore === null || typeof json.zscore === 'number';
   if (!numbers || !zscore || typeof json.metric !== 'string' || !METRIC_NAME.test(json.metric)) return undefined;

@@ -95,17 +95,25 @@ describe('npm run migrate on a store', () => {
   const apps: TestApp[] = [];
   afterAll(() => Promise.all(apps.map((a) => a.close())));
   const at = (i: number) => new Date(1_700_000_000_000 + i * 1000).toISOString();
-
-  it('moves the series an earlier build left into their device hashes, rewriting v4, keeping counts, hours and expiry; the service then carries them on; a second run finds nothing to move', async () => {
+  /** Runs `test` against a served app of its own and a client under its key prefix. */
+  const withStore = async (test: (served: TestApp, redis: Redis, keyPrefix: string) => Promise<void>) => {
     const served = await startApp(apiRoutes);
     apps.push(served);
     const { keyPrefix, redisUrl } = served.context.config;
     const redis = new Redis(redisUrl, { keyPrefix });
-    const send = (device: string, from: number, values: number[]) =>
-      request(`${served.url}/ingest/batch`, { body: values.map((cpu, i) => ({ device_id: device, timestamp: at(from + i), cpu })) });
-    const values = Array.from({ length: 60 }, (_, i) => 10 + (i % 7));
-    const hours = Buffer.alloc(240, 7);
     try {
+      await test(served, redis, keyPrefix);
+    } finally {
+      redis.disconnect();
+    }
+  };
+
+  it('moves the series an earlier build left into their device hashes, rewriting v4, keeping counts, hours and expiry; the service then carries them on; a second run finds nothing to move', () =>
+    withStore(async (served, redis, keyPrefix) => {
+      const send = (device: string, from: number, values: number[]) =>
+        request(`${served.url}/ingest/batch`, { body: values.map((cpu, i) => ({ device_id: device, timestamp: at(from + i), cpu })) });
+      const values = Array.from({ length: 60 }, (_, i) => 10 + (i % 7));
+      const hours = Buffer.alloc(240, 7);
       for (const device of ['old', 'other', 'current']) expect((await send(device, 0, values)).status).toBe(202);
       // As earlier builds left them: a key per series, `dev:{d}:s:<metric>` (field state, and hours), expiring
       // as the series does; v4 keeps the first 27 doubles, version 4.
@@ -132,17 +140,10 @@ describe('npm run migrate on a store', () => {
       expect((await request(`${served.url}/analyze?device=old`)).body.series[0]).toMatchObject({ count: 61 });
       expect((await request(`${served.url}/analyze?device=current`)).body.series[0]).toMatchObject({ count: 60 });
       expect(await migrateStore(redis, keyPrefix, true)).toEqual({ 'unknown (left; rebuilt from its window on its next write)': 1 });
-    } finally {
-      redis.disconnect();
-    }
-  });
+    }));
 
-  it("packs a device's anomaly list kept as JSON, keeping its order and expiry; /anomalies then shows the same records", async () => {
-    const served = await startApp(apiRoutes);
-    apps.push(served);
-    const { keyPrefix, redisUrl } = served.context.config;
-    const redis = new Redis(redisUrl, { keyPrefix });
-    try {
+  it("packs a device's anomaly list kept as JSON, keeping its order and expiry; /anomalies then shows the same records", () =>
+    withStore(async (served, redis, keyPrefix) => {
       const body = [10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 50, 60].map((cpu, i) => ({ device_id: 'listed', timestamp: at(i), cpu }));
       expect((await request(`${served.url}/ingest/batch`, { body })).status).toBe(202);
       const shown = (await request(`${served.url}/anomalies?device=listed`)).body.recent;
@@ -160,17 +161,10 @@ describe('npm run migrate on a store', () => {
       expect(await redis.llen(key)).toBe(shown.length);
       expect(await redis.pttl(key)).toBeGreaterThan(ttl - 5000);
       expect(await migrateStore(redis, keyPrefix)).toEqual({});
-    } finally {
-      redis.disconnect();
-    }
-  });
+    }));
 
-  it('does not move a state over one the service has written since: the newer stays, the old key goes', async () => {
-    const served = await startApp(apiRoutes);
-    apps.push(served);
-    const { keyPrefix, redisUrl } = served.context.config;
-    const redis = new Redis(redisUrl, { keyPrefix });
-    try {
+  it('does not move a state over one the service has written since: the newer stays, the old key goes', () =>
+    withStore(async (served, redis, keyPrefix) => {
       const body = [1, 2, 3].map((cpu, i) => ({ device_id: 'both', timestamp: at(i), cpu }));
       expect((await request(`${served.url}/ingest/batch`, { body })).status).toBe(202);
       const current = (await redis.hgetBuffer(keys.deviceState('both'), 'cpu'))!;
@@ -180,18 +174,11 @@ describe('npm run migrate on a store', () => {
       expect(await migrateStore(redis, keyPrefix)).toEqual({ 'written meanwhile (left)': 1 });
       expect(await redis.exists('dev:{both}:s:cpu')).toBe(0);
       expect(await redis.hgetBuffer(keys.deviceState('both'), 'cpu')).toEqual(current);
-    } finally {
-      redis.disconnect();
-    }
-  });
+    }));
 
-  it('a series of a layout the service does not read is rebuilt from its window: its average exact, its count starting again', async () => {
-    const served = await startApp(apiRoutes);
-    apps.push(served);
-    const { keyPrefix, redisUrl } = served.context.config;
-    const redis = new Redis(redisUrl, { keyPrefix });
-    const values = Array.from({ length: 60 }, (_, i) => 10 + (i % 7));
-    try {
+  it('a series of a layout the service does not read is rebuilt from its window: its average exact, its count starting again', () =>
+    withStore(async (served, redis) => {
+      const values = Array.from({ length: 60 }, (_, i) => 10 + (i % 7));
       const body = values.map((cpu, i) => ({ device_id: 'v4', timestamp: at(i), cpu }));
       expect((await request(`${served.url}/ingest/batch`, { body })).status).toBe(202);
       const v6 = (await redis.hgetBuffer(keys.deviceState('v4'), 'cpu'))!;
@@ -205,8 +192,5 @@ describe('npm run migrate on a store', () => {
       const series = (await request(`${served.url}/analyze?device=v4`)).body.series[0];
       expect(series).toMatchObject({ count: 1, samples: 50 });
       expect(series.avg).toBeCloseTo(window.reduce((a, b) => a + b) / 50, 12);
-    } finally {
-      redis.disconnect();
-    }
-  });
+    }));
 });
