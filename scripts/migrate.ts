@@ -3,9 +3,10 @@
 // keeping their expiry, and episode records and a device's anomalies kept as JSON packed; scan,
 // rewrite, report. The service reads none of the older forms: a series left as it was starts again,
 // rebuilt from its window on its next write; a record left in JSON is not listed.
-import { Cluster, type Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { configFromEnvOrExit } from '../shared/config/load.js';
 import { connect } from '../shared/store/connection.js';
+import { masters } from '../shared/store/masters.js';
 import { packDeviceAnomaly, parseDeviceAnomaly } from '../shared/store/anomaly-record.js';
 import { keys } from '../shared/store/keys.js';
 import { CommandFailure, parseCommandLine, runCommand } from '../support/cli.js';
@@ -48,8 +49,7 @@ const UNKNOWN = 'unknown (left; rebuilt from its window on its next write)';
 export async function migrateStore(client: Redis | Cluster, prefix: string, dryRun = false): Promise<Report> {
   const report: Report = {};
   const count = (outcome: string) => (report[outcome] = (report[outcome] ?? 0) + 1);
-  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
-  for (const node of nodes) {
+  for (const node of masters(client)) {
     for await (const batch of node.scanStream({ match: `${prefix}dev:*`, count: 1000 })) {
       for (const key of batch as string[]) for (const outcome of await migrateKey(client, key.slice(prefix.length), dryRun)) count(outcome);
     }

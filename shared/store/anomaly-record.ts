@@ -34,8 +34,9 @@ const PACKED_NUMBERS = 40;
  * `npm run migrate` packs those).
  */
 export function parseDeviceAnomaly(raw: Buffer, device: string): StoredAnomaly | undefined {
+  if (raw.length <= PACKED_NUMBERS) return undefined;
   const metric = raw.subarray(PACKED_NUMBERS).toString('latin1');
-  if (raw.length <= PACKED_NUMBERS || !METRIC_NAME.test(metric)) return undefined;
+  if (!METRIC_NAME.test(metric)) return undefined;
   const d = (i: number) => raw.readDoubleLE(8 * i);
   const z = d(1);
   return { device_id: device, metric, value: d(0), zscore: Number.isFinite(z) ? z : null, avg: d(2), timestamp: d(3), detected_at: d(4) };

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { masters } from './masters.js';
 
 /*
  * Scripts that run as Redis Functions (FUNCTION LOAD, FCALL; Redis 7). A library's code runs once, when
@@ -73,5 +74,3 @@ export function functionCaller(redis: Redis | Cluster): FunctionCaller {
     }
   };
 }
-
-const masters = (redis: Redis | Cluster): Redis[] => ('nodes' in redis && redis.isCluster ? redis.nodes('master') : [redis as Redis]);

@@ -1,5 +1,5 @@
-import type { Cluster } from 'ioredis';
 import type { Client } from './connection.js';
+import { masters } from './masters.js';
 import type { StoredEpisode } from './episode-record.js';
 import { keys } from './keys.js';
 
@@ -110,9 +110,8 @@ const OUTBOX_KEY = /^dev:\{(.+)\}:outbox$/;
 
 /** Outbox streams by SCAN on every master (KEY_PREFIX is not applied to a MATCH pattern: it is added here). */
 async function sweep(redis: Client, keyPrefix: string): Promise<number> {
-  const nodes = redis.isCluster ? (redis as Cluster).nodes('master') : [redis];
   const found = new Set<string>();
-  for (const node of nodes) {
+  for (const node of masters(redis)) {
     let cursor = '0';
     do {
       const [next, names] = await node.scan(cursor, 'MATCH', `${keyPrefix}dev:*:outbox`, 'COUNT', 1000, 'TYPE', 'stream');

@@ -1,7 +1,7 @@
-import type { Cluster } from 'ioredis';
 import type { Config } from '../config/load.js';
 import { type Metrics, processMetrics } from '../telemetry/metrics.js';
 import { type Client, connect, storeError } from './connection.js';
+import { masters } from './masters.js';
 import { createHeadroom } from './headroom.js';
 import { type Reads, createReads } from './reads.js';
 import { type Outbox, createOutbox } from './outbox.js';
@@ -69,8 +69,7 @@ async function ping(redis: Client): Promise<boolean> {
 
 async function memoryUse(redis: Client): Promise<number | undefined> {
   try {
-    const nodes = redis.isCluster ? (redis as Cluster).nodes('master') : [redis];
-    const reports = await Promise.all(nodes.map((node) => node.info('memory')));
+    const reports = await Promise.all(masters(redis).map((node) => node.info('memory')));
     return Math.max(0, ...reports.map(usedShare));
   } catch {
     return undefined;

@@ -109,7 +109,7 @@ local function apply_run(run)
   local states, zadd = series_states(skey, run), {}
   run.fields = {}
   for i = 1, #run.names do
-    if states[i] ~= nil and apply_values(run, i, KEYS[at + i], skey, states[i]) then
+    if #run.values[i].values > 0 and apply_values(run, i, KEYS[at + i], skey, states[i]) then
       redis.call('EXPIRE', KEYS[at + i], TTL)
       zadd[#zadd + 1] = NOW; zadd[#zadd + 1] = run.names[i]
       run.refreshed[#run.refreshed + 1] = i

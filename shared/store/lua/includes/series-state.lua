@@ -16,8 +16,8 @@
   rewritten by `npm run migrate`) is not read: the series' sums are rebuilt from its window, the rest
   starts again.
 
-  series_states(key, run): the packed states of the run's metrics that have values (run.values,
-    includes/runs.lua), by metric number (false: none), in one HMGET.
+  series_states(key, run): the packed states of the run's metrics, by metric number (false: none), in
+    one HMGET; none read when every event of the run is a duplicate (run.duplicates, record.lua).
   series_read(packed, baseline): the state as plain numbers, for the caller's locals: the packed state
     (to unpack the rest from; false: none), whether the series' expiry is due (its last refresh is
     older than 1% of the TTL), n, k, s1, s2, e1, e2, w, count, anomalies, refreshed (NOW when due),
@@ -58,14 +58,8 @@ do
   end
 
   function series_states(key, run)
-    local names, at = {}, {}
-    for i = 1, #run.names do
-      if #run.values[i].values > 0 then names[#names + 1] = run.names[i]; at[#names] = i end
-    end
-    if #names == 0 then return {} end
-    local states, got = {}, redis.call('HMGET', key, unpack(names))
-    for j = 1, #names do states[at[j]] = got[j] end
-    return states
+    if run.duplicates == #run.events then return {} end
+    return redis.call('HMGET', key, unpack(run.names))
   end
 
   function series_read(packed, baseline)
