@@ -64,6 +64,16 @@ describe('at most 32 metrics per event', () => {
     expect(await snapshot(app.context.config)).toEqual(before);
   });
 
+  it("applies one device's batch of 1,000 events with 32 other metrics each: 32,000 series in one run", async () => {
+    const body = Array.from({ length: 1000 }, (_, e) => ({ device_id: 'widest', ...Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`m${e}_${i}`, i])) }));
+    const reply = await request(`${app.url}/batch`, { body });
+    expect(reply.status).toBe(202);
+    expect(reply.body).toMatchObject({ accepted: 1000 });
+    const series = await app.context.store.series('widest');
+    expect(series).toHaveLength(32_000);
+    expect(series.every((s) => s.count === 1)).toBe(true);
+  });
+
   it('holds the same edge inside a batch', async () => {
     const ok = await request(`${app.url}/batch`, { body: [{ device_id: 'wide-b', ...metrics(32) }] });
     expect(ok.status).toBe(202);

@@ -57,6 +57,7 @@
   locals in a do ... end block, so other files see only what the include's header offers. Includes take
   KEYS and ARGV only as arguments.
 ]]
+--- @include "chunked"
 --- @include "params"
 --- @include "runs"
 --- @include "event-ids"
@@ -115,13 +116,13 @@ local function apply_run(run)
       run.refreshed[#run.refreshed + 1] = i
     end
   end
-  if #run.fields > 0 then redis.call('HSET', skey, unpack(run.fields)) end
+  if #run.fields > 0 then call_chunked('HSET', skey, run.fields, 1, #run.fields) end
 
   if #run.found > 0 then anomalies_store(KEYS[k + 1], run.found, ANOMALY_CAP, TTL) end
   local made = #run.episodes > 0 and store_episodes(KEYS[k + 4], KEYS[k + 5], ANOMALY_CAP, run.episodes)
   if #run.outbox > 0 then outbox_append(KEYS[k + 7], run.outbox, OUTBOX_CAP, TTL) end
   if #run.refreshed > 0 then
-    redis.call('ZADD', KEYS[k], unpack(zadd))
+    call_chunked('ZADD', KEYS[k], zadd, 1, #zadd)
     series_expired(KEYS[k], skey, NOW, TTL)
     redis.call('EXPIRE', KEYS[k], TTL)
     redis.call('EXPIRE', skey, TTL)

@@ -35,6 +35,7 @@
   series_expired(index, key, now, ttl): the series whose refresh is older than the TTL leave the
     device's index (zset: metric -> refresh time) and their fields the hash.
 ]]
+--- @include "chunked"
 --- @include "params"
 --- @include "baseline"
 
@@ -59,7 +60,7 @@ do
 
   function series_states(key, run)
     if run.duplicates == #run.events then return {} end
-    return redis.call('HMGET', key, unpack(run.names))
+    return hmget_chunked(key, run.names)
   end
 
   function series_read(packed, baseline)
@@ -102,9 +103,9 @@ do
   function series_expired(index, key, now, ttl)
     local gone = redis.call('ZRANGEBYSCORE', index, '-inf', now - ttl * 1000)
     if #gone == 0 then return end
-    redis.call('ZREM', index, unpack(gone))
+    call_chunked('ZREM', index, gone, 1, #gone)
     local fields = {}
     for _, metric in ipairs(gone) do fields[#fields + 1] = metric; fields[#fields + 1] = metric .. ':h' end
-    redis.call('HDEL', key, unpack(fields))
+    call_chunked('HDEL', key, fields, 1, #fields)
   end
 end
