@@ -9,17 +9,19 @@ import { connect } from '../shared/store/connection.js';
 import { masters } from '../shared/store/masters.js';
 import { packDeviceAnomaly, parseDeviceAnomaly } from '../shared/store/anomaly-record.js';
 import { keys } from '../shared/store/keys.js';
+import { hoursField } from '../shared/store/series-state.js';
 import { CommandFailure, parseCommandLine, runCommand } from '../support/cli.js';
 import { type Rewritten, anomalyOfJson, packEpisode, rewrite } from './migrate-layouts.js';
 
-// Moves a series' state (v6) from its key into the device's state hash, its hours too, and the key's
-// expiry onto the hash when it is later; only if the state is still the one that was read (0), and not
-// over a state the service has written there since (1: the old key is dropped); 2: moved.
+// Moves a series' state (v6) from its key into the device's state hash (field ARGV[4]; its hours to
+// ARGV[5]), and the key's expiry onto the hash when it is later; only if the state is still the one
+// that was read (0), and not over a state the service has written there since (1: the old key is
+// dropped); 2: moved.
 const MOVE = `if redis.call('HGET', KEYS[1], 'state') ~= ARGV[1] then return 0 end
 local hours = ARGV[3] ~= '' and ARGV[3] or redis.call('HGET', KEYS[1], 'hours')
 local moved = redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[2])
 if moved == 1 then
-  if hours then redis.call('HSET', KEYS[2], ARGV[4] .. ':h', hours) end
+  if hours then redis.call('HSET', KEYS[2], ARGV[5], hours) end
   local ttl, have = redis.call('PTTL', KEYS[1]), redis.call('PTTL', KEYS[2])
   if ttl > 0 and (have < 0 or ttl > have) then redis.call('PEXPIRE', KEYS[2], ttl) end
 end
@@ -80,7 +82,7 @@ async function migrateSeries(client: Redis | Cluster, device: string, metric: st
   const to: Rewritten = found === 'current' ? { from: 'v6', state: packed } : found;
   const label = found === 'current' ? 'v6 (moved to the device\'s state hash)' : `${to.from} → v6`;
   if (dryRun) return label;
-  const moved = (await client.eval(MOVE, 2, key, keys.deviceState(device), packed, to.state, to.hours ?? '', metric)) as number;
+  const moved = (await client.eval(MOVE, 2, key, keys.deviceState(device), packed, to.state, to.hours ?? '', metric, hoursField(metric))) as number;
   return moved === 2 ? label : 'written meanwhile (left)';
 }
 

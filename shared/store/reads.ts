@@ -1,3 +1,4 @@
+import { METRIC_NAME } from '../schemas/names.js';
 import { apiTime } from '../schemas/time.js';
 import type { RedisTimer } from '../telemetry/metrics.js';
 import { type AnomalyRecord, type StoredAnomaly, parseDeviceAnomaly, presentAnomaly } from './anomaly-record.js';
@@ -122,8 +123,8 @@ async function readSeries(redis: Client, ttlMs: number, redisTimer: RedisTimer, 
   const key = keys.deviceState(device);
   const rows: Array<[string, Buffer | null]> = metric
     ? [[metric, await redis.hgetBuffer(key, metric)]]
-    : // The states, not the hours (`<metric>:h`: a metric's name has no ':'), by name.
-      Object.entries(await redis.hgetallBuffer(key)).filter(([field]) => !field.includes(':')).sort(([a], [b]) => (a < b ? -1 : 1));
+    : // The states (named by their metric), not the hours (`<metric>:h`), by name.
+      Object.entries(await redis.hgetallBuffer(key)).filter(([field]) => METRIC_NAME.test(field)).sort(([a], [b]) => (a < b ? -1 : 1));
   const views = rows.flatMap(([name, packed]) => seriesView(name, packed, aliveSince));
   // The last `samples` values of the list: what the detector holds (the list can be longer for a
   // moment after WINDOW_SIZE was lowered, until the next write trims it).
